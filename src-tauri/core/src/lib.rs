@@ -1,0 +1,30 @@
+//! exo-setup's core: everything the wizard and the CLI do, with no knowledge of Tauri.
+//!
+//! The Tauri shell (`src-tauri/src`) and the command-line interface are two thin front ends over
+//! this crate. Keeping Tauri out of here means every behaviour can be tested with plain
+//! `cargo test`, and the CLI gets exactly the same validation and errors as the GUI.
+//!
+//! Areas (one module each, each with its own error enum):
+//! - [`identity`]: identifier, deep-link scheme and redirect URIs, defined once in tauri.conf.json;
+//! - [`store`]: the SQLite database (migrations, pragmas, audit log);
+//! - [`org`]: step 1, organization settings and the Exchange Online server switch;
+//! - [`discovery`]: fetching and classifying the tenant's OpenID discovery document;
+//! - [`accounts`]: step 2, users and their mail accounts;
+//! - [`csv_io`]: CSV import (preview, all-or-nothing or valid rows only) and export;
+//! - [`overview`]: the state of the four steps;
+//! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows.
+
+pub mod accounts;
+pub mod csv_io;
+pub mod discovery;
+pub mod error;
+pub mod identity;
+pub mod model;
+pub mod org;
+pub mod overview;
+pub mod paths;
+pub mod store;
+pub mod validate;
+
+pub use error::{Actor, UiError};
+pub use store::Store;

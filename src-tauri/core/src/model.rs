@@ -1,0 +1,399 @@
+//! Data that crosses the IPC boundary to the UI, and the CLI's JSON output.
+//!
+//! Every type here derives `ts_rs::TS`; `cargo test -p exo-setup-core` regenerates
+//! `ui/src/bindings/*.ts` and the test command fails when the committed files are stale, so the
+//! UI and Rust cannot drift apart. Nothing here may ever hold a token or any other secret.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Facts about this installation the UI shows or needs.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AppInfo {
+    pub product_name: String,
+    pub version: String,
+    pub identifier: String,
+    pub deep_link_scheme: String,
+    pub data_dir: String,
+    /// BCP 47 tag of the OS locale, e.g. `ja-JP`; the UI starts in Japanese when it begins with `ja`.
+    pub system_locale: String,
+    pub os_user: String,
+}
+
+/// How the Microsoft sign-in comes back to the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum RedirectMode {
+    /// `dev.exosetup.wizard://oauth2/callback` through the OS URL handler.
+    DeepLink,
+    /// `http://localhost:<port>` served once by the app on 127.0.0.1.
+    Loopback,
+}
+
+impl RedirectMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedirectMode::DeepLink => "deep_link",
+            RedirectMode::Loopback => "loopback",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "deep_link" => Some(Self::DeepLink),
+            "loopback" => Some(Self::Loopback),
+            _ => None,
+        }
+    }
+}
+
+/// The organization's Microsoft Entra settings (step 1), as saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OrgSettings {
+    /// What the admin typed: a tenant GUID or a verified domain.
+    pub tenant: String,
+    /// The tenant GUID read from the discovery document's issuer.
+    pub tenant_id: String,
+    pub client_id: String,
+    /// e.g. `https://login.microsoftonline.com`, no trailing slash.
+    pub authority: String,
+    pub redirect_mode: RedirectMode,
+    /// The discovery document's issuer, checked when saving.
+    pub issuer: String,
+    /// RFC 3339 time of the successful discovery check.
+    pub verified_at: String,
+}
+
+/// What the admin submits in step 1.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct OrgSettingsInput {
+    pub tenant: String,
+    pub client_id: String,
+    /// Empty means the default `https://login.microsoftonline.com`.
+    #[serde(default)]
+    pub authority: String,
+    pub redirect_mode: RedirectMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Security {
+    Tls,
+    Starttls,
+    Plain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ServerAuth {
+    Oauth2,
+    Password,
+}
+
+/// A mail server accounts can be registered on. Id 1 is the built-in "Exchange Online".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct MailServer {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub name: String,
+    pub builtin: bool,
+    pub enabled: bool,
+    pub imap: Endpoint,
+    pub pop3: Endpoint,
+    pub smtp: Endpoint,
+    pub auth: ServerAuth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ReceiveProtocol {
+    Imap,
+    Pop3,
+}
+
+impl ReceiveProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Imap => "imap",
+            Self::Pop3 => "pop3",
+        }
+    }
+    /// Accepts what people write in spreadsheets: `IMAP`, `imap4`, `POP`, `pop3`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "imap" | "imap4" => Some(Self::Imap),
+            "pop" | "pop3" => Some(Self::Pop3),
+            _ => None,
+        }
+    }
+}
+
+/// Where a mail account stands (shown in step 2's list and step 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum AccountStatus {
+    NotSignedIn,
+    SignedIn,
+    Verified,
+    NeedsReauth,
+    Error,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotSignedIn => "not_signed_in",
+            Self::SignedIn => "signed_in",
+            Self::Verified => "verified",
+            Self::NeedsReauth => "needs_reauth",
+            Self::Error => "error",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "not_signed_in" => Self::NotSignedIn,
+            "signed_in" => Self::SignedIn,
+            "verified" => Self::Verified,
+            "needs_reauth" => Self::NeedsReauth,
+            "error" => Self::Error,
+            _ => return None,
+        })
+    }
+}
+
+/// One row of step 2's list: a mail account with its user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AccountRow {
+    #[ts(type = "number")]
+    pub id: i64,
+    #[ts(type = "number")]
+    pub user_id: i64,
+    pub login_name: String,
+    pub user_display_name: String,
+    pub address: String,
+    pub display_name: String,
+    pub receive_protocol: ReceiveProtocol,
+    #[ts(type = "number")]
+    pub server_id: i64,
+    pub server_name: String,
+    pub status: AccountStatus,
+    pub status_detail: Option<String>,
+    pub status_at: Option<String>,
+}
+
+/// Add or change a mail account (and its user, found or created by login name).
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AccountInput {
+    pub login_name: String,
+    pub user_display_name: String,
+    pub address: String,
+    /// Empty means "same as the user's display name".
+    #[serde(default)]
+    pub display_name: String,
+    pub receive_protocol: ReceiveProtocol,
+    #[ts(type = "number")]
+    pub server_id: i64,
+}
+
+/// A page of the account list, filtered by a search text and optionally a status.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AccountQuery {
+    #[serde(default)]
+    pub search: String,
+    #[serde(default)]
+    pub status: Option<AccountStatus>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AccountPage {
+    /// Rows matching the query in all (not only this page).
+    pub total: u32,
+    pub offset: u32,
+    pub rows: Vec<AccountRow>,
+}
+
+/// What to do with a CSV that has some bad rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ImportMode {
+    /// Import nothing unless every row is valid.
+    AllOrNothing,
+    /// Import the valid rows, report the others.
+    ValidRowsOnly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ImportAction {
+    Create,
+    Update,
+    Unchanged,
+}
+
+/// A valid CSV row and what importing it would do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ImportRowPreview {
+    pub line: u32,
+    pub login_name: String,
+    pub user_display_name: String,
+    pub address: String,
+    pub display_name: String,
+    pub receive_protocol: ReceiveProtocol,
+    pub server_name: String,
+    pub action: ImportAction,
+}
+
+/// A CSV row that cannot be imported, with the exact place and reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ImportRowError {
+    /// 1-based line number in the file (the header is line 1).
+    pub line: u32,
+    /// Column header as written in the file, when the problem is in one column.
+    pub column: Option<String>,
+    /// Stable reason, e.g. `invalid_address`; the UI maps it to text.
+    pub reason: String,
+    /// English text for the CLI.
+    pub message: String,
+    /// The offending value, if any.
+    pub value: Option<String>,
+}
+
+/// Result of reading a CSV without importing it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ImportPreview {
+    /// `UTF-8`, `UTF-8 (BOM)`, `Shift_JIS`, `UTF-16LE`…
+    pub encoding: String,
+    pub total_rows: u32,
+    pub valid_rows: u32,
+    pub creates: u32,
+    pub updates: u32,
+    pub unchanged: u32,
+    pub errors: Vec<ImportRowError>,
+    /// The first valid rows (at most 500) for the preview table.
+    pub rows: Vec<ImportRowPreview>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ImportOutcome {
+    pub mode: ImportMode,
+    pub created: u32,
+    pub updated: u32,
+    pub unchanged: u32,
+    /// Rows not imported because they were invalid (valid-rows-only mode).
+    pub skipped: u32,
+    pub errors: Vec<ImportRowError>,
+}
+
+/// The tenant-wide admin consent recorded by step 3.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AdminConsent {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub granted_by: String,
+    pub granted_at: String,
+}
+
+/// A redirect URI the admin must register in Microsoft Entra.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct RedirectUri {
+    pub uri: String,
+    pub mode: RedirectMode,
+    /// Always "Mobile and desktop applications": a "Web" registration makes Microsoft demand a
+    /// client secret (AADSTS7000218).
+    pub platform: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum StepStatus {
+    /// Cannot start yet: an earlier step is missing.
+    Blocked,
+    Todo,
+    /// Started, not finished (e.g. some accounts signed in).
+    Partial,
+    Done,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct StepState {
+    /// 1 to 4.
+    pub step: u8,
+    pub status: StepStatus,
+}
+
+/// Everything the wizard needs to draw itself.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SetupOverview {
+    pub org: Option<OrgSettings>,
+    pub exchange: MailServer,
+    pub servers: Vec<MailServer>,
+    pub account_count: u32,
+    pub consent: Option<AdminConsent>,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub steps: Vec<StepState>,
+}
+
+/// One audit-log entry.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct AuditEntry {
+    #[ts(type = "number")]
+    pub id: i64,
+    pub at: String,
+    pub os_user: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}

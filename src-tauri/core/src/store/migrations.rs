@@ -1,0 +1,16 @@
+//! Versioned schema migrations. Append new `M::up` entries; never edit a released one.
+
+use std::sync::LazyLock;
+
+use rusqlite_migration::{Migrations, M};
+
+pub static MIGRATIONS: LazyLock<Migrations<'static>> =
+    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("migrations/0001_init.sql"))]));
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::MIGRATIONS.validate().unwrap();
+    }
+}

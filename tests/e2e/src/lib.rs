@@ -1,1 +1,460 @@
-//! Placeholder.
+//! Harness for exo-setup's end-to-end suite (the tests are in `tests/wizard.rs`).
+//!
+//! Each test gets: its own data directory (`EXO_SETUP_DATA_DIR`), its own `tauri-driver` on free ports (the driver
+//! passes its environment down to WebKitWebDriver and the app, so a per-test driver is how the data directory reaches
+//! the app), a WebDriver session on the REAL app binary (`target/debug/exo-setup` built with `--features prod`), and a
+//! screenshot folder `target/e2e-screenshots/<test>/` where every screen visited is saved as `NN-name.png`.
+//! A local OpenID discovery endpoint ([`Discovery`]) stands in for login.microsoftonline.com.
+//!
+//! Run under Xvfb and a private D-Bus session (see Cargo.toml); `scripts/test.sh` does it.
+
+use std::{
+    io::Write,
+    net::{SocketAddr, TcpListener as StdListener},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T = ()> = std::result::Result<T, Error>;
+
+/// Default time to wait for something to appear on screen.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+fn err(msg: impl Into<String>) -> Error {
+    msg.into().into()
+}
+
+// ------------------------------------------------------------------------------------------------ paths
+
+/// Absolute path of the app binary: `$EXO_SETUP_BIN`, else `<target>/debug/exo-setup`.
+pub fn app_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("EXO_SETUP_BIN") {
+        return PathBuf::from(p);
+    }
+    target_dir().join("debug").join("exo-setup")
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<repo>/target`.
+pub fn target_dir() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let repo = repo.canonicalize().unwrap_or(repo);
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(t) if Path::new(&t).is_absolute() => PathBuf::from(t),
+        Some(t) => repo.join(t),
+        None => repo.join("target"),
+    }
+}
+
+/// `<target>/e2e-screenshots/<test>/`, emptied.
+pub fn screenshot_dir(test: &str) -> PathBuf {
+    let dir = std::env::var_os("EXO_E2E_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("e2e-screenshots"))
+        .join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the screenshot directory");
+    dir
+}
+
+fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+// ------------------------------------------------------------------------------------------------ discovery
+
+/// The tenant GUID and verified domain the local discovery endpoint knows.
+pub const TENANT_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+pub const TENANT_DOMAIN: &str = "contoso.example";
+
+/// A tiny Microsoft-shaped OpenID discovery endpoint on 127.0.0.1 (see microsoft-identity-platform.md §1):
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration` answers the document for [`TENANT_ID`] /
+/// [`TENANT_DOMAIN`], and HTTP 400 `invalid_tenant` (AADSTS90002) for any other tenant.
+pub struct Discovery {
+    /// `http://127.0.0.1:PORT`: what the admin types as the authority.
+    pub base: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Discovery {
+    pub async fn start() -> Result<Discovery> {
+        use axum::{
+            extract::{Path as UrlPath, State},
+            http::StatusCode,
+            response::IntoResponse,
+            routing::get,
+            Json, Router,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr: SocketAddr = listener.local_addr()?;
+        let base = format!("http://{addr}");
+
+        async fn discovery(UrlPath(tenant): UrlPath<String>, State(base): State<String>) -> axum::response::Response {
+            let t = tenant.to_ascii_lowercase();
+            let issuer_tenant = match t.as_str() {
+                TENANT_ID | TENANT_DOMAIN => TENANT_ID.to_string(),
+                "common" | "organizations" | "consumers" => "{tenantid}".to_string(),
+                _ => {
+                    let now = "2025-01-01 00:00:00Z";
+                    let trace = "0a1b2c3d-0000-4000-8000-00000000e2e0";
+                    let corr = "5e6f7a8b-0000-4000-8000-00000000e2e0";
+                    let body = json!({
+                        "error": "invalid_tenant",
+                        "error_description": format!(
+                            "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant \
+                             ID and are signing into the correct cloud. Check with your subscription administrator, \
+                             this may happen if there are no active subscriptions for the tenant.\r\nTrace ID: \
+                             {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {now}"),
+                        "error_codes": [90002],
+                        "timestamp": now,
+                        "trace_id": trace,
+                        "correlation_id": corr,
+                        "error_uri": format!("{base}/error?code=90002"),
+                    });
+                    return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+                }
+            };
+            let b = format!("{base}/{tenant}");
+            Json(json!({
+                "token_endpoint": format!("{b}/oauth2/v2.0/token"),
+                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+                "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": format!("{base}/{issuer_tenant}/v2.0"),
+                "request_uri_parameter_supported": false,
+                "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
+                "authorization_endpoint": format!("{b}/oauth2/v2.0/authorize"),
+                "device_authorization_endpoint": format!("{b}/oauth2/v2.0/devicecode"),
+                "http_logout_supported": true,
+                "frontchannel_logout_supported": true,
+                "end_session_endpoint": format!("{b}/oauth2/v2.0/logout"),
+                "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+                    "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
+                    "ver", "at_hash", "c_hash", "email"],
+                "kerberos_endpoint": format!("{b}/kerberos"),
+                "tenant_region_scope": "AS",
+                "cloud_instance_name": "microsoftonline.com",
+                "cloud_graph_host_name": "graph.windows.net",
+                "msgraph_host": "graph.microsoft.com",
+                "rbac_url": "https://pas.windows.net",
+            }))
+            .into_response()
+        }
+
+        let app = Router::new()
+            .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
+            .with_state(base.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Discovery { base, task })
+    }
+}
+
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ the rig
+
+/// One running app under WebDriver, with its data directory and screenshot folder.
+pub struct Rig {
+    pub test: String,
+    pub client: Client,
+    pub data_dir: tempfile::TempDir,
+    pub shots: PathBuf,
+    shot_no: u32,
+    driver: Option<Child>,
+}
+
+/// Minimal HTTP/1.0 GET on 127.0.0.1 (tauri-driver's `/status`), body as text.
+async fn http_get(port: u16, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(("127.0.0.1", port)))
+        .await
+        .ok()?
+        .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await.ok()?.ok()?;
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+impl Rig {
+    /// Starts tauri-driver with a fresh data directory and opens a WebDriver session on the app.
+    pub async fn start(test: &str) -> Result<Rig> {
+        let app = app_binary();
+        if !app.is_file() {
+            return Err(err(format!(
+                "{} is missing: build it with `npm --prefix ui run build && cargo build --features prod --bin exo-setup`",
+                app.display()
+            )));
+        }
+        let shots = screenshot_dir(test);
+        let data_dir = tempfile::Builder::new().prefix(&format!("exo-e2e-{test}-")).tempdir()?;
+        let port = free_port();
+        let native = loop {
+            let p = free_port();
+            if p != port {
+                break p;
+            }
+        };
+        let log = std::fs::File::create(shots.join("driver-and-app.log"))?;
+        let driver_bin = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
+        let mut cmd = Command::new(&driver_bin);
+        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("EXO_SETUP_DATA_DIR", data_dir.path())
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0); // so that Drop can end the driver and everything it started
+        let child = cmd.spawn().map_err(|e| err(format!("cannot start {:?}: {e} (cargo install tauri-driver)", driver_bin)))?;
+        let mut rig_driver = Some(child);
+
+        // A bare TCP success comes too early: wait for "ready":true.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(body) = http_get(port, "/status").await {
+                if body.replace(' ', "").contains("\"ready\":true") {
+                    break;
+                }
+            }
+            if let Some(Ok(Some(status))) = rig_driver.as_mut().map(|c| c.try_wait()) {
+                return Err(err(format!("tauri-driver exited early ({status}); see {}", shots.join("driver-and-app.log").display())));
+            }
+            if Instant::now() > deadline {
+                kill_group(&mut rig_driver);
+                return Err(err("tauri-driver not ready after 20 s"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), json!({ "application": app }));
+        let client = match ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")).await {
+            Ok(c) => c,
+            Err(e) => {
+                kill_group(&mut rig_driver);
+                return Err(err(format!("WebDriver session on {}: {e}", app.display())));
+            }
+        };
+        Ok(Rig { test: test.into(), client, data_dir, shots, shot_no: 0, driver: rig_driver })
+    }
+
+    /// Saves `NN-name.png` (WebDriver's screenshot; `import -window root` if WebKitWebDriver refuses).
+    pub async fn shot(&mut self, name: &str) -> Result<PathBuf> {
+        self.shot_no += 1;
+        let path = self.shots.join(format!("{:02}-{name}.png", self.shot_no));
+        match self.client.screenshot().await {
+            Ok(png) if png.starts_with(b"\x89PNG") => std::fs::write(&path, png)?,
+            other => {
+                let why = match other {
+                    Ok(_) => "not a PNG".to_string(),
+                    Err(e) => e.to_string(),
+                };
+                eprintln!("[{}] WebDriver screenshot failed ({why}); using `import -window root`", self.test);
+                let st = Command::new("import").args(["-window", "root"]).arg(&path).status()?;
+                if !st.success() {
+                    return Err(err(format!("import -window root {} failed: {st}", path.display())));
+                }
+            }
+        }
+        eprintln!("[{}] screenshot {}", self.test, path.display());
+        Ok(path)
+    }
+
+    /// Waits until `css` matches an element; on timeout saves a `FAILED-…` screenshot and returns an error with
+    /// the visible text of the page.
+    pub async fn wait(&mut self, css: &str) -> Result<Element> {
+        self.wait_for(css, WAIT).await
+    }
+
+    pub async fn wait_for(&mut self, css: &str, timeout: Duration) -> Result<Element> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(e) = self.client.find(Locator::Css(css)).await {
+                return Ok(e);
+            }
+            if Instant::now() > deadline {
+                return Err(self.failure(&format!("no element matches `{css}` after {timeout:?}")).await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls `f` until it returns `Some`, up to [`WAIT`].
+    pub async fn wait_until<T, F, Fut>(&mut self, what: &str, mut f: F) -> Result<T>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(v) = f(self.client.clone()).await {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                return Err(self.failure(&format!("timed out waiting for {what}")).await);
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// An error describing the screen now (and a screenshot of it).
+    pub async fn failure(&mut self, what: &str) -> Error {
+        let shot = self.shot("FAILED").await.map(|p| p.display().to_string()).unwrap_or_else(|e| format!("(no screenshot: {e})"));
+        let text = self.body_text().await.unwrap_or_else(|e| format!("(no page text: {e})"));
+        let text: String = text.chars().take(1500).collect();
+        err(format!("[{}] {what}\n  screenshot: {shot}\n  page text:\n{text}", self.test))
+    }
+
+    pub async fn body_text(&self) -> Result<String> {
+        let v = self.client.execute("return document.body ? document.body.innerText : ''", vec![]).await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    pub async fn exists(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    pub async fn count(&self, css: &str) -> Result<usize> {
+        Ok(self.client.find_all(Locator::Css(css)).await?.len())
+    }
+
+    pub async fn click(&mut self, css: &str) -> Result {
+        let e = self.wait(css).await?;
+        if let Err(first) = e.click().await {
+            // Some controls are covered by a label or scrolled away: try the DOM click.
+            self.client
+                .execute("arguments[0].scrollIntoView({block:'center'}); arguments[0].click();", vec![serde_json::to_value(&e)?])
+                .await
+                .map_err(|e2| err(format!("click `{css}`: {first}; DOM click: {e2}")))?;
+        }
+        Ok(())
+    }
+
+    /// Attribute of the first element matching `css`.
+    pub async fn attr(&mut self, css: &str, name: &str) -> Result<Option<String>> {
+        Ok(self.wait(css).await?.attr(name).await?)
+    }
+
+    /// Types `value` into an input (or chooses it in a select). Falls back to setting the value from script with an
+    /// `input`/`change` event when typing did not produce it (e.g. characters the WebDriver key path cannot send).
+    pub async fn fill(&mut self, css: &str, value: &str) -> Result {
+        let e = self.wait(css).await?;
+        if e.tag_name().await?.eq_ignore_ascii_case("select") {
+            if e.select_by_value(value).await.is_err() {
+                e.select_by_label(value).await.map_err(|x| err(format!("select `{value}` in `{css}`: {x}")))?;
+            }
+            return Ok(());
+        }
+        e.clear().await?;
+        e.send_keys(value).await?;
+        let now = e.prop("value").await?.unwrap_or_default();
+        if now != value {
+            eprintln!("[{}] typing into `{css}` gave {now:?}, not {value:?}: setting the value from script", self.test);
+            self.client
+                .execute(
+                    "const [el, v] = arguments; el.value = v; \
+                     el.dispatchEvent(new Event('input', {bubbles: true})); \
+                     el.dispatchEvent(new Event('change', {bubbles: true}));",
+                    vec![serde_json::to_value(&e)?, Value::from(value)],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the WebDriver session (which closes the window), stops tauri-driver and waits until the app process
+    /// has exited, so that its SQLite file can be read. Returns the data directory.
+    pub async fn finish(mut self) -> Result<tempfile::TempDir> {
+        let _ = self.client.clone().close().await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !app_pids(self.data_dir.path()).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        kill_group(&mut self.driver);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let pids = app_pids(self.data_dir.path());
+            if pids.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                for p in &pids {
+                    let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
+                }
+                eprintln!("[{}] the app did not exit after the session ended: killed {pids:?}", self.test);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let dir = tempfile::Builder::new().tempdir()?; // placeholder swapped with the real one below
+        Ok(std::mem::replace(&mut self.data_dir, dir))
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        kill_group(&mut self.driver);
+        for p in app_pids(self.data_dir.path()) {
+            let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
+        }
+    }
+}
+
+/// Ends tauri-driver's process group (tauri-driver, WebKitWebDriver and, usually, the app).
+fn kill_group(driver: &mut Option<Child>) {
+    if let Some(mut child) = driver.take() {
+        let pgid = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).stderr(Stdio::null()).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).stderr(Stdio::null()).status();
+        let _ = child.wait();
+    }
+}
+
+/// PIDs of live processes whose environment has `EXO_SETUP_DATA_DIR=<dir>` (the app and its WebKit children).
+pub fn app_pids(dir: &Path) -> Vec<u32> {
+    let needle = format!("EXO_SETUP_DATA_DIR={}", dir.display()).into_bytes();
+    let mut pids = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else { return pids };
+    for ent in rd.flatten() {
+        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(env) = std::fs::read(ent.path().join("environ")) else { continue };
+        let zombie = std::fs::read_to_string(ent.path().join("stat")).map(|s| s.contains(") Z ")).unwrap_or(true);
+        if !zombie && env.split(|b| *b == 0).any(|kv| kv == needle.as_slice()) {
+            let exe = std::fs::read_link(ent.path().join("exe")).unwrap_or_default();
+            let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            if name != "tauri-driver" && name != "WebKitWebDriver" {
+                pids.push(pid);
+            }
+        }
+    }
+    pids
+}
+
+/// Writes `bytes` to `<dir>/<name>` and returns the absolute path.
+pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let path = dir.join(name);
+    std::fs::File::create(&path)?.write_all(bytes)?;
+    Ok(path)
+}

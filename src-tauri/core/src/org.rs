@@ -1,0 +1,216 @@
+//! Step 1: the organization's Microsoft Entra settings and the mail servers, with the built-in
+//! "Exchange Online" server that is OFF until the admin turns it on.
+//!
+//! Turning Exchange Online on is only possible with settings whose discovery document was
+//! fetched successfully a moment before; a failed check changes nothing (the server stays as it
+//! was, the previous settings stay), so the store never holds settings nobody verified.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::json;
+
+use crate::discovery;
+use crate::error::{Actor, UiError};
+use crate::model::{Endpoint, MailServer, OrgSettings, OrgSettingsInput, RedirectMode, Security, ServerAuth};
+use crate::store::{audit, now, Store};
+use crate::validate;
+
+/// Id of the built-in Exchange Online server.
+pub const EXCHANGE_ONLINE_ID: i64 = 1;
+
+/// The saved organization settings, if step 1 was ever completed.
+pub fn org_settings(conn: &Connection) -> rusqlite::Result<Option<OrgSettings>> {
+    conn.query_row(
+        "SELECT tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at FROM org_settings WHERE id = 1",
+        [],
+        |r| {
+            Ok(OrgSettings {
+                tenant: r.get(0)?,
+                tenant_id: r.get(1)?,
+                client_id: r.get(2)?,
+                authority: r.get(3)?,
+                redirect_mode: RedirectMode::parse(&r.get::<_, String>(4)?).unwrap_or(RedirectMode::DeepLink),
+                issuer: r.get(5)?,
+                verified_at: r.get(6)?,
+            })
+        },
+    )
+    .optional()
+}
+
+const SERVER_COLUMNS: &str = "id, name, builtin, enabled, imap_host, imap_port, imap_security, pop3_host, pop3_port, pop3_security, smtp_host, smtp_port, smtp_security, auth";
+
+fn security(s: &str) -> Security {
+    match s {
+        "tls" => Security::Tls,
+        "starttls" => Security::Starttls,
+        _ => Security::Plain,
+    }
+}
+
+fn server_from_row(r: &Row<'_>) -> rusqlite::Result<MailServer> {
+    let ep = |h: usize| -> rusqlite::Result<Endpoint> {
+        Ok(Endpoint { host: r.get(h)?, port: r.get(h + 1)?, security: security(&r.get::<_, String>(h + 2)?) })
+    };
+    Ok(MailServer {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        builtin: r.get(2)?,
+        enabled: r.get(3)?,
+        imap: ep(4)?,
+        pop3: ep(7)?,
+        smtp: ep(10)?,
+        auth: if r.get::<_, String>(13)? == "oauth2" { ServerAuth::Oauth2 } else { ServerAuth::Password },
+    })
+}
+
+/// All mail servers, the built-in one first.
+pub fn servers(conn: &Connection) -> rusqlite::Result<Vec<MailServer>> {
+    let mut stmt = conn.prepare(&format!("SELECT {SERVER_COLUMNS} FROM mail_servers ORDER BY builtin DESC, name"))?;
+    let rows = stmt.query_map([], server_from_row)?;
+    rows.collect()
+}
+
+/// One mail server.
+pub fn server(conn: &Connection, id: i64) -> Result<MailServer, UiError> {
+    conn.query_row(&format!("SELECT {SERVER_COLUMNS} FROM mail_servers WHERE id = ?1"), [id], server_from_row)
+        .optional()
+        .map_err(sql)?
+        .ok_or_else(|| UiError::new("server_not_found", Actor::Admin, format!("There is no mail server with id {id}.")).with("id", id))
+}
+
+pub(crate) fn sql(e: rusqlite::Error) -> UiError {
+    crate::store::StoreError::Sql(e).into()
+}
+
+/// Checked settings, ready to save.
+struct Verified {
+    tenant: String,
+    client_id: String,
+    authority: String,
+    redirect_mode: RedirectMode,
+    tenant_id: String,
+    issuer: String,
+}
+
+async fn verify(input: &OrgSettingsInput) -> Result<Verified, UiError> {
+    let tenant = validate::tenant(&input.tenant)?;
+    let client_id = validate::client_id(&input.client_id)?;
+    let authority = validate::authority(&input.authority)?;
+    let doc = discovery::fetch(&authority, &tenant).await?;
+    let tenant_id = doc.tenant_id().expect("fetch() checked the issuer names a tenant");
+    // A GUID the admin typed must be the tenant the issuer names (a mix-up would sign users in
+    // to another organization).
+    if uuid::Uuid::try_parse(&tenant).is_ok() && tenant != tenant_id {
+        return Err(UiError::new(
+            "issuer_mismatch",
+            Actor::Admin,
+            format!("The discovery document of tenant {tenant} names another tenant ({tenant_id}); check the authority."),
+        )
+        .with("expected", &tenant)
+        .with("actual", &tenant_id));
+    }
+    Ok(Verified { tenant, client_id, authority, redirect_mode: input.redirect_mode, tenant_id, issuer: doc.issuer })
+}
+
+/// Step 1 "Save and use": validates the input, fetches the tenant's discovery document, and only
+/// then saves the settings and turns Exchange Online on, in one transaction with its audit entry.
+pub async fn save_exchange_online(store: &Store, input: &OrgSettingsInput) -> Result<OrgSettings, UiError> {
+    let v = verify(input).await?;
+    let mut conn = store.conn();
+    let tx = conn.transaction().map_err(sql)?;
+    let verified_at = now();
+    tx.execute(
+        "INSERT INTO org_settings (id, tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, tenant_id = excluded.tenant_id,
+           client_id = excluded.client_id, authority = excluded.authority, redirect_mode = excluded.redirect_mode,
+           issuer = excluded.issuer, verified_at = excluded.verified_at",
+        params![v.tenant, v.tenant_id, v.client_id, v.authority, v.redirect_mode.as_str(), v.issuer, verified_at],
+    )
+    .map_err(sql)?;
+    tx.execute("UPDATE mail_servers SET enabled = 1 WHERE id = ?1", [EXCHANGE_ONLINE_ID]).map_err(sql)?;
+    audit(
+        &tx,
+        "org.save",
+        "Exchange Online",
+        json!({ "tenant": v.tenant, "tenantId": v.tenant_id, "clientId": v.client_id, "authority": v.authority, "redirectMode": v.redirect_mode.as_str(), "enabled": true }),
+    )
+    .map_err(sql)?;
+    tx.commit().map_err(sql)?;
+    Ok(org_settings(&conn).map_err(sql)?.expect("just saved"))
+}
+
+/// Turns a server on or off. Turning Exchange Online on re-checks the saved settings against
+/// the discovery document first; turning any server off always works.
+pub async fn set_server_enabled(store: &Store, id: i64, enabled: bool) -> Result<MailServer, UiError> {
+    let current = server(&store.conn(), id)?;
+    if enabled && id == EXCHANGE_ONLINE_ID {
+        let org = org_settings(&store.conn()).map_err(sql)?.ok_or_else(|| {
+            UiError::new("org_not_configured", Actor::Admin, "Enter the organization's tenant and application (client) ID first (step 1).")
+        })?;
+        verify(&OrgSettingsInput {
+            tenant: org.tenant,
+            client_id: org.client_id,
+            authority: org.authority,
+            redirect_mode: org.redirect_mode,
+        })
+        .await?;
+    }
+    let conn = store.conn();
+    if current.enabled != enabled {
+        let tx = conn.unchecked_transaction().map_err(sql)?;
+        tx.execute("UPDATE mail_servers SET enabled = ?2 WHERE id = ?1", params![id, enabled]).map_err(sql)?;
+        audit(&tx, if enabled { "server.enable" } else { "server.disable" }, &current.name, json!({ "id": id })).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+    }
+    server(&conn, id)
+}
+
+/// Deletes a server that no account uses. The built-in one cannot be deleted.
+pub fn delete_server(store: &Store, id: i64) -> Result<(), UiError> {
+    let conn = store.conn();
+    let s = server(&conn, id)?;
+    if s.builtin {
+        return Err(UiError::new("server_builtin", Actor::Admin, format!("'{}' is built in and cannot be deleted; stop it instead.", s.name)).with("server", &s.name));
+    }
+    let tx = conn.unchecked_transaction().map_err(sql)?;
+    tx.execute("DELETE FROM mail_servers WHERE id = ?1", [id]).map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            UiError::new("server_in_use", Actor::Admin, format!("Mail accounts still use '{}'; move or delete them first.", s.name)).with("server", &s.name)
+        }
+        e => sql(e),
+    })?;
+    audit(&tx, "server.delete", &s.name, json!({ "id": id })).map_err(sql)?;
+    tx.commit().map_err(sql)
+}
+
+/// Adds a server (e.g. an on-premises Exchange or a test Dovecot). New servers start ON.
+pub fn add_server(store: &Store, name: &str, imap: &Endpoint, pop3: &Endpoint, smtp: &Endpoint, auth: ServerAuth) -> Result<MailServer, UiError> {
+    let name = validate::display_name(name)?;
+    if name.is_empty() {
+        return Err(UiError::new("server_name_required", Actor::Admin, "Enter a name for the mail server."));
+    }
+    let sec = |s: Security| match s {
+        Security::Tls => "tls",
+        Security::Starttls => "starttls",
+        Security::Plain => "plain",
+    };
+    let conn = store.conn();
+    let tx = conn.unchecked_transaction().map_err(sql)?;
+    tx.execute(
+        "INSERT INTO mail_servers (name, builtin, enabled, imap_host, imap_port, imap_security, pop3_host, pop3_port, pop3_security, smtp_host, smtp_port, smtp_security, auth)
+         VALUES (?1, 0, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![name, imap.host, imap.port, sec(imap.security), pop3.host, pop3.port, sec(pop3.security), smtp.host, smtp.port, sec(smtp.security),
+            if auth == ServerAuth::Oauth2 { "oauth2" } else { "password" }],
+    )
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            UiError::new("server_duplicate", Actor::Admin, format!("A mail server named '{name}' already exists.")).with("server", &name)
+        }
+        e => sql(e),
+    })?;
+    let id = tx.last_insert_rowid();
+    audit(&tx, "server.add", &name, json!({ "id": id })).map_err(sql)?;
+    tx.commit().map_err(sql)?;
+    server(&conn, id)
+}

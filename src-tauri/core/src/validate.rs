@@ -1,0 +1,200 @@
+//! Syntax checks for what the admin types, with errors that say exactly what is wrong.
+//! Pure functions: no I/O, so the CLI, the GUI and the CSV importer share them.
+
+use crate::error::{Actor, UiError};
+
+/// Microsoft's fixed tenant of personal accounts (= `consumers`).
+pub const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// The default authority (the worldwide Microsoft cloud).
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// Maximum length of display names and login names.
+pub const MAX_NAME_LEN: usize = 256;
+
+/// A tenant must name one organization: a GUID or a verified domain. `common`, `organizations`
+/// and `consumers` would let accounts of other organizations (or personal accounts) sign in.
+pub fn tenant(input: &str) -> Result<String, UiError> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Err(UiError::new("tenant_required", Actor::Admin, "Enter the tenant ID (GUID) or a verified domain of your organization."));
+    }
+    let lower = t.to_ascii_lowercase();
+    if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
+        return Err(UiError::new(
+            "tenant_multi_tenant",
+            Actor::Admin,
+            format!("'{t}' is not one organization: it would let accounts of any organization (or personal accounts) sign in. Enter your tenant ID (GUID) or a verified domain such as contoso.onmicrosoft.com."),
+        )
+        .with("tenant", t));
+    }
+    if let Ok(id) = uuid::Uuid::try_parse(t) {
+        let id = id.hyphenated().to_string();
+        if id == CONSUMERS_TENANT_ID {
+            return Err(UiError::new("tenant_personal", Actor::Admin, "This is Microsoft's tenant of personal accounts; Exchange Online accounts of an organization need the organization's own tenant.").with("tenant", t));
+        }
+        return Ok(id);
+    }
+    if is_dns_name(&lower) {
+        return Ok(lower);
+    }
+    Err(UiError::new(
+        "tenant_malformed",
+        Actor::Admin,
+        format!("'{t}' is neither a tenant ID (GUID like aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee) nor a domain name (like contoso.onmicrosoft.com)."),
+    )
+    .with("tenant", t))
+}
+
+fn is_dns_name(s: &str) -> bool {
+    s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && !s.rsplit('.').next().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The application (client) ID shown in Microsoft Entra: a GUID.
+pub fn client_id(input: &str) -> Result<String, UiError> {
+    let t = input.trim();
+    uuid::Uuid::try_parse(t).map(|u| u.hyphenated().to_string()).map_err(|_| {
+        UiError::new(
+            "client_id_malformed",
+            Actor::Admin,
+            format!("The application (client) ID '{t}' is not a GUID. Copy it from the app's Overview page in Microsoft Entra."),
+        )
+        .with("clientId", t)
+    })
+}
+
+/// The authority: `https://host[:port][/path]`, no query or fragment, normalized without a
+/// trailing slash. Plain `http` is only accepted for loopback hosts (a local emulator).
+pub fn authority(input: &str) -> Result<String, UiError> {
+    let t = input.trim();
+    let t = if t.is_empty() { DEFAULT_AUTHORITY } else { t };
+    let bad = || {
+        UiError::new("authority_malformed", Actor::Admin, format!("'{t}' is not an authority URL like https://login.microsoftonline.com."))
+            .with("authority", t)
+    };
+    let url = url::Url::parse(t).map_err(|_| bad())?;
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(bad());
+    }
+    let host = url.host_str().ok_or_else(bad)?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback_host(host) => {}
+        "http" => {
+            return Err(UiError::new(
+                "authority_insecure",
+                Actor::Admin,
+                format!("The authority '{t}' uses plain http; sign-in must use https (http is only allowed for a local emulator on localhost)."),
+            )
+            .with("authority", t))
+        }
+        _ => return Err(bad()),
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A mail address as Exchange Online accepts it, normalized to lower case.
+pub fn address(input: &str) -> Result<String, UiError> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Err(UiError::new("address_required", Actor::Admin, "Enter the mail address."));
+    }
+    let ok = email_address::EmailAddress::parse_with_options(t, email_address::Options::default().without_display_text())
+        .is_ok()
+        && t.is_ascii()
+        && t.rsplit_once('@').is_some_and(|(_, d)| is_dns_name(&d.to_ascii_lowercase()));
+    if !ok {
+        return Err(UiError::new("address_invalid", Actor::Admin, format!("'{t}' is not a valid mail address.")).with("address", t));
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+/// A login name: visible characters, no spaces at the ends, at most 256 characters.
+pub fn login_name(input: &str) -> Result<String, UiError> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Err(UiError::new("login_name_required", Actor::Admin, "Enter the user's login name."));
+    }
+    if t.chars().count() > MAX_NAME_LEN || t.chars().any(|c| c.is_control()) {
+        return Err(UiError::new("login_name_invalid", Actor::Admin, format!("The login name '{t}' is too long or has control characters.")).with("loginName", t));
+    }
+    Ok(t.to_owned())
+}
+
+/// A display name (may be empty where a default applies), at most 256 characters.
+pub fn display_name(input: &str) -> Result<String, UiError> {
+    let t = input.trim();
+    if t.chars().count() > MAX_NAME_LEN || t.chars().any(|c| c.is_control()) {
+        return Err(UiError::new("display_name_too_long", Actor::Admin, format!("A display name may have at most {MAX_NAME_LEN} characters and no control characters.")).with("max", MAX_NAME_LEN));
+    }
+    Ok(t.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_forms() {
+        assert_eq!(tenant(" AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE ").unwrap(), "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+        assert_eq!(tenant("Contoso.onmicrosoft.com").unwrap(), "contoso.onmicrosoft.com");
+        for multi in ["common", "Organizations", "consumers"] {
+            assert_eq!(tenant(multi).unwrap_err().kind, "tenant_multi_tenant", "{multi}");
+        }
+        assert_eq!(tenant(CONSUMERS_TENANT_ID).unwrap_err().kind, "tenant_personal");
+        assert_eq!(tenant("").unwrap_err().kind, "tenant_required");
+        for bad in ["contoso", "con toso.com", "-a.com", "1.2.3.4", "a..b", "テナント.jp"] {
+            assert_eq!(tenant(bad).unwrap_err().kind, "tenant_malformed", "{bad}");
+        }
+    }
+
+    #[test]
+    fn client_id_must_be_guid() {
+        assert!(client_id("11111111-2222-3333-4444-555555555555").is_ok());
+        let e = client_id("my-app").unwrap_err();
+        assert_eq!((e.kind.as_str(), e.actor), ("client_id_malformed", Actor::Admin));
+    }
+
+    #[test]
+    fn authority_rules() {
+        assert_eq!(authority("").unwrap(), DEFAULT_AUTHORITY);
+        assert_eq!(authority("https://login.microsoftonline.us/").unwrap(), "https://login.microsoftonline.us");
+        assert_eq!(authority("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
+        assert_eq!(authority("http://localhost:1/x/").unwrap(), "http://localhost:1/x");
+        assert_eq!(authority("http://login.example.com").unwrap_err().kind, "authority_insecure");
+        assert_eq!(authority("https://x.example/?a=b").unwrap_err().kind, "authority_malformed");
+        assert_eq!(authority("ftp://x.example").unwrap_err().kind, "authority_malformed");
+        assert_eq!(authority("not a url").unwrap_err().kind, "authority_malformed");
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(address(" Taro@Contoso.Example ").unwrap(), "taro@contoso.example");
+        for bad in ["taro", "taro@", "@contoso.example", "taro@contoso", "ta ro@contoso.example", "太郎@contoso.example", "a@b@c.example"] {
+            assert_eq!(address(bad).unwrap_err().kind, "address_invalid", "{bad}");
+        }
+        assert_eq!(address(" ").unwrap_err().kind, "address_required");
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(login_name(" yamada ").unwrap(), "yamada");
+        assert_eq!(login_name("").unwrap_err().kind, "login_name_required");
+        assert_eq!(display_name(&"あ".repeat(257)).unwrap_err().kind, "display_name_too_long");
+        assert_eq!(display_name(&"あ".repeat(256)).unwrap().chars().count(), 256);
+    }
+}

@@ -108,6 +108,7 @@ fn row_error(line: u32, column: Option<&str>, reason: &str, message: String, val
         reason: reason.to_owned(),
         message,
         value: value.filter(|v| !v.is_empty()).map(|v| v.chars().take(200).collect()),
+        detail: Default::default(),
     }
 }
 
@@ -245,7 +246,9 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         }
         let (Some(v), Some((server_id, server_name, _))) = (valid, server) else { continue };
         if let Some(first) = first_line_of.get(&v.address) {
-            out.errors.push(row_error(line, Some(&header_of(Column::MailAddress)), "duplicate_in_file", format!("Line {line}: {} already appears on line {first}.", v.address), Some(&v.address)));
+            let mut e = row_error(line, Some(&header_of(Column::MailAddress)), "duplicate_in_file", format!("Line {line}: {} already appears on line {first}.", v.address), Some(&v.address));
+            e.detail.insert("firstLine".into(), first.to_string());
+            out.errors.push(e);
             continue;
         }
         first_line_of.insert(v.address.clone(), line);

@@ -293,6 +293,8 @@ pub struct ImportRowError {
     pub message: String,
     /// The offending value, if any.
     pub value: Option<String>,
+    /// Parameters for the localized text, e.g. `{"firstLine": "3"}` for `duplicate_in_file`.
+    pub detail: std::collections::BTreeMap<String, String>,
 }
 
 /// Result of reading a CSV without importing it.

@@ -63,7 +63,10 @@ pub fn screenshot_dir(test: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    StdListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 // ------------------------------------------------------------------------------------------------ discovery
@@ -94,7 +97,10 @@ impl Discovery {
         let addr: SocketAddr = listener.local_addr()?;
         let base = format!("http://{addr}");
 
-        async fn discovery(UrlPath(tenant): UrlPath<String>, State(base): State<String>) -> axum::response::Response {
+        async fn discovery(
+            UrlPath(tenant): UrlPath<String>,
+            State(base): State<String>,
+        ) -> axum::response::Response {
             let t = tenant.to_ascii_lowercase();
             let issuer_tenant = match t.as_str() {
                 TENANT_ID | TENANT_DOMAIN => TENANT_ID.to_string(),
@@ -119,11 +125,17 @@ impl Discovery {
                     return (StatusCode::BAD_REQUEST, Json(body)).into_response();
                 }
             };
-            let b = format!("{base}/{tenant}");
+            // Like Microsoft: a verified domain's document names the tenant GUID everywhere.
+            let path_tenant = if issuer_tenant == TENANT_ID {
+                TENANT_ID
+            } else {
+                tenant.as_str()
+            };
+            let b = format!("{base}/{path_tenant}");
             Json(json!({
                 "token_endpoint": format!("{b}/oauth2/v2.0/token"),
                 "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-                "jwks_uri": format!("{base}/{tenant}/discovery/v2.0/keys"),
+                "jwks_uri": format!("{base}/{path_tenant}/discovery/v2.0/keys"),
                 "response_modes_supported": ["query", "fragment", "form_post"],
                 "subject_types_supported": ["pairwise"],
                 "id_token_signing_alg_values_supported": ["RS256"],
@@ -151,7 +163,10 @@ impl Discovery {
         }
 
         let app = Router::new()
-            .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(discovery),
+            )
             .with_state(base.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -181,13 +196,21 @@ pub struct Rig {
 /// Minimal HTTP/1.0 GET on 127.0.0.1 (tauri-driver's `/status`), body as text.
 async fn http_get(port: u16, path: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(("127.0.0.1", port)))
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect(("127.0.0.1", port)),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
         .await
         .ok()?
         .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes()).await.ok()?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await.ok()?.ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
@@ -202,7 +225,9 @@ impl Rig {
             )));
         }
         let shots = screenshot_dir(test);
-        let data_dir = tempfile::Builder::new().prefix(&format!("exo-e2e-{test}-")).tempdir()?;
+        let data_dir = tempfile::Builder::new()
+            .prefix(&format!("exo-e2e-{test}-"))
+            .tempdir()?;
         let port = free_port();
         let native = loop {
             let p = free_port();
@@ -213,14 +238,27 @@ impl Rig {
         let log = std::fs::File::create(shots.join("driver-and-app.log"))?;
         let driver_bin = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
         let mut cmd = Command::new(&driver_bin);
-        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-            .env("EXO_SETUP_DATA_DIR", data_dir.path())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0); // so that Drop can end the driver and everything it started
-        let child = cmd.spawn().map_err(|e| err(format!("cannot start {:?}: {e} (cargo install tauri-driver)", driver_bin)))?;
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .env("EXO_SETUP_DATA_DIR", data_dir.path())
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0); // so that Drop can end the driver and everything it started
+        let child = cmd.spawn().map_err(|e| {
+            err(format!(
+                "cannot start {:?}: {e} (cargo install tauri-driver)",
+                driver_bin
+            ))
+        })?;
         let mut rig_driver = Some(child);
 
         // A bare TCP success comes too early: wait for "ready":true.
@@ -232,7 +270,10 @@ impl Rig {
                 }
             }
             if let Some(Ok(Some(status))) = rig_driver.as_mut().map(|c| c.try_wait()) {
-                return Err(err(format!("tauri-driver exited early ({status}); see {}", shots.join("driver-and-app.log").display())));
+                return Err(err(format!(
+                    "tauri-driver exited early ({status}); see {}",
+                    shots.join("driver-and-app.log").display()
+                )));
             }
             if Instant::now() > deadline {
                 kill_group(&mut rig_driver);
@@ -243,14 +284,25 @@ impl Rig {
 
         let mut caps = serde_json::Map::new();
         caps.insert("tauri:options".into(), json!({ "application": app }));
-        let client = match ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")).await {
+        let client = match ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
             Ok(c) => c,
             Err(e) => {
                 kill_group(&mut rig_driver);
                 return Err(err(format!("WebDriver session on {}: {e}", app.display())));
             }
         };
-        Ok(Rig { test: test.into(), client, data_dir, shots, shot_no: 0, driver: rig_driver })
+        Ok(Rig {
+            test: test.into(),
+            client,
+            data_dir,
+            shots,
+            shot_no: 0,
+            driver: rig_driver,
+        })
     }
 
     /// Saves `NN-name.png` (WebDriver's screenshot; `import -window root` if WebKitWebDriver refuses).
@@ -264,10 +316,19 @@ impl Rig {
                     Ok(_) => "not a PNG".to_string(),
                     Err(e) => e.to_string(),
                 };
-                eprintln!("[{}] WebDriver screenshot failed ({why}); using `import -window root`", self.test);
-                let st = Command::new("import").args(["-window", "root"]).arg(&path).status()?;
+                eprintln!(
+                    "[{}] WebDriver screenshot failed ({why}); using `import -window root`",
+                    self.test
+                );
+                let st = Command::new("import")
+                    .args(["-window", "root"])
+                    .arg(&path)
+                    .status()?;
                 if !st.success() {
-                    return Err(err(format!("import -window root {} failed: {st}", path.display())));
+                    return Err(err(format!(
+                        "import -window root {} failed: {st}",
+                        path.display()
+                    )));
                 }
             }
         }
@@ -288,7 +349,9 @@ impl Rig {
                 return Ok(e);
             }
             if Instant::now() > deadline {
-                return Err(self.failure(&format!("no element matches `{css}` after {timeout:?}")).await);
+                return Err(self
+                    .failure(&format!("no element matches `{css}` after {timeout:?}"))
+                    .await);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -314,14 +377,30 @@ impl Rig {
 
     /// An error describing the screen now (and a screenshot of it).
     pub async fn failure(&mut self, what: &str) -> Error {
-        let shot = self.shot("FAILED").await.map(|p| p.display().to_string()).unwrap_or_else(|e| format!("(no screenshot: {e})"));
-        let text = self.body_text().await.unwrap_or_else(|e| format!("(no page text: {e})"));
+        let shot = self
+            .shot("FAILED")
+            .await
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|e| format!("(no screenshot: {e})"));
+        let text = self
+            .body_text()
+            .await
+            .unwrap_or_else(|e| format!("(no page text: {e})"));
         let text: String = text.chars().take(1500).collect();
-        err(format!("[{}] {what}\n  screenshot: {shot}\n  page text:\n{text}", self.test))
+        err(format!(
+            "[{}] {what}\n  screenshot: {shot}\n  page text:\n{text}",
+            self.test
+        ))
     }
 
     pub async fn body_text(&self) -> Result<String> {
-        let v = self.client.execute("return document.body ? document.body.innerText : ''", vec![]).await?;
+        let v = self
+            .client
+            .execute(
+                "return document.body ? document.body.innerText : ''",
+                vec![],
+            )
+            .await?;
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
@@ -338,7 +417,10 @@ impl Rig {
         if let Err(first) = e.click().await {
             // Some controls are covered by a label or scrolled away: try the DOM click.
             self.client
-                .execute("arguments[0].scrollIntoView({block:'center'}); arguments[0].click();", vec![serde_json::to_value(&e)?])
+                .execute(
+                    "arguments[0].scrollIntoView({block:'center'}); arguments[0].click();",
+                    vec![serde_json::to_value(&e)?],
+                )
                 .await
                 .map_err(|e2| err(format!("click `{css}`: {first}; DOM click: {e2}")))?;
         }
@@ -356,7 +438,9 @@ impl Rig {
         let e = self.wait(css).await?;
         if e.tag_name().await?.eq_ignore_ascii_case("select") {
             if e.select_by_value(value).await.is_err() {
-                e.select_by_label(value).await.map_err(|x| err(format!("select `{value}` in `{css}`: {x}")))?;
+                e.select_by_label(value)
+                    .await
+                    .map_err(|x| err(format!("select `{value}` in `{css}`: {x}")))?;
             }
             return Ok(());
         }
@@ -394,9 +478,14 @@ impl Rig {
             }
             if Instant::now() > deadline {
                 for p in &pids {
-                    let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
+                    let _ = Command::new("kill")
+                        .args(["-KILL", &p.to_string()])
+                        .status();
                 }
-                eprintln!("[{}] the app did not exit after the session ended: killed {pids:?}", self.test);
+                eprintln!(
+                    "[{}] the app did not exit after the session ended: killed {pids:?}",
+                    self.test
+                );
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -410,7 +499,9 @@ impl Drop for Rig {
     fn drop(&mut self) {
         kill_group(&mut self.driver);
         for p in app_pids(self.data_dir.path()) {
-            let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-KILL", &p.to_string()])
+                .status();
         }
     }
 }
@@ -419,7 +510,10 @@ impl Drop for Rig {
 fn kill_group(driver: &mut Option<Child>) {
     if let Some(mut child) = driver.take() {
         let pgid = format!("-{}", child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &pgid])
+            .stderr(Stdio::null())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -427,7 +521,10 @@ fn kill_group(driver: &mut Option<Child>) {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &pgid])
+            .stderr(Stdio::null())
+            .status();
         let _ = child.wait();
     }
 }
@@ -436,14 +533,26 @@ fn kill_group(driver: &mut Option<Child>) {
 pub fn app_pids(dir: &Path) -> Vec<u32> {
     let needle = format!("EXO_SETUP_DATA_DIR={}", dir.display()).into_bytes();
     let mut pids = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return pids };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
     for ent in rd.flatten() {
-        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
-        let Ok(env) = std::fs::read(ent.path().join("environ")) else { continue };
-        let zombie = std::fs::read_to_string(ent.path().join("stat")).map(|s| s.contains(") Z ")).unwrap_or(true);
+        let Some(pid) = ent.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(ent.path().join("environ")) else {
+            continue;
+        };
+        let zombie = std::fs::read_to_string(ent.path().join("stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true);
         if !zombie && env.split(|b| *b == 0).any(|kv| kv == needle.as_slice()) {
             let exe = std::fs::read_link(ent.path().join("exe")).unwrap_or_default();
-            let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            let name = exe
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
             if name != "tauri-driver" && name != "WebKitWebDriver" {
                 pids.push(pid);
             }
@@ -457,4 +566,42 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     let path = dir.join(name);
     std::fs::File::create(&path)?.write_all(bytes)?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn discovery_answers_like_microsoft() {
+        let d = Discovery::start().await.unwrap();
+        let port: u16 = d.base.rsplit(':').next().unwrap().parse().unwrap();
+        let ok = http_get(
+            port,
+            "/contoso.example/v2.0/.well-known/openid-configuration",
+        )
+        .await
+        .unwrap();
+        assert!(ok.starts_with("HTTP/1.0 200"), "{ok}");
+        let body: Value = serde_json::from_str(ok.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body["issuer"], format!("{}/{TENANT_ID}/v2.0", d.base));
+        assert_eq!(
+            body["token_endpoint"],
+            format!("{}/{TENANT_ID}/oauth2/v2.0/token", d.base)
+        );
+        let bad = http_get(
+            port,
+            "/nosuch.example/v2.0/.well-known/openid-configuration",
+        )
+        .await
+        .unwrap();
+        assert!(bad.starts_with("HTTP/1.0 400"), "{bad}");
+        let body: Value = serde_json::from_str(bad.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert_eq!(body["error"], "invalid_tenant");
+        assert_eq!(body["error_codes"][0], 90002);
+        assert!(body["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS90002: Tenant 'nosuch.example' not found."));
+    }
 }

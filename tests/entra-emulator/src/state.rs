@@ -99,7 +99,6 @@ pub struct Flow {
     pub platform: Platform,
     pub state: Option<String>,
     pub scopes: Vec<String>,
-    pub raw_scope: String,
     pub login_hint: Option<String>,
     pub upn: Option<String>,
     pub code_challenge: Option<String>,

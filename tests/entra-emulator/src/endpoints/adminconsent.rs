@@ -70,7 +70,6 @@ pub async fn adminconsent(
         platform,
         state: get("state").map(String::from),
         scopes: vec![],
-        raw_scope: get("scope").unwrap_or("").into(),
         login_hint: get("login_hint").map(String::from),
         upn: None,
         code_challenge: None,

@@ -6,7 +6,7 @@
 //! sign-in sets the `ESTSAUTH` session cookie that `prompt=none` needs.
 
 use super::{apply_faults, cookie, ctx, error_params, fault_error, parse_form, form_get, redirect, AppState, SESSION_COOKIE};
-use crate::config::{AutoConsent, ConsentPolicy, Platform};
+use crate::config::{AutoConsent, ConsentPolicy};
 use crate::directory::{self, Authority};
 use crate::errors::{AadError, ErrorCtx};
 use crate::faults::{transport_response, Endpoint, Probe};
@@ -120,7 +120,6 @@ pub async fn authorize(
         platform,
         state: st.map(String::from),
         scopes: all_scopes,
-        raw_scope: raw_scope.into(),
         login_hint: get("login_hint").map(String::from),
         upn: None,
         code_challenge: challenge,
@@ -423,9 +422,4 @@ pub async fn consent_form(State(state): State<AppState>, headers: HeaderMap, bod
     }
     grant_from_flow(&state, &flow_id, form_get(&form, "on_behalf") == Some("1"));
     issue_code(&state, &flow_id)
-}
-
-/// Whether a platform may redeem with an `Origin` header.
-pub fn is_spa(p: Platform) -> bool {
-    p == Platform::Spa
 }

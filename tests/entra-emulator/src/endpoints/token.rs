@@ -10,7 +10,7 @@
 use super::{apply_faults, ctx, fault_error, form_get, parse_form, AppState};
 use crate::config::{AppConfig, Platform, UserConfig};
 use crate::directory::{self, Authority, GRAPH};
-use crate::errors::{AadError, ErrorCtx};
+use crate::errors::AadError;
 use crate::faults::{transport_response, Endpoint, Probe};
 use crate::state::{IssuedToken, RefreshRecord, World};
 use crate::tokens::{self, AccessTokenClaims, IdTokenClaims};
@@ -68,13 +68,13 @@ pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, he
     if let Some(e) = fault.as_ref().and_then(fault_error) {
         return c.response(&e);
     }
-    match handle(&state, &c, &tenant, &headers, &form) {
+    match handle(&state, &tenant, &headers, &form) {
         Ok(r) => r,
         Err(e) => c.response(&e),
     }
 }
 
-fn handle(state: &AppState, c: &ErrorCtx, tenant: &str, headers: &HeaderMap, form: &[(String, String)]) -> Result<Response, AadError> {
+fn handle(state: &AppState, tenant: &str, headers: &HeaderMap, form: &[(String, String)]) -> Result<Response, AadError> {
     let mut w = state.lock();
     let authority = directory::resolve(&w.config, tenant)?;
     let basic = basic_auth(headers);
@@ -114,7 +114,7 @@ fn handle(state: &AppState, c: &ErrorCtx, tenant: &str, headers: &HeaderMap, for
         "client_credentials" if secret.is_none() => return Err(AadError::new(7000218, &[])),
         other => return Err(AadError::new(70003, &[other])),
     };
-    let body = mint(&mut w, state, c, &subject, form_get(form, "scope"))?;
+    let body = mint(&mut w, state, &subject, form_get(form, "scope"))?;
     let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
     resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -196,7 +196,7 @@ fn dotnet_span(secs: i64) -> String {
 }
 
 fn ms_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.7fZ").to_string()
+    format!("{}0Z", t.format("%Y-%m-%dT%H:%M:%S%.6f"))
 }
 
 fn redeem_refresh(
@@ -264,7 +264,7 @@ impl RefreshRecord {
 }
 
 /// Checks the requested scope and mints the tokens.
-fn mint(w: &mut World, state: &AppState, c: &ErrorCtx, s: &Subject, scope: Option<&str>) -> Result<TokenResponse, AadError> {
+fn mint(w: &mut World, state: &AppState, s: &Subject, scope: Option<&str>) -> Result<TokenResponse, AadError> {
     let requested = match scope {
         Some(raw) => directory::parse_scopes(raw, &s.app.client_id, &s.tenant_id).map_err(|e| {
             if e.code == 650053 {
@@ -380,7 +380,6 @@ fn mint(w: &mut World, state: &AppState, c: &ErrorCtx, s: &Subject, scope: Optio
         expires_at: now + chrono::Duration::seconds(expires_in),
         access_token: access_token.clone(),
     });
-    let _ = c;
     Ok(TokenResponse {
         token_type: "Bearer",
         scope: scope_out,

@@ -2,7 +2,7 @@
  * Messages come from i18next; the current language is a Svelte rune (`lang.svelte.ts`), so every
  * `t(…)` in a template re-renders when the language changes.
  */
-import i18next, { type TOptions } from 'i18next';
+import i18next from 'i18next';
 import en from './en.json';
 import ja from './ja.json';
 import { langState, type Lang } from './lang.svelte';
@@ -19,17 +19,23 @@ void i18n.init({
   supportedLngs: ['ja', 'en'],
   initAsync: false,
   returnNull: false,
+  showSupportNotice: false,
   interpolation: { escapeValue: false },
 });
 
+/** Interpolation values: `{{name}}` in a message. */
+export type Params = Record<string, unknown>;
+// Keys are built at run time (error kinds, step numbers), so i18next's key typing is not used.
+const translate = i18n.t.bind(i18n) as unknown as (key: string, options: Params) => string;
+
 /** Text for `key` in the current language (reactive inside components). */
-export function t(key: string, options?: TOptions): string {
-  return i18n.t(key, { ...options, lng: langState.lang });
+export function t(key: string, params?: Params): string {
+  return translate(key, { ...params, lng: langState.lang });
 }
 
 /** Text in a given language (tests and non-reactive callers). */
-export function tIn(lang: Lang, key: string, options?: TOptions): string {
-  return i18n.t(key, { ...options, lng: lang });
+export function tIn(lang: Lang, key: string, params?: Params): string {
+  return translate(key, { ...params, lng: lang });
 }
 
 export function hasText(lang: Lang, key: string): boolean {

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Benchmark harness (figures, not pass/fail; it fails only when something crashes):  bash scripts/bench.sh
+#   1. cold start to first painted wizard: target/debug/exo-setup vs target/debug/bare-window (a bare Tauri window
+#      with static HTML), median of N alternating runs (EXO_BENCH_RUNS, default 5) under one Xvfb + D-Bus session;
+#   2. total memory (PSS, and RSS) of each process plus its WebKit processes, 2 s after ready;
+#   3. CSV import of 10,000 accounts vs a raw batched rusqlite insert: the core's `bench_import` example
+#      (release build), when it exists.
+# Both binaries are debug builds with the UI embedded (`cargo build --features prod`), as scripts/test.sh builds them.
+# EXO_BENCH_NO_BUILD=1 skips the (normally no-op) cargo build.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/common.sh
+. "$ROOT/scripts/common.sh"
+
+TARGET_DIR="$(exo_target_dir "$ROOT")"
+APP="${EXO_SETUP_BIN:-$TARGET_DIR/debug/exo-setup}"
+BARE="${EXO_BARE_WINDOW_BIN:-$TARGET_DIR/debug/bare-window}"
+
+if [ "${EXO_BENCH_NO_BUILD:-0}" != 1 ]; then
+  [ -f ui/dist/index.html ] || npm --prefix ui run build
+  cargo build --features prod --bin exo-setup --bin bare-window
+fi
+for b in "$APP" "$BARE"; do [ -x "$b" ] || exo_die "$b missing: cargo build --features prod --bin exo-setup --bin bare-window"; done
+
+echo "== start-up and memory: $APP vs $BARE"
+xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$ROOT/scripts/with-keyring.sh" \
+  python3 "$ROOT/scripts/bench.py" --app "$APP" --bare "$BARE" --runs "${EXO_BENCH_RUNS:-5}"
+
+echo
+if [ -f src-tauri/core/examples/bench_import.rs ] || [ -f src-tauri/core/examples/bench_import/main.rs ]; then
+  echo "== CSV import: cargo run -p exo-setup-core --release --example bench_import"
+  cargo run -q -p exo-setup-core --release --example bench_import
+else
+  echo "== CSV import: skipped (src-tauri/core/examples/bench_import.rs does not exist yet)"
+fi

@@ -1,0 +1,48 @@
+//! Builds and runs the Tauri application: plugins, state, commands, the main window.
+//!
+//! `run_app` is generic over the runtime so that tests can build the real app on Tauri's mock
+//! runtime.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use exo_setup_core::Store;
+use tauri::{Manager, Runtime};
+
+/// Shared state of the running app.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub data_dir: PathBuf,
+}
+
+/// Registers plugins, state and commands on `builder` and runs the app.
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store: Store) -> tauri::Result<()> {
+    builder
+        // Single instance first: a second launch (e.g. the OS handing over a deep link) focuses
+        // the running window instead of starting another app with its own state.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_dialog::init())
+        .manage(AppState { store: Arc::new(store), data_dir })
+        .invoke_handler(tauri::generate_handler![
+            crate::commands::app_info,
+            crate::commands::ui_ready,
+            crate::commands::setup_overview,
+            crate::commands::save_exchange_online,
+            crate::commands::set_server_enabled,
+            crate::commands::list_accounts,
+            crate::commands::add_account,
+            crate::commands::update_account,
+            crate::commands::delete_account,
+            crate::commands::preview_csv_import,
+            crate::commands::import_csv,
+            crate::commands::export_csv,
+        ])
+        .run(tauri::generate_context!())
+}

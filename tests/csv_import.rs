@@ -1,0 +1,156 @@
+//! CSV import and export against a real SQLite file: encodings, per-row errors, the two import
+//! modes, and that a rejected file leaves nothing behind.
+
+mod common;
+
+use common::{count, store, store_with_exchange_on};
+use exo_setup_core::csv_io::{self, ExportEncoding};
+use exo_setup_core::model::{ImportAction, ImportMode};
+
+const GOOD: &str = "login_name,display_name,mail_address,receive_protocol,server,account_name\r\n\
+yamada,山田 太郎,Taro@Contoso.example,IMAP,Exchange Online,\r\n\
+sato,佐藤 花子,hanako@contoso.example,pop3,,花子（営業）\r\n\
+yamada,山田 太郎,t.yamada@contoso.example,,,\r\n";
+
+#[test]
+fn shift_jis_file_with_japanese_headers_imports() {
+    let t = store_with_exchange_on();
+    let text = "ログイン名,表示名,メールアドレス,受信プロトコル\r\nsuzuki,鈴木 一郎,ichiro@contoso.example,POP3\r\n";
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(text);
+    let p = csv_io::preview(&t.store, &sjis).unwrap();
+    assert_eq!((p.encoding.as_str(), p.valid_rows, p.errors.len()), ("Shift_JIS", 1, 0));
+    assert_eq!(p.rows[0].user_display_name, "鈴木 一郎");
+    let o = csv_io::import(&t.store, &sjis, ImportMode::AllOrNothing).unwrap();
+    assert_eq!(o.created, 1);
+    let name: String = t.store.conn().query_row("SELECT display_name FROM users WHERE login_name = 'suzuki'", [], |r| r.get(0)).unwrap();
+    assert_eq!(name, "鈴木 一郎");
+}
+
+#[test]
+fn bom_and_defaults() {
+    let t = store_with_exchange_on();
+    let bytes = [b"\xEF\xBB\xBF".as_slice(), GOOD.as_bytes()].concat();
+    let o = csv_io::import(&t.store, &bytes, ImportMode::AllOrNothing).unwrap();
+    assert_eq!((o.created, o.updated, o.skipped), (3, 0, 0));
+    // One user with two accounts, addresses lower-cased, account name defaulting to the user's.
+    assert_eq!(count(&t.store, "SELECT count(*) FROM users"), 2);
+    let (addr, name, proto): (String, String, String) = t
+        .store
+        .conn()
+        .query_row("SELECT address, display_name, receive_protocol FROM mail_accounts WHERE address = 'taro@contoso.example'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    assert_eq!((addr.as_str(), name.as_str(), proto.as_str()), ("taro@contoso.example", "山田 太郎", "imap"));
+    assert_eq!(count(&t.store, "SELECT count(*) FROM audit_log WHERE action = 'csv.import'"), 1);
+}
+
+#[test]
+fn per_row_errors_name_line_column_and_reason() {
+    let t = store_with_exchange_on();
+    let csv = "login_name,display_name,mail_address,receive_protocol,server\n\
+ok1,OK,ok1@contoso.example,imap,\n\
+bad1,Bad,not-an-address,imap,\n\
+,NoLogin,nologin@contoso.example,imap,\n\
+dup,Dup,ok1@contoso.example,imap,\n\
+proto,Proto,proto@contoso.example,smtp,\n\
+srv,Srv,srv@contoso.example,imap,Nowhere Server\n\
+extra,Extra,extra@contoso.example,imap,,surplus\n";
+    let p = csv_io::preview(&t.store, csv.as_bytes()).unwrap();
+    let found: Vec<(u32, Option<&str>, &str)> = p.errors.iter().map(|e| (e.line, e.column.as_deref(), e.reason.as_str())).collect();
+    assert_eq!(
+        found,
+        vec![
+            (3, Some("mail_address"), "invalid_address"),
+            (4, Some("login_name"), "required"),
+            (5, Some("mail_address"), "duplicate_in_file"),
+            (6, Some("receive_protocol"), "invalid_protocol"),
+            (7, Some("server"), "unknown_server"),
+            (8, None, "field_count"),
+        ]
+    );
+    assert_eq!(p.errors[2].detail.get("firstLine").map(String::as_str), Some("2"));
+    assert_eq!((p.total_rows, p.valid_rows), (7, 1));
+}
+
+#[test]
+fn all_or_nothing_rejects_and_writes_nothing() {
+    let t = store_with_exchange_on();
+    let csv = format!("{GOOD}bad,Bad,broken@,imap,,\r\n");
+    let e = csv_io::import(&t.store, csv.as_bytes(), ImportMode::AllOrNothing).unwrap_err();
+    assert_eq!(e.kind, "csv_rejected");
+    assert_eq!(e.detail.get("errors").map(String::as_str), Some("1"));
+    assert_eq!(count(&t.store, "SELECT count(*) FROM mail_accounts"), 0);
+    assert_eq!(count(&t.store, "SELECT count(*) FROM users"), 0);
+    assert_eq!(count(&t.store, "SELECT count(*) FROM audit_log"), 0);
+}
+
+#[test]
+fn valid_rows_only_imports_the_rest() {
+    let t = store_with_exchange_on();
+    let csv = format!("{GOOD}bad,Bad,broken@,imap,,\r\n");
+    let o = csv_io::import(&t.store, csv.as_bytes(), ImportMode::ValidRowsOnly).unwrap();
+    assert_eq!((o.created, o.skipped), (3, 1));
+    assert_eq!(o.errors[0].line, 5);
+    assert_eq!(count(&t.store, "SELECT count(*) FROM mail_accounts"), 3);
+}
+
+#[test]
+fn reimport_is_unchanged_and_changes_are_updates() {
+    let t = store_with_exchange_on();
+    csv_io::import(&t.store, GOOD.as_bytes(), ImportMode::AllOrNothing).unwrap();
+    let again = csv_io::preview(&t.store, GOOD.as_bytes()).unwrap();
+    assert_eq!((again.creates, again.updates, again.unchanged), (0, 0, 3));
+    let changed = GOOD.replace("pop3,,花子（営業）", "imap,,花子（営業）");
+    let p = csv_io::preview(&t.store, changed.as_bytes()).unwrap();
+    assert_eq!(p.rows.iter().filter(|r| r.action == ImportAction::Update).count(), 1);
+    // The same address under another login name is refused, not silently moved.
+    let stolen = "login_name,mail_address\nthief,hanako@contoso.example\n";
+    let p = csv_io::preview(&t.store, stolen.as_bytes()).unwrap();
+    assert_eq!(p.errors[0].reason, "address_taken");
+}
+
+#[test]
+fn disabled_server_refuses_rows() {
+    let t = store(); // Exchange Online still OFF
+    let p = csv_io::preview(&t.store, GOOD.as_bytes()).unwrap();
+    assert_eq!(p.valid_rows, 0);
+    assert!(p.errors.iter().all(|e| e.reason == "server_disabled"), "{:?}", p.errors);
+}
+
+#[test]
+fn file_level_errors() {
+    let t = store_with_exchange_on();
+    assert_eq!(csv_io::preview(&t.store, b"").unwrap_err().kind, "csv_empty");
+    assert_eq!(csv_io::preview(&t.store, b"login_name,mail_address\n").unwrap_err().kind, "csv_empty");
+    let e = csv_io::preview(&t.store, b"login_name,display_name\nx,y\n").unwrap_err();
+    assert_eq!((e.kind.as_str(), e.detail["column"].as_str()), ("csv_missing_column", "mail_address"));
+    let e = csv_io::preview(&t.store, b"login_name,mail_address,phone\nx,x@contoso.example,1\n").unwrap_err();
+    assert_eq!((e.kind.as_str(), e.detail["column"].as_str()), ("csv_unknown_column", "phone"));
+    assert_eq!(csv_io::preview(&t.store, &[0xFF, 0x00, 0x81, 0xFF, 0xFC]).unwrap_err().kind, "csv_encoding");
+}
+
+#[test]
+fn tab_separated_utf16_from_excel() {
+    let t = store_with_exchange_on();
+    let text = "login_name\tmail_address\r\nkato\tkato@contoso.example\r\n";
+    let mut bytes = vec![0xFF, 0xFE];
+    bytes.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
+    let o = csv_io::import(&t.store, &bytes, ImportMode::AllOrNothing).unwrap();
+    assert_eq!(o.created, 1);
+}
+
+#[test]
+fn export_round_trips_in_every_encoding() {
+    let t = store_with_exchange_on();
+    csv_io::import(&t.store, GOOD.as_bytes(), ImportMode::AllOrNothing).unwrap();
+    for enc in [ExportEncoding::Utf8Bom, ExportEncoding::Utf8, ExportEncoding::ShiftJis] {
+        let bytes = csv_io::export(&t.store.conn(), enc).unwrap();
+        let p = csv_io::preview(&t.store, &bytes).unwrap();
+        assert_eq!((p.unchanged, p.errors.len()), (3, 0), "{enc:?}");
+    }
+    let bytes = csv_io::export(&t.store.conn(), ExportEncoding::Utf8Bom).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFlogin_name,display_name,mail_address,receive_protocol,server,account_name\r\n"));
+    // Into a fresh store: the same accounts.
+    let fresh = store_with_exchange_on();
+    let o = csv_io::import(&fresh.store, &bytes, ImportMode::AllOrNothing).unwrap();
+    assert_eq!(o.created, 3);
+}

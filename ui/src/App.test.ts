@@ -1,0 +1,88 @@
+import { fireEvent, screen, waitFor } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { overview } from './test/fixtures';
+import { renderApp } from './test/render';
+
+describe('language', () => {
+  it('starts in Japanese when the system locale is Japanese, and switches to English', async () => {
+    await renderApp({ locale: 'ja-JP' });
+    expect(document.documentElement.lang).toBe('ja');
+    expect(screen.getByTestId('start-admin').textContent).toContain('システム管理者の設定');
+    expect(screen.getByTestId('lang-ja').getAttribute('aria-pressed')).toBe('true');
+
+    await fireEvent.click(screen.getByTestId('lang-en'));
+    expect(document.documentElement.lang).toBe('en');
+    expect(screen.getByTestId('start-admin').textContent).toContain('Administrator setup');
+    expect(screen.getByTestId('lang-en').getAttribute('aria-pressed')).toBe('true');
+    expect(localStorage.getItem('exo-setup.lang')).toBe('en');
+  });
+
+  it('starts in English for other locales', async () => {
+    await renderApp({ locale: 'de-DE' });
+    expect(document.documentElement.lang).toBe('en');
+    expect(screen.getByTestId('start-user').textContent).toContain('My mail account');
+  });
+
+  it('prefers the saved choice over the system locale', async () => {
+    localStorage.setItem('exo-setup.lang', 'ja');
+    await renderApp({ locale: 'en-US' });
+    expect(document.documentElement.lang).toBe('ja');
+    expect(screen.getByTestId('start-user').textContent).toContain('自分のメールアカウント');
+  });
+
+  it('switches the language inside the wizard too', async () => {
+    await renderApp({ locale: 'en-US' });
+    await fireEvent.click(screen.getByTestId('start-admin'));
+    expect(screen.getByTestId('save-exchange').textContent).toContain('Save and use');
+    await fireEvent.click(screen.getByTestId('lang-ja'));
+    expect(screen.getByTestId('save-exchange').textContent).toContain('保存して使用する');
+  });
+});
+
+describe('start screen and step indicator', () => {
+  it('tells Rust when the first frame is painted', async () => {
+    const { calls } = await renderApp();
+    await waitFor(() => expect(calls.some((c) => c.cmd === 'ui_ready')).toBe(true));
+    expect(calls.filter((c) => c.cmd === 'ui_ready')).toHaveLength(1);
+  });
+
+  it('renders each step status from the overview', async () => {
+    await renderApp({ overview: overview({ enabled: true, steps: ['done', 'partial', 'todo', 'blocked'] }) });
+    await fireEvent.click(screen.getByTestId('start-admin'));
+    const indicator = screen.getByTestId('step-indicator');
+    const statuses = [1, 2, 3, 4].map((n) => indicator.querySelector(`[data-testid=nav-step-${n}]`)?.getAttribute('data-status'));
+    expect(statuses).toEqual(['done', 'partial', 'todo', 'blocked']);
+    expect(screen.getByTestId('nav-step-1').getAttribute('aria-current')).toBe('step');
+    expect(screen.getByTestId('nav-step-2').textContent).toContain('In progress');
+    expect((screen.getByTestId('nav-step-4') as HTMLButtonElement).disabled).toBe(true);
+
+    await fireEvent.click(screen.getByTestId('nav-step-2'));
+    expect(screen.getByTestId('nav-step-2').getAttribute('aria-current')).toBe('step');
+    expect(screen.getByTestId('nav-step-1').hasAttribute('aria-current')).toBe(false);
+  });
+
+  it('does not let the admin past a blocked step', async () => {
+    await renderApp({ overview: overview({ enabled: false }) });
+    await fireEvent.click(screen.getByTestId('start-admin'));
+    expect((screen.getByTestId('next-step') as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByTestId('nav-step-2') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('opens step 4 for "My mail account", with its action disabled and no fake success', async () => {
+    await renderApp();
+    await fireEvent.click(screen.getByTestId('start-user'));
+    expect(screen.getByTestId('nav-step-4').getAttribute('aria-current')).toBe('step');
+    const action = screen.getByTestId('step-action') as HTMLButtonElement;
+    expect(action.disabled).toBe(true);
+    expect(screen.getByTestId('not-available').textContent).toContain('Not available in this version yet');
+    expect(sessionStorage.getItem('exo-setup.mode')).toBe('user');
+  });
+
+  it('explains step 3 and why it avoids error 11102', async () => {
+    await renderApp({ overview: overview({ enabled: true, steps: ['done', 'done', 'todo', 'todo'] }) });
+    await fireEvent.click(screen.getByTestId('start-admin'));
+    await fireEvent.click(screen.getByTestId('nav-step-3'));
+    expect(document.body.textContent).toContain('11102');
+    expect((screen.getByTestId('step-action') as HTMLButtonElement).disabled).toBe(true);
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { backend, lastCall } from '../test/fixtures';
+import { api } from './api';
+import { AccountPager } from './accounts/pager.svelte';
+import { toUiError } from './errors/uiError';
+import type { AccountPage } from '../bindings/AccountPage';
+
+describe('api', () => {
+  it('passes UiErrors from Rust through unchanged', async () => {
+    const error = { kind: 'tenant_required', actor: 'admin', message: 'Enter the tenant', detail: {} };
+    backend({
+      save_exchange_online: () => {
+        throw error;
+      },
+    });
+    await expect(
+      api.saveExchangeOnline({ tenant: '', clientId: '', authority: '', redirectMode: 'deep_link' }),
+    ).rejects.toEqual(error);
+  });
+
+  it('normalizes strings and other rejections into kind "unexpected"', async () => {
+    backend({
+      app_info: () => {
+        throw 'command app_info not found';
+      },
+    });
+    await expect(api.appInfo()).rejects.toMatchObject({
+      kind: 'unexpected',
+      actor: 'support',
+      message: 'command app_info not found',
+    });
+    expect(toUiError(new Error('x'))).toMatchObject({ kind: 'unexpected', message: 'x' });
+    expect(toUiError(undefined)).toMatchObject({ kind: 'unexpected' });
+    expect(toUiError({ kind: 'storage', actor: 'nobody', detail: { reason: 5 } })).toEqual({
+      kind: 'storage',
+      actor: 'support',
+      message: '',
+      detail: { reason: '5' },
+    });
+  });
+
+  it('sends ids as numbers even if the bindings say bigint', async () => {
+    const calls = backend({ delete_account: () => null, set_server_enabled: () => null });
+    await api.deleteAccount(5n);
+    await api.setServerEnabled(1n, true);
+    expect(lastCall(calls, 'delete_account')?.args).toEqual({ id: 5 });
+    expect(lastCall(calls, 'set_server_enabled')?.args).toEqual({ serverId: 1, enabled: true });
+  });
+});
+
+describe('AccountPager', () => {
+  it('drops the answer to a superseded search', async () => {
+    const pending: { search: string; resolve: (p: AccountPage) => void }[] = [];
+    const pager = new AccountPager(
+      (query) => new Promise((resolve) => pending.push({ search: query.search, resolve })),
+      10,
+    );
+    pager.reset('old');
+    pager.reset('new');
+    const page = (total: number): AccountPage => ({ total, offset: 0, rows: [] });
+    pending[1].resolve(page(3));
+    await Promise.resolve();
+    await Promise.resolve();
+    pending[0].resolve(page(999));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(pager.total).toBe(3);
+    expect(pager.search).toBe('new');
+  });
+
+  it('requests each missing page once', () => {
+    const offsets: number[] = [];
+    const pager = new AccountPager((query) => {
+      offsets.push(query.offset);
+      return new Promise(() => undefined);
+    }, 100);
+    pager.reset('');
+    pager.ensure(0, 250);
+    pager.ensure(50, 260);
+    expect(offsets).toEqual([0, 100, 200]);
+  });
+});

@@ -1,0 +1,243 @@
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it, vi } from 'vitest';
+import type { AccountQuery } from '../../bindings/AccountQuery';
+import type { ImportPreview } from '../../bindings/ImportPreview';
+import { accountRow, lastCall, overview, uiError } from '../../test/fixtures';
+import { renderApp, type Handlers } from '../../test/render';
+
+const ROWS = Array.from({ length: 10_000 }, (_, i) => accountRow(i));
+
+function listAccounts(args: unknown) {
+  const { query } = args as { query: AccountQuery };
+  const q = query.search.toLowerCase();
+  const hits = q ? ROWS.filter((r) => r.loginName.includes(q) || r.address.includes(q)) : ROWS;
+  return { total: hits.length, offset: query.offset, rows: hits.slice(query.offset, query.offset + query.limit) };
+}
+
+async function openStep2(handlers: Handlers = {}) {
+  const rendered = await renderApp({
+    overview: overview({ enabled: true }),
+    handlers: { list_accounts: listAccounts, ...handlers },
+  });
+  await fireEvent.click(screen.getByTestId('start-admin'));
+  await fireEvent.click(screen.getByTestId('next-step'));
+  await waitFor(() => expect(screen.getByTestId('account-total').getAttribute('data-total')).toBe('10000'));
+  return rendered;
+}
+
+const preview: ImportPreview = {
+  encoding: 'Shift_JIS',
+  totalRows: 4,
+  validRows: 2,
+  creates: 1,
+  updates: 1,
+  unchanged: 0,
+  errors: [
+    { line: 3, column: 'mail_address', reason: 'invalid_address', message: 'bad', value: 'nope@' },
+    { line: 5, column: 'server', reason: 'server_disabled', message: 'stopped', value: 'Other' },
+  ],
+  rows: [
+    {
+      line: 2,
+      loginName: 'sato',
+      userDisplayName: '佐藤 花子',
+      address: 'hanako.sato@contoso.com',
+      displayName: '佐藤 花子',
+      receiveProtocol: 'imap',
+      serverName: 'Exchange Online',
+      action: 'create',
+    },
+  ],
+};
+
+async function chooseFile() {
+  const input = document.getElementById('csv-file') as HTMLInputElement;
+  expect(input.getAttribute('accept')).toBe('.csv,.txt,text/csv');
+  const bytes = new Uint8Array([0x82, 0xa0, 0x2c, 0x0a]); // Shift_JIS bytes: must reach Rust untouched
+  const file = new File([bytes], 'users.csv', { type: 'text/csv' });
+  Object.defineProperty(input, 'files', { value: [file], configurable: true });
+  await fireEvent.change(input);
+  return bytes;
+}
+
+describe('step 2: mail accounts', () => {
+  it('adds an account with the exact payload, Exchange Online first in the server list', async () => {
+    const other = { ...overview({ enabled: true }).exchange, id: 7, name: 'Another server', builtin: false };
+    const ov = overview({ enabled: true, extraServers: [other] });
+    const { calls } = await renderApp({
+      overview: ov,
+      handlers: {
+        list_accounts: listAccounts,
+        add_account: () => accountRow(1),
+      },
+    });
+    await fireEvent.click(screen.getByTestId('start-admin'));
+    await fireEvent.click(screen.getByTestId('next-step'));
+
+    const server = document.getElementById('server') as HTMLSelectElement;
+    expect([...server.options].map((o) => o.textContent)).toEqual(['Exchange Online', 'Another server']);
+    const set = (id: string, value: string) =>
+      fireEvent.input(document.getElementById(id) as HTMLInputElement, { target: { value } });
+    await set('login-name', 'sato');
+    await set('user-display-name', '佐藤 花子');
+    await set('address', 'hanako.sato@contoso.com');
+    const protocol = document.getElementById('receive-protocol') as HTMLSelectElement;
+    protocol.value = 'pop3';
+    await fireEvent.change(protocol);
+    await fireEvent.click(screen.getByTestId('add-account'));
+
+    await waitFor(() => expect(lastCall(calls, 'add_account')).toBeTruthy());
+    expect(lastCall(calls, 'add_account')?.args).toEqual({
+      input: {
+        loginName: 'sato',
+        userDisplayName: '佐藤 花子',
+        address: 'hanako.sato@contoso.com',
+        displayName: '',
+        receiveProtocol: 'pop3',
+        serverId: 1,
+      },
+    });
+    await waitFor(() => expect(document.body.textContent).toContain('Added user00001@contoso.com.'));
+  });
+
+  it('shows an address error next to the field', async () => {
+    await openStep2({
+      add_account: () => {
+        throw uiError('address_duplicate', 'admin', { address: 'a@contoso.com', owner: 'suzuki' });
+      },
+    });
+    await fireEvent.input(document.getElementById('address') as HTMLInputElement, { target: { value: 'a@contoso.com' } });
+    await fireEvent.click(screen.getByTestId('add-account'));
+    await waitFor(() => expect(document.getElementById('address-error')?.textContent).toContain('suzuki'));
+    expect(screen.getByTestId('error').getAttribute('data-kind')).toBe('address_duplicate');
+  });
+
+  it('renders only a window of 10,000 accounts and fetches pages while scrolling', async () => {
+    const { calls } = await openStep2();
+    const list = screen.getByTestId('account-list');
+    const rows = within(list).getAllByTestId('account-row');
+    expect(rows.length).toBeGreaterThan(5);
+    expect(rows.length).toBeLessThan(60);
+    expect(rows[0].getAttribute('data-address')).toBe('user00000@contoso.com');
+    expect(within(rows[2]).getByTestId('account-status').getAttribute('data-status')).toBe('verified');
+    expect(within(rows[2]).getByTestId('account-status').textContent).toContain('Verified');
+    expect(calls.filter((c) => c.cmd === 'list_accounts')).toHaveLength(1);
+    expect(lastCall(calls, 'list_accounts')?.args).toEqual({ query: { search: '', status: null, offset: 0, limit: 200 } });
+
+    const viewport = list.querySelector('.viewport') as HTMLDivElement;
+    viewport.scrollTop = 5000 * 44;
+    await fireEvent.scroll(viewport);
+    await waitFor(() =>
+      expect(within(list).getAllByTestId('account-row')[0]?.getAttribute('data-address')).toMatch(/^user049[0-9]{2}@/),
+    );
+    const offsets = calls.filter((c) => c.cmd === 'list_accounts').map((c) => (c.args as { query: AccountQuery }).query.offset);
+    expect(offsets).toContain(4800);
+    expect(offsets.length).toBeLessThanOrEqual(3);
+    expect(within(list).getAllByTestId('account-row').length).toBeLessThan(60);
+  });
+
+  it('debounces the search and drops stale answers', async () => {
+    const { calls } = await openStep2();
+    vi.useFakeTimers();
+    try {
+      const search = document.getElementById('account-search') as HTMLInputElement;
+      for (const value of ['u', 'us', 'user0999']) await fireEvent.input(search, { target: { value } });
+      expect(calls.filter((c) => c.cmd === 'list_accounts')).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(200);
+    } finally {
+      vi.useRealTimers();
+    }
+    const searches = calls.filter((c) => c.cmd === 'list_accounts').map((c) => (c.args as { query: AccountQuery }).query.search);
+    expect(searches).toEqual(['', 'user0999']);
+    await waitFor(() => expect(screen.getByTestId('account-total').getAttribute('data-total')).toBe('10'));
+    expect(screen.getAllByTestId('account-row')).toHaveLength(10);
+  });
+
+  it('deletes after confirmation, and Escape cancels', async () => {
+    const { calls } = await openStep2({ delete_account: () => null, setup_overview: () => overview({ enabled: true }) });
+    await fireEvent.click(screen.getAllByTestId('delete-account')[0]);
+    const dialog = screen.getByRole('alertdialog');
+    expect(dialog.textContent).toContain('user00000@contoso.com');
+    await fireEvent.keyDown(dialog, { key: 'Escape' });
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(lastCall(calls, 'delete_account')).toBeUndefined();
+
+    await fireEvent.click(screen.getAllByTestId('delete-account')[0]);
+    await fireEvent.click(screen.getByTestId('confirm-delete'));
+    await waitFor(() => expect(lastCall(calls, 'delete_account')?.args).toEqual({ id: 1 }));
+  });
+
+  it('edits a row through update_account', async () => {
+    const { calls } = await openStep2({ update_account: () => accountRow(0), setup_overview: () => overview({ enabled: true }) });
+    await fireEvent.click(screen.getAllByTestId('edit-account')[0]);
+    const login = document.getElementById('login-name') as HTMLInputElement;
+    expect(login.value).toBe('user00000');
+    await fireEvent.input(document.getElementById('user-display-name') as HTMLInputElement, { target: { value: 'New Name' } });
+    await fireEvent.click(screen.getByTestId('add-account'));
+    await waitFor(() => expect(lastCall(calls, 'update_account')).toBeTruthy());
+    expect(lastCall(calls, 'update_account')?.args).toMatchObject({ id: 1, input: { loginName: 'user00000', userDisplayName: 'New Name' } });
+  });
+
+  it('previews a CSV with per-row errors (line, column, reason) from the raw bytes', async () => {
+    const { calls } = await openStep2({ preview_csv_import: () => preview });
+    const bytes = await chooseFile();
+    const box = await screen.findByTestId('import-preview');
+    expect(box.getAttribute('data-valid')).toBe('2');
+    expect(box.getAttribute('data-errors')).toBe('2');
+    expect(box.textContent).toContain('Shift_JIS');
+    const args = lastCall(calls, 'preview_csv_import')?.args;
+    expect(args).toBeInstanceOf(Uint8Array);
+    expect([...(args as Uint8Array)]).toEqual([...bytes]);
+
+    const errors = screen.getAllByTestId('import-error');
+    expect(errors.map((e) => e.getAttribute('data-line'))).toEqual(['3', '5']);
+    expect(errors[0].textContent).toContain('mail_address');
+    expect(errors[0].textContent).toContain('Not a valid mail address.');
+    expect(errors[1].textContent).toContain('turn it on in step 1');
+  });
+
+  it('sends the chosen import mode as the x-import-mode header and shows the result', async () => {
+    const { calls } = await openStep2({
+      preview_csv_import: () => preview,
+      import_csv: () => ({ mode: 'valid_rows_only', created: 1, updated: 1, unchanged: 0, skipped: 2, errors: [] }),
+      setup_overview: () => overview({ enabled: true }),
+    });
+    await chooseFile();
+    await screen.findByTestId('import-preview');
+    const allOrNothing = document.querySelector('input[name=import-mode][value=all_or_nothing]') as HTMLInputElement;
+    expect(allOrNothing.checked).toBe(true);
+    await fireEvent.click(document.querySelector('input[name=import-mode][value=valid_rows_only]') as HTMLInputElement);
+    await fireEvent.click(screen.getByTestId('import-confirm'));
+
+    const result = await screen.findByTestId('import-result');
+    expect(result.getAttribute('data-created')).toBe('1');
+    expect(result.textContent).toContain('2 skipped');
+    const call = lastCall(calls, 'import_csv');
+    expect(call?.args).toBeInstanceOf(Uint8Array);
+    expect(call?.options).toEqual({ headers: { 'x-import-mode': 'valid_rows_only' } });
+  });
+
+  it('reports an all-or-nothing rejection and imports nothing', async () => {
+    const { calls } = await openStep2({
+      preview_csv_import: () => preview,
+      import_csv: () => {
+        throw uiError('csv_rejected', 'admin', { errors: '2' });
+      },
+    });
+    await chooseFile();
+    await screen.findByTestId('import-preview');
+    await fireEvent.click(screen.getByTestId('import-confirm'));
+    const alert = await screen.findByTestId('error');
+    expect(alert.getAttribute('data-kind')).toBe('csv_rejected');
+    expect(alert.textContent).toContain('Nothing was imported: 2 rows have errors');
+    expect(lastCall(calls, 'import_csv')?.options).toEqual({ headers: { 'x-import-mode': 'all_or_nothing' } });
+    expect(screen.queryByTestId('import-result')).toBeNull();
+    expect(screen.getByTestId('import-preview')).toBeTruthy();
+  });
+
+  it('exports through export_csv and shows the path', async () => {
+    await openStep2({ export_csv: () => '/home/admin/accounts.csv' });
+    await fireEvent.click(screen.getByTestId('export-csv'));
+    await waitFor(() => expect(document.body.textContent).toContain('Exported to /home/admin/accounts.csv.'));
+  });
+});

@@ -1,0 +1,117 @@
+import { mockIPC } from '@tauri-apps/api/mocks';
+import type { AccountRow } from '../bindings/AccountRow';
+import type { AppInfo } from '../bindings/AppInfo';
+import type { MailServer } from '../bindings/MailServer';
+import type { SetupOverview } from '../bindings/SetupOverview';
+import type { StepStatus } from '../bindings/StepStatus';
+import type { UiError } from '../bindings/UiError';
+
+export function appInfo(systemLocale = 'en-US'): AppInfo {
+  return {
+    productName: 'exo-setup',
+    version: '0.1.0',
+    identifier: 'dev.exosetup.wizard',
+    deepLinkScheme: 'dev.exosetup.wizard',
+    dataDir: '/tmp/exo',
+    systemLocale,
+    osUser: 'admin',
+  };
+}
+
+export function exchange(enabled: boolean): MailServer {
+  return {
+    id: 1,
+    name: 'Exchange Online',
+    builtin: true,
+    enabled,
+    imap: { host: 'outlook.office365.com', port: 993, security: 'tls' },
+    pop3: { host: 'outlook.office365.com', port: 995, security: 'tls' },
+    smtp: { host: 'smtp.office365.com', port: 587, security: 'starttls' },
+    auth: 'oauth2',
+  };
+}
+
+export function overview(
+  opts: { enabled?: boolean; steps?: [StepStatus, StepStatus, StepStatus, StepStatus]; extraServers?: MailServer[] } = {},
+): SetupOverview {
+  const enabled = opts.enabled ?? false;
+  const steps = opts.steps ?? (enabled ? ['done', 'todo', 'todo', 'blocked'] : ['todo', 'blocked', 'blocked', 'blocked']);
+  const ex = exchange(enabled);
+  return {
+    org: enabled
+      ? {
+          tenant: 'contoso.onmicrosoft.com',
+          tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+          clientId: '11111111-2222-3333-4444-555555555555',
+          authority: 'https://login.microsoftonline.com',
+          redirectMode: 'deep_link',
+          issuer: 'https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0',
+          verifiedAt: '2025-01-01T00:00:00Z',
+        }
+      : null,
+    exchange: ex,
+    servers: [...(opts.extraServers ?? []), ex],
+    accountCount: 0,
+    consent: null,
+    redirectUris: [
+      { uri: 'dev.exosetup.wizard://oauth2/callback', mode: 'deep_link', platform: 'Mobile and desktop applications' },
+      { uri: 'http://localhost', mode: 'loopback', platform: 'Mobile and desktop applications' },
+    ],
+    steps: steps.map((status, i) => ({ step: i + 1, status })),
+  };
+}
+
+export function accountRow(i: number): AccountRow {
+  const n = String(i).padStart(5, '0');
+  return {
+    id: i + 1,
+    userId: i + 1,
+    loginName: `user${n}`,
+    userDisplayName: `User ${n}`,
+    address: `user${n}@contoso.com`,
+    displayName: `User ${n}`,
+    receiveProtocol: i % 2 ? 'pop3' : 'imap',
+    serverId: 1,
+    serverName: 'Exchange Online',
+    status: (['not_signed_in', 'signed_in', 'verified', 'needs_reauth', 'error'] as const)[i % 5],
+    statusDetail: null,
+    statusAt: null,
+  };
+}
+
+export function uiError(kind: string, actor: UiError['actor'], detail: Record<string, string> = {}): UiError {
+  return { kind, actor, message: `English ${kind}`, detail };
+}
+
+export interface Call {
+  cmd: string;
+  args: unknown;
+  options: unknown;
+}
+
+type Handler = (args: unknown, options: unknown) => unknown;
+
+/**
+ * A mocked Rust side: `handlers` answer commands (throw a UiError to reject); every call is
+ * recorded with its invoke options (mockIPC's callback does not see the headers).
+ */
+export function backend(handlers: Record<string, Handler>): Call[] {
+  const calls: Call[] = [];
+  mockIPC((cmd, args) => {
+    const handler = handlers[cmd];
+    if (!handler) throw new Error(`unmocked command ${cmd}`);
+    return handler(args, calls[calls.length - 1]?.options);
+  });
+  const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (...a: unknown[]) => Promise<unknown> } })
+    .__TAURI_INTERNALS__;
+  const mocked = internals.invoke;
+  internals.invoke = (cmd: unknown, args: unknown, options: unknown) => {
+    calls.push({ cmd: cmd as string, args, options });
+    return mocked(cmd, args, options);
+  };
+  return calls;
+}
+
+export function lastCall(calls: Call[], cmd: string): Call | undefined {
+  return calls.filter((c) => c.cmd === cmd).at(-1);
+}

@@ -1,0 +1,21 @@
+import { render, screen, waitFor } from '@testing-library/svelte';
+import App from '../App.svelte';
+import { backend, appInfo, overview as makeOverview, type Call } from './fixtures';
+import type { SetupOverview } from '../bindings/SetupOverview';
+
+export type Handlers = Parameters<typeof backend>[0];
+
+/** Renders the whole app against a mocked backend and waits for the start screen. */
+export async function renderApp(
+  opts: { locale?: string; overview?: SetupOverview; handlers?: Handlers } = {},
+): Promise<{ calls: Call[] }> {
+  const calls = backend({
+    app_info: () => appInfo(opts.locale ?? 'en-US'),
+    setup_overview: () => opts.overview ?? makeOverview(),
+    ui_ready: () => null,
+    ...opts.handlers,
+  });
+  render(App);
+  await waitFor(() => screen.getByTestId('start-admin'));
+  return { calls };
+}

@@ -81,8 +81,14 @@ def one_run(binary, marker, settle, timeout):
     data = tempfile.mkdtemp(prefix="exo-bench-")
     env = dict(os.environ, EXO_SETUP_BENCH="1", EXO_SETUP_DATA_DIR=data)
     t0 = time.perf_counter()
-    proc = subprocess.Popen([binary], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
+    errf = tempfile.TemporaryFile()
+    proc = subprocess.Popen([binary], stdout=subprocess.PIPE, stderr=errf, env=env, start_new_session=True)
+
+    def stderr_tail():
+        errf.seek(0)
+        lines = errf.read().decode(errors="replace").strip().splitlines()
+        return "\n    ".join(lines[:3] + (["..."] if len(lines) > 6 else []) + lines[3:][-3:])
+
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     buf, ready_ms, lines = b"", None, []
@@ -90,12 +96,14 @@ def one_run(binary, marker, settle, timeout):
         while ready_ms is None:
             left = timeout - (time.perf_counter() - t0)
             if left <= 0:
-                raise RuntimeError(f"{binary}: no '{marker}' on stdout within {timeout}s; got {lines[-5:]}")
+                raise RuntimeError(f"{binary}: no '{marker}' on stdout within {timeout}s; stdout {lines[-5:]}; "
+                                   f"stderr:\n    {stderr_tail()}")
             if not sel.select(left):
                 continue
             chunk = os.read(proc.stdout.fileno(), 65536)
             if not chunk:
-                raise RuntimeError(f"{binary} exited ({proc.wait()}) before '{marker}'; stdout {lines[-5:]}")
+                raise RuntimeError(f"{binary} exited ({proc.wait()}) before '{marker}'; stdout {lines[-5:]}; "
+                                   f"stderr:\n    {stderr_tail()}")
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
@@ -128,6 +136,7 @@ def one_run(binary, marker, settle, timeout):
         except subprocess.TimeoutExpired:
             pass
         subprocess.run(["rm", "-rf", data])
+        errf.close()
 
 
 def main():
@@ -137,9 +146,10 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--settle", type=float, default=2.0)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--bare-marker", default="bare-window: ui-ready")
     a = ap.parse_args()
 
-    subjects = [("app", a.app, "exo-setup: ui-ready"), ("bare", a.bare, "bare-window: ui-ready")]
+    subjects = [("app", a.app, "exo-setup: ui-ready"), ("bare", a.bare, a.bare_marker)]
     res = {"app": [], "bare": []}
     for name, binary, marker in subjects:  # warm-up: page cache, fontconfig cache, WebKit caches
         ms, pss, rss, _ = one_run(binary, marker, 0.5, a.timeout)
@@ -158,7 +168,7 @@ def main():
     p_app, p_bare = med("app", 1) / 1024, med("bare", 1) / 1024
     r_app, r_bare = med("app", 2) / 1024, med("bare", 2) / 1024
     print()
-    print(f"{'':7}{'app':>12}{'bare':>12}{'ratio':>9}   (median of {a.runs})")
+    print(f"median of {a.runs} alternating runs; app = exo-setup, bare = bare Tauri window with static HTML")
     print(f"start  app {s_app:6.0f} ms  bare {s_bare:6.0f} ms  ratio {s_app / s_bare:4.2f}x (target <= 1.2x)")
     print(f"memory app {p_app:6.1f} MiB bare {p_bare:6.1f} MiB ratio {p_app / p_bare:4.2f}x (target <= 1.2x; PSS, "
           f"app + WebKit processes)")
@@ -167,4 +177,8 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except RuntimeError as e:
+        print(f"bench: FAILED: {e}", file=sys.stderr)
+        sys.exit(1)

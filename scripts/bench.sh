@@ -24,14 +24,21 @@ if [ "${EXO_BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 for b in "$APP" "$BARE"; do [ -x "$b" ] || exo_die "$b missing: cargo build --features prod --bin exo-setup --bin bare-window"; done
 
+failed=()
 echo "== start-up and memory: $APP vs $BARE"
 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$ROOT/scripts/with-keyring.sh" \
-  python3 "$ROOT/scripts/bench.py" --app "$APP" --bare "$BARE" --runs "${EXO_BENCH_RUNS:-5}"
+  python3 "$ROOT/scripts/bench.py" --app "$APP" --bare "$BARE" --runs "${EXO_BENCH_RUNS:-5}" \
+  || failed+=("start-up/memory")
 
 echo
 if [ -f src-tauri/core/examples/bench_import.rs ] || [ -f src-tauri/core/examples/bench_import/main.rs ]; then
   echo "== CSV import: cargo run -p exo-setup-core --release --example bench_import"
-  cargo run -q -p exo-setup-core --release --example bench_import
+  cargo run -q -p exo-setup-core --release --example bench_import || failed+=("bench_import")
 else
   echo "== CSV import: skipped (src-tauri/core/examples/bench_import.rs does not exist yet)"
+fi
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "bench.sh: crashed: ${failed[*]}" >&2
+  exit 1
 fi

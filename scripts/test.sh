@@ -34,6 +34,14 @@ begin() { CURRENT="$1"; LAYER_T0=$SECONDS; banner "$1: $2"; }
 end() { SUMMARY+=("$CURRENT $((SECONDS - LAYER_T0))s"); CURRENT=""; }
 skip() { SUMMARY+=("$1 skipped${2:+ ($2)}"); }
 want() { [ -z "${EXO_TEST_ONLY:-}" ] || [[ " $EXO_TEST_ONLY " == *" $1 "* ]]; }
+# A hung test must not hold CI for an hour: each heavy command runs under a time limit (seconds), its whole
+# process group killed when it is over. EXO_TEST_TIMEOUT_SCALE=2 doubles every limit (slow machines).
+limited() {
+  local secs=$(( $1 * ${EXO_TEST_TIMEOUT_SCALE:-1} )) rc=0; shift
+  timeout -k 30 "$secs" "$@" || rc=$?
+  if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then echo "TIMEOUT: '$*' still running after ${secs}s: killed" >&2; fi
+  return "$rc"
+}
 elapsed() { local s=$((SECONDS - T0)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
 
 on_exit() {
@@ -86,7 +94,7 @@ if want bindings; then
   begin bindings "ts-rs bindings in ui/src/bindings are current"
   # ts-rs writes one file per #[ts(export)] type from its generated `export_bindings_*` tests
   # (TS_RS_EXPORT_DIR comes from .cargo/config.toml). The core's other tests run in the `rust` layer.
-  cargo test -p exo-setup-core --lib -- export_bindings
+  limited 1200 cargo test -p exo-setup-core --lib -- export_bindings
   stale=""
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git diff --exit-code --stat -- ui/src/bindings || stale=modified
@@ -110,16 +118,16 @@ fi
 # ---------------------------------------------------------------------------------------------- rust
 if want rust; then
   begin rust "cargo test --workspace --exclude exo-e2e (private D-Bus session + gnome-keyring)"
-  dbus-run-session -- "$ROOT/scripts/with-keyring.sh" cargo test --workspace --exclude exo-e2e
+  limited 1800 dbus-run-session -- "$ROOT/scripts/with-keyring.sh" cargo test --workspace --exclude exo-e2e
   end
 fi
 
 # ---------------------------------------------------------------------------------------------- ui
 if want ui; then
   begin ui "npm run check / test / build"
-  npm --prefix ui run check
-  npm --prefix ui test
-  npm --prefix ui run build
+  limited 600 npm --prefix ui run check
+  limited 600 npm --prefix ui test
+  limited 600 npm --prefix ui run build
   [ -f ui/dist/index.html ] || exo_die "ui/dist/index.html missing after the UI build"
   end
 fi
@@ -128,7 +136,7 @@ fi
 if want app; then
   begin app "cargo build --features prod --bin exo-setup --bin bare-window (UI embedded)"
   [ -f ui/dist/index.html ] || exo_die "ui/dist/index.html missing: the ui layer builds it"
-  cargo build --features prod --bin exo-setup --bin bare-window
+  limited 1800 cargo build --features prod --bin exo-setup --bin bare-window
   ls -l "$EXO_SETUP_BIN" "$EXO_BARE_WINDOW_BIN"
   end
 fi
@@ -137,8 +145,8 @@ fi
 if want e2e; then
   begin e2e "the real window: Xvfb + D-Bus + keyring + tauri-driver/WebKitWebDriver"
   [ -x "$EXO_SETUP_BIN" ] || exo_die "$EXO_SETUP_BIN missing: the app layer builds it"
-  cargo test -p exo-e2e --no-run   # compile outside Xvfb so the timed part is the suite itself
-  xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$ROOT/scripts/with-keyring.sh" \
+  limited 1200 cargo test -p exo-e2e --no-run   # compile first, so the suite's own limit is about the suite
+  limited 600 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$ROOT/scripts/with-keyring.sh" \
     cargo test -p exo-e2e -- --test-threads=1
   echo "screenshots: $TARGET_DIR/e2e-screenshots/"
   end
@@ -147,7 +155,7 @@ fi
 # ---------------------------------------------------------------------------------------------- bench
 if want bench; then
   begin bench "scripts/bench.sh (figures, not pass/fail)"
-  bash "$ROOT/scripts/bench.sh"
+  limited 1200 bash "$ROOT/scripts/bench.sh"
   end
 fi
 

@@ -57,6 +57,7 @@ fn constraints_hold_without_the_code() {
     assert!(ins("c@contoso.example", "verified", 42).is_err(), "foreign keys are on");
     assert!(conn.execute("INSERT INTO org_settings (id, tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at) VALUES (2,'t','t','c','a','deep_link','i','v')", []).is_err());
     conn.execute("DELETE FROM users WHERE id = 1", []).unwrap();
+    drop(conn);
     assert_eq!(common::count(&t.store, "SELECT count(*) FROM mail_accounts"), 0, "accounts go with their user");
 }
 

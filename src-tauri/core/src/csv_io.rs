@@ -185,6 +185,9 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         }
     }
 
+    // Line numbers from byte offsets: the csv crate's own line count is off by one after CRLF.
+    let newlines: Vec<u64> = text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u64).collect();
+    let line_at = |byte: u64| 1 + newlines.partition_point(|&n| n <= byte) as u32;
     let mut out = Checked { encoding, total_rows: 0, rows: Vec::new(), errors: Vec::new() };
     let mut first_line_of: HashMap<String, u32> = HashMap::new();
     let mut record = csv::StringRecord::new();
@@ -193,11 +196,11 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as u32).unwrap_or(0);
+                let line = e.position().map(|p| line_at(p.byte())).unwrap_or(0);
                 return Err(UiError::new("csv_malformed", Actor::Admin, format!("Line {line} could not be read: {e}")).with("line", line).with("reason", e.to_string()));
             }
         }
-        let line = record.position().map(|p| p.line() as u32).unwrap_or(0);
+        let line = record.position().map(|p| line_at(p.byte())).unwrap_or(0);
         if record.iter().all(|f| f.trim().is_empty()) {
             continue; // blank lines and Excel's ",,,,," rows
         }

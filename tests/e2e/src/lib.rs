@@ -309,6 +309,16 @@ impl Rig {
     pub async fn shot(&mut self, name: &str) -> Result<PathBuf> {
         self.shot_no += 1;
         let path = self.shots.join(format!("{:02}-{name}.png", self.shot_no));
+        // Let the last DOM change paint: two animation frames, then a short pause.
+        let _ = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
+                vec![],
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         match self.client.screenshot().await {
             Ok(png) if png.starts_with(b"\x89PNG") => std::fs::write(&path, png)?,
             other => {
@@ -334,6 +344,19 @@ impl Rig {
         }
         eprintln!("[{}] screenshot {}", self.test, path.display());
         Ok(path)
+    }
+
+    /// Scrolls the first element matching `css` into view (WebDriver screenshots show the viewport only).
+    pub async fn scroll_to(&mut self, css: &str) -> Result {
+        let e = self.wait(css).await?;
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'start'}); window.scrollBy(0, -48);",
+                vec![serde_json::to_value(&e)?],
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        Ok(())
     }
 
     /// Waits until `css` matches an element; on timeout saves a `FAILED-…` screenshot and returns an error with

@@ -23,4 +23,8 @@ message: string,
 /**
  * The offending value, if any.
  */
-value: string | null, };
+value: string | null, 
+/**
+ * Parameters for the localized text, e.g. `{"firstLine": "3"}` for `duplicate_in_file`.
+ */
+detail: { [key in string]: string }, };

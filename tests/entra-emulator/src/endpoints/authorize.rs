@@ -66,10 +66,7 @@ pub async fn authorize(
         return pages::error_page(&AadError::new(50011, &[redirect_uri, &app.client_id]), &c);
     };
     let st = get("state");
-    let mode = match get("response_mode") {
-        Some(m @ ("fragment" | "form_post")) => m,
-        _ => "query",
-    };
+    let mode = get("response_mode").filter(|m| *m == "fragment" || *m == "form_post").unwrap_or("query");
     let fail = |err: AadError| redirect(redirect_uri, &error_params(&c, &err, st, None), mode);
     if let Some(e) = fault.as_ref().and_then(fault_error) {
         if matches!(e.code, 50011 | 700016 | 90002 | 900023) {
@@ -372,7 +369,7 @@ pub fn with_new_session(state: &AppState, mut resp: Response, upn: &str) -> Resp
         let Some(canonical) = w.upn_of(upn) else { return resp };
         w.sessions.insert(sid.clone(), Session { upn: canonical, created: now, mfa_done: true });
     }
-    let cookie = format!("{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=None");
+    let cookie = format!("{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Lax");
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }

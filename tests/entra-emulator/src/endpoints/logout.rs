@@ -39,7 +39,7 @@ pub async fn logout(State(state): State<AppState>, Query(q): Query<HashMap<Strin
     };
     resp.headers_mut().append(
         header::SET_COOKIE,
-        HeaderValue::from_static("ESTSAUTH=; Path=/; Max-Age=0; HttpOnly; SameSite=None"),
+        HeaderValue::from_static("ESTSAUTH=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
     );
     resp
 }

@@ -73,6 +73,12 @@ fn main() {
         b.push(raw(&text));
     }
     let (a, b) = (median(a), median(b));
+    if std::env::var_os("BENCH_DETAIL").is_some() {
+        let (_d, store) = fresh();
+        let t = Instant::now();
+        for _ in 0..5 { csv_io::preview(&store, text.as_bytes()).unwrap(); }
+        println!("preview (check only) {:.1} ms", t.elapsed().as_secs_f64() * 200.0);
+    }
     let ratio = a.as_secs_f64() / b.as_secs_f64();
     println!(
         "import  exo-setup {:.0} ms  raw rusqlite {:.0} ms  ratio {:.2}x (target ≤ 1.5x, < 1000 ms)  [{ROWS} rows, median of {RUNS}]",

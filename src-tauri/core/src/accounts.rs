@@ -108,15 +108,15 @@ fn require_enabled_server(conn: &Connection, server_id: i64) -> Result<(), UiErr
 }
 
 /// Finds the user by login name or creates it; updates the display name when it differs.
-pub(crate) fn upsert_user(tx: &Connection, login_name: &str, display_name: &str) -> rusqlite::Result<i64> {
-    let ts = now();
+/// One statement (upsert with RETURNING): CSV import calls it once per row.
+pub(crate) fn upsert_user(tx: &Connection, login_name: &str, display_name: &str, ts: &str) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT (login_name) DO UPDATE SET display_name = excluded.display_name, updated_at = excluded.updated_at
-           WHERE users.display_name IS NOT excluded.display_name",
+         ON CONFLICT (login_name) DO UPDATE SET display_name = excluded.display_name,
+           updated_at = CASE WHEN users.display_name IS excluded.display_name THEN users.updated_at ELSE excluded.updated_at END
+         RETURNING id",
     )?
-    .execute(params![login_name, display_name, ts])?;
-    tx.prepare_cached("SELECT id FROM users WHERE login_name = ?1")?.query_row([login_name], |r| r.get(0))
+    .query_row(params![login_name, display_name, ts], |r| r.get(0))
 }
 
 pub(crate) fn remove_orphan_users(tx: &Connection) -> rusqlite::Result<usize> {
@@ -151,15 +151,19 @@ pub fn add(store: &Store, input: &AccountInput) -> Result<AccountRow, UiError> {
     require_enabled_server(&conn, input.server_id)?;
     duplicate(&conn, &v.address, None)?;
     let tx = conn.transaction().map_err(sql)?;
-    let id = insert_account(&tx, &v, input.server_id).map_err(sql)?;
+    let id = insert_account(&tx, &v, input.server_id, &now()).map_err(sql)?;
     audit(&tx, "account.add", &v.address, json!({ "login": v.login_name, "server": input.server_id })).map_err(sql)?;
     tx.commit().map_err(sql)?;
     get(&conn, id)
 }
 
-pub(crate) fn insert_account(tx: &Transaction<'_>, v: &ValidAccount, server_id: i64) -> rusqlite::Result<i64> {
-    let user_id = upsert_user(tx, &v.login_name, &v.user_display_name)?;
-    let ts = now();
+pub(crate) fn insert_account(tx: &Transaction<'_>, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<i64> {
+    let user_id = upsert_user(tx, &v.login_name, &v.user_display_name, ts)?;
+    insert_account_for(tx, user_id, v, server_id, ts)
+}
+
+/// Inserts an account for a known user.
+pub(crate) fn insert_account_for(tx: &Transaction<'_>, user_id: i64, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -168,13 +172,18 @@ pub(crate) fn insert_account(tx: &Transaction<'_>, v: &ValidAccount, server_id: 
     Ok(tx.last_insert_rowid())
 }
 
-pub(crate) fn update_account_row(tx: &Transaction<'_>, id: i64, v: &ValidAccount, server_id: i64) -> rusqlite::Result<()> {
-    let user_id = upsert_user(tx, &v.login_name, &v.user_display_name)?;
+pub(crate) fn update_account_row(tx: &Transaction<'_>, id: i64, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<()> {
+    let user_id = upsert_user(tx, &v.login_name, &v.user_display_name, ts)?;
+    update_account_for(tx, id, user_id, v, server_id, ts)
+}
+
+/// Updates an account, attaching it to a known user.
+pub(crate) fn update_account_for(tx: &Transaction<'_>, id: i64, user_id: i64, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE mail_accounts SET user_id = ?2, address = ?3, display_name = ?4, receive_protocol = ?5, server_id = ?6, updated_at = ?7
          WHERE id = ?1",
     )?
-    .execute(params![id, user_id, v.address, v.display_name, v.receive_protocol.as_str(), server_id, now()])?;
+    .execute(params![id, user_id, v.address, v.display_name, v.receive_protocol.as_str(), server_id, ts])?;
     Ok(())
 }
 
@@ -190,7 +199,7 @@ pub fn update(store: &Store, id: i64, input: &AccountInput) -> Result<AccountRow
     }
     duplicate(&conn, &v.address, Some(id))?;
     let tx = conn.transaction().map_err(sql)?;
-    update_account_row(&tx, id, &v, input.server_id).map_err(sql)?;
+    update_account_row(&tx, id, &v, input.server_id, &now()).map_err(sql)?;
     // A new address is a new mailbox: whatever sign-in state the old one had does not apply.
     if !before.address.eq_ignore_ascii_case(&v.address) {
         tx.execute("UPDATE mail_accounts SET status = 'not_signed_in', status_detail = NULL, status_at = NULL WHERE id = ?1", [id])

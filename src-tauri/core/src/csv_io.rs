@@ -209,13 +209,13 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
             out.errors.push(row_error(line, None, "field_count", format!("Line {line} has {} fields but the header has {}.", record.len(), columns.len()), None));
             continue;
         }
-        let mut fields: HashMap<Column, &str> = HashMap::new();
+        let mut fields: [&str; COLUMNS.len()] = [""; COLUMNS.len()];
         for (i, value) in record.iter().enumerate() {
             if let Some(Some(c)) = columns.get(i) {
-                fields.insert(*c, value);
+                fields[*c as usize] = value;
             }
         }
-        let get = |c: Column| fields.get(&c).copied().unwrap_or("");
+        let get = |c: Column| fields[c as usize];
         let errors_before = out.errors.len();
         let protocol = match get(Column::ReceiveProtocol).trim() {
             "" => Some(ReceiveProtocol::Imap),
@@ -280,9 +280,7 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
 
 /// Validates the syntax of each field, pushing one error per bad field.
 fn field_errors(input: &AccountInput, line: u32, header_of: &dyn Fn(Column) -> String, errors: &mut Vec<ImportRowError>) -> Option<ValidAccount> {
-    let mut ok = true;
     let mut push = |c: Column, e: UiError, value: &str| {
-        ok = false;
         let reason = match e.kind.as_str() {
             "login_name_required" | "address_required" => "required",
             "address_invalid" => "invalid_address",
@@ -291,23 +289,18 @@ fn field_errors(input: &AccountInput, line: u32, header_of: &dyn Fn(Column) -> S
         };
         errors.push(row_error(line, Some(&header_of(c)), reason, format!("Line {line}: {}", e.message), Some(value)));
     };
-    if let Err(e) = crate::validate::login_name(&input.login_name) {
-        push(Column::LoginName, e, &input.login_name);
-    }
-    if let Err(e) = crate::validate::address(&input.address) {
-        push(Column::MailAddress, e, &input.address);
-    }
-    if let Err(e) = crate::validate::display_name(&input.user_display_name) {
-        push(Column::DisplayName, e, &input.user_display_name);
-    }
-    if let Err(e) = crate::validate::display_name(&input.display_name) {
-        push(Column::AccountName, e, &input.display_name);
-    }
-    if ok {
-        accounts::validate_fields(input).ok()
-    } else {
-        None
-    }
+    let login_name = crate::validate::login_name(&input.login_name).map_err(|e| push(Column::LoginName, e, &input.login_name)).ok();
+    let address = crate::validate::address(&input.address).map_err(|e| push(Column::MailAddress, e, &input.address)).ok();
+    let user_display_name =
+        crate::validate::display_name(&input.user_display_name).map_err(|e| push(Column::DisplayName, e, &input.user_display_name)).ok();
+    let display_name = crate::validate::display_name(&input.display_name).map_err(|e| push(Column::AccountName, e, &input.display_name)).ok();
+    let (Some(login_name), Some(address), Some(user_display_name), Some(display_name)) = (login_name, address, user_display_name, display_name) else {
+        return None;
+    };
+    // The same defaults as a single add (accounts::validate_fields).
+    let user_display_name = if user_display_name.is_empty() { login_name.clone() } else { user_display_name };
+    let display_name = if display_name.is_empty() { user_display_name.clone() } else { display_name };
+    Some(ValidAccount { login_name, user_display_name, address, display_name, receive_protocol: input.receive_protocol })
 }
 
 /// Reads a CSV and tells what importing it would do, without writing anything.
@@ -357,20 +350,51 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
         .with("firstLine", first.line));
     }
     let tx = conn.transaction().map_err(sql)?;
-    let (mut created, mut updated, mut unchanged) = (0u32, 0u32, 0u32);
-    for r in &c.rows {
-        match (r.action, r.existing_id) {
-            (ImportAction::Create, _) => {
-                accounts::insert_account(&tx, &r.account, r.server_id).map_err(sql)?;
-                created += 1;
-            }
-            (ImportAction::Update, Some(id)) => {
-                accounts::update_account_row(&tx, id, &r.account, r.server_id).map_err(sql)?;
-                updated += 1;
-            }
-            _ => unchanged += 1,
+    let ts = crate::store::now();
+    // Users by login name (case-insensitive, as the UNIQUE index): one lookup table instead of
+    // an upsert per row, so thousands of rows cost little more than plain inserts.
+    let mut users: HashMap<String, (i64, String)> = HashMap::new();
+    {
+        let mut stmt = tx.prepare("SELECT id, login_name, display_name FROM users").map_err(sql)?;
+        let mut rows = stmt.query([]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            users.insert(r.get::<_, String>(1).map_err(sql)?.to_lowercase(), (r.get(0).map_err(sql)?, r.get(2).map_err(sql)?));
         }
     }
+    let (mut created, mut updated, mut unchanged) = (0u32, 0u32, 0u32);
+    for r in c.rows.iter().filter(|r| r.action != ImportAction::Unchanged) {
+        let a = &r.account;
+        let user_id = match users.get_mut(&a.login_name.to_lowercase()) {
+            Some((id, name)) => {
+                if *name != a.user_display_name {
+                    tx.prepare_cached("UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1")
+                        .and_then(|mut s| s.execute(rusqlite::params![*id, a.user_display_name, ts]))
+                        .map_err(sql)?;
+                    name.clone_from(&a.user_display_name);
+                }
+                *id
+            }
+            None => {
+                tx.prepare_cached("INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")
+                    .and_then(|mut s| s.execute(rusqlite::params![a.login_name, a.user_display_name, ts]))
+                    .map_err(sql)?;
+                let id = tx.last_insert_rowid();
+                users.insert(a.login_name.to_lowercase(), (id, a.user_display_name.clone()));
+                id
+            }
+        };
+        match r.existing_id {
+            None => {
+                accounts::insert_account_for(&tx, user_id, a, r.server_id, &ts).map_err(sql)?;
+                created += 1;
+            }
+            Some(id) => {
+                accounts::update_account_for(&tx, id, user_id, a, r.server_id, &ts).map_err(sql)?;
+                updated += 1;
+            }
+        }
+    }
+    unchanged += c.rows.iter().filter(|r| r.action == ImportAction::Unchanged).count() as u32;
     audit(
         &tx,
         "csv.import",

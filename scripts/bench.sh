@@ -23,6 +23,11 @@ if [ "${EXO_BENCH_NO_BUILD:-0}" != 1 ]; then
   cargo build --features prod --bin exo-setup --bin bare-window
 fi
 for b in "$APP" "$BARE"; do [ -x "$b" ] || exo_die "$b missing: cargo build --features prod --bin exo-setup --bin bare-window"; done
+# A debug build without --features prod loads http://localhost:5173 and never becomes ready: say so up front.
+js="$(ls ui/dist/assets 2>/dev/null | grep '\.js$' | head -1 || true)"
+if [ -n "$js" ] && ! grep -qF "$js" "$APP"; then
+  echo "WARNING: $APP does not embed ui/dist/assets/$js: built without --features prod, or before the last UI build" >&2
+fi
 
 failed=()
 echo "== start-up and memory: $APP vs $BARE"

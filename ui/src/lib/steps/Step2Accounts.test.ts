@@ -33,8 +33,8 @@ const preview: ImportPreview = {
   updates: 1,
   unchanged: 0,
   errors: [
-    { line: 3, column: 'mail_address', reason: 'invalid_address', message: 'bad', value: 'nope@' },
-    { line: 5, column: 'server', reason: 'server_disabled', message: 'stopped', value: 'Other' },
+    { line: 3, column: 'mail_address', reason: 'invalid_address', message: 'bad', value: 'nope@', detail: {} },
+    { line: 5, column: 'server', reason: 'server_disabled', message: 'stopped', value: 'Other', detail: {} },
   ],
   rows: [
     {

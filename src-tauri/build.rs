@@ -5,9 +5,8 @@ fn main() {
     // Without this, edited capability files are silently ignored by incremental builds.
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
     tauri_build::try_build(
-        tauri_build::Attributes::new()
-            .capabilities_path_pattern("./src-tauri/capabilities/**/*")
-            .app_manifest(tauri_build::AppManifest::new().commands(&[
+        tauri_build::Attributes::new().capabilities_path_pattern("./src-tauri/capabilities/**/*").app_manifest(
+            tauri_build::AppManifest::new().commands(&[
                 "app_info",
                 "ui_ready",
                 "setup_overview",
@@ -20,7 +19,8 @@ fn main() {
                 "preview_csv_import",
                 "import_csv",
                 "export_csv",
-            ])),
+            ]),
+        ),
     )
     .expect("tauri-build");
 }

@@ -32,7 +32,10 @@ fn add_requires_an_enabled_server() {
 fn add_change_delete_with_audit() {
     let t = common::store_with_exchange_on();
     let a = accounts::add(&t.store, &input("yamada", " Taro@Contoso.example ")).unwrap();
-    assert_eq!((a.address.as_str(), a.display_name.as_str(), a.status), ("taro@contoso.example", "yamada さん", AccountStatus::NotSignedIn));
+    assert_eq!(
+        (a.address.as_str(), a.display_name.as_str(), a.status),
+        ("taro@contoso.example", "yamada さん", AccountStatus::NotSignedIn)
+    );
     let dup = accounts::add(&t.store, &input("sato", "TARO@contoso.example")).unwrap_err();
     assert_eq!((dup.kind.as_str(), dup.detail["owner"].as_str()), ("address_duplicate", "yamada"));
     assert_eq!(count(&t.store, "SELECT count(*) FROM users"), 1, "the refused add left no user behind");
@@ -88,7 +91,9 @@ fn list_searches_and_pages_ten_thousand_accounts() {
     }
     let o = csv_io::import(&t.store, csv.as_bytes(), ImportMode::AllOrNothing).unwrap();
     assert_eq!(o.created, 10_000);
-    let q = |search: &str, offset, limit| accounts::list(&t.store.conn(), &AccountQuery { search: search.into(), status: None, offset, limit }).unwrap();
+    let q = |search: &str, offset, limit| {
+        accounts::list(&t.store.conn(), &AccountQuery { search: search.into(), status: None, offset, limit }).unwrap()
+    };
     let page = q("", 9_990, 200);
     assert_eq!((page.total, page.rows.len()), (10_000, 10));
     assert_eq!(page.rows[0].login_name, "user09990");
@@ -98,6 +103,10 @@ fn list_searches_and_pages_ten_thousand_accounts() {
     // LIKE wildcards in the search are literal.
     assert_eq!(q("%", 0, 10).total, 0);
     assert_eq!(q("", 0, 5000).rows.len() as u32, accounts::MAX_PAGE);
-    let by_status = accounts::list(&t.store.conn(), &AccountQuery { search: String::new(), status: Some(AccountStatus::Verified), offset: 0, limit: 10 }).unwrap();
+    let by_status = accounts::list(
+        &t.store.conn(),
+        &AccountQuery { search: String::new(), status: Some(AccountStatus::Verified), offset: 0, limit: 10 },
+    )
+    .unwrap();
     assert_eq!(by_status.total, 0);
 }

@@ -37,12 +37,36 @@ fn server_enable_import_export_round_trip() {
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
     assert!(text(&refused.stderr).contains("server_disabled"), "{}", text(&refused.stderr));
 
-    let bad = exo(d, &["server", "enable", "--tenant", "nosuch.example", "--client-id", "11111111-2222-3333-4444-555555555555", "--authority", &emu.base_url()]);
+    let bad = exo(
+        d,
+        &[
+            "server",
+            "enable",
+            "--tenant",
+            "nosuch.example",
+            "--client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--authority",
+            &emu.base_url(),
+        ],
+    );
     assert_eq!(bad.status.code(), Some(3));
     assert!(text(&bad.stderr).contains("error[tenant_not_found]"), "{}", text(&bad.stderr));
     assert!(text(&bad.stderr).contains("who must act: administrator"));
 
-    let on = exo(d, &["server", "enable", "--tenant", "contoso.example", "--client-id", "11111111-2222-3333-4444-555555555555", "--authority", &emu.base_url()]);
+    let on = exo(
+        d,
+        &[
+            "server",
+            "enable",
+            "--tenant",
+            "contoso.example",
+            "--client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--authority",
+            &emu.base_url(),
+        ],
+    );
     assert!(on.status.success(), "{}", text(&on.stderr));
     assert!(text(&on.stdout).contains("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"));
 
@@ -79,7 +103,21 @@ fn csv_errors_are_listed_per_line_and_partial_import_exits_6() {
     let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(exo(d, &["server", "enable", "--tenant", "contoso.example", "--client-id", "11111111-2222-3333-4444-555555555555", "--authority", &emu.base_url()]).status.success());
+    assert!(exo(
+        d,
+        &[
+            "server",
+            "enable",
+            "--tenant",
+            "contoso.example",
+            "--client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--authority",
+            &emu.base_url()
+        ]
+    )
+    .status
+    .success());
     let csv = d.join("users.csv");
     std::fs::write(&csv, "login_name,mail_address\nok,ok@contoso.example\nbad,bad@\n").unwrap();
     let all = exo(d, &["accounts", "import", csv.to_str().unwrap()]);
@@ -95,7 +133,19 @@ fn csv_errors_are_listed_per_line_and_partial_import_exits_6() {
 fn unreachable_authority_exits_4() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out = exo(dir.path(), &["server", "enable", "--tenant", "contoso.example", "--client-id", "11111111-2222-3333-4444-555555555555", "--authority", &format!("http://127.0.0.1:{port}")]);
+    let out = exo(
+        dir.path(),
+        &[
+            "server",
+            "enable",
+            "--tenant",
+            "contoso.example",
+            "--client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--authority",
+            &format!("http://127.0.0.1:{port}"),
+        ],
+    );
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("host_unreachable"));
 }

@@ -22,7 +22,11 @@ fn shift_jis_file_with_japanese_headers_imports() {
     assert_eq!(p.rows[0].user_display_name, "鈴木 一郎");
     let o = csv_io::import(&t.store, &sjis, ImportMode::AllOrNothing).unwrap();
     assert_eq!(o.created, 1);
-    let name: String = t.store.conn().query_row("SELECT display_name FROM users WHERE login_name = 'suzuki'", [], |r| r.get(0)).unwrap();
+    let name: String = t
+        .store
+        .conn()
+        .query_row("SELECT display_name FROM users WHERE login_name = 'suzuki'", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(name, "鈴木 一郎");
 }
 
@@ -37,7 +41,11 @@ fn bom_and_defaults() {
     let (addr, name, proto): (String, String, String) = t
         .store
         .conn()
-        .query_row("SELECT address, display_name, receive_protocol FROM mail_accounts WHERE address = 'taro@contoso.example'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(
+            "SELECT address, display_name, receive_protocol FROM mail_accounts WHERE address = 'taro@contoso.example'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
     assert_eq!((addr.as_str(), name.as_str(), proto.as_str()), ("taro@contoso.example", "山田 太郎", "imap"));
     assert_eq!(count(&t.store, "SELECT count(*) FROM audit_log WHERE action = 'csv.import'"), 1);
@@ -55,7 +63,8 @@ proto,Proto,proto@contoso.example,smtp,\n\
 srv,Srv,srv@contoso.example,imap,Nowhere Server\n\
 extra,Extra,extra@contoso.example,imap,,surplus\n";
     let p = csv_io::preview(&t.store, csv.as_bytes()).unwrap();
-    let found: Vec<(u32, Option<&str>, &str)> = p.errors.iter().map(|e| (e.line, e.column.as_deref(), e.reason.as_str())).collect();
+    let found: Vec<(u32, Option<&str>, &str)> =
+        p.errors.iter().map(|e| (e.line, e.column.as_deref(), e.reason.as_str())).collect();
     assert_eq!(
         found,
         vec![
@@ -148,7 +157,9 @@ fn export_round_trips_in_every_encoding() {
         assert_eq!((p.unchanged, p.errors.len()), (3, 0), "{enc:?}");
     }
     let bytes = csv_io::export(&t.store.conn(), ExportEncoding::Utf8Bom).unwrap();
-    assert!(bytes.starts_with(b"\xEF\xBB\xBFlogin_name,display_name,mail_address,receive_protocol,server,account_name\r\n"));
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBFlogin_name,display_name,mail_address,receive_protocol,server,account_name\r\n")
+    );
     // Into a fresh store: the same accounts.
     let fresh = store_with_exchange_on();
     let o = csv_io::import(&fresh.store, &bytes, ImportMode::AllOrNothing).unwrap();

@@ -14,7 +14,12 @@ const TENANT_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 
 fn input(tenant: &str, authority: &str) -> OrgSettingsInput {
-    OrgSettingsInput { tenant: tenant.into(), client_id: CLIENT_ID.into(), authority: authority.into(), redirect_mode: RedirectMode::DeepLink }
+    OrgSettingsInput {
+        tenant: tenant.into(),
+        client_id: CLIENT_ID.into(),
+        authority: authority.into(),
+        redirect_mode: RedirectMode::DeepLink,
+    }
 }
 
 fn exchange_enabled(store: &Store) -> bool {
@@ -96,7 +101,9 @@ async fn unreachable_host() {
         l.local_addr().unwrap().port()
     }; // closed again: nothing listens there now
     let t = common::store();
-    let e = org::save_exchange_online(&t.store, &input("contoso.example", &format!("http://127.0.0.1:{port}"))).await.unwrap_err();
+    let e = org::save_exchange_online(&t.store, &input("contoso.example", &format!("http://127.0.0.1:{port}")))
+        .await
+        .unwrap_err();
     assert_eq!((e.kind.as_str(), e.detail["host"].as_str()), ("host_unreachable", "127.0.0.1"));
 }
 
@@ -123,7 +130,8 @@ async fn a_web_page_is_not_a_discovery_document() {
         }
     });
     let t = common::store();
-    let e = org::save_exchange_online(&t.store, &input("contoso.example", &format!("http://{addr}"))).await.unwrap_err();
+    let e =
+        org::save_exchange_online(&t.store, &input("contoso.example", &format!("http://{addr}"))).await.unwrap_err();
     assert_eq!(e.kind, "not_discovery");
 }
 

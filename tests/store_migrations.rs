@@ -22,7 +22,11 @@ fn an_old_version_is_migrated_in_place_keeping_rows() {
     {
         let mut conn = rusqlite::Connection::open(&path).unwrap();
         MIGRATIONS.to_version(&mut conn, 1).unwrap();
-        conn.execute("INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES ('yamada', '山田', 'x', 'x')", []).unwrap();
+        conn.execute(
+            "INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES ('yamada', '山田', 'x', 'x')",
+            [],
+        )
+        .unwrap();
     }
     let store = Store::open(&path).unwrap();
     assert_eq!(common::count(&store, "SELECT count(*) FROM users"), 1);
@@ -36,7 +40,8 @@ fn a_newer_database_is_refused_not_damaged() {
     rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 999).unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(err.to_string().contains("migrated"), "{err}");
-    let v: i64 = rusqlite::Connection::open(&path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let v: i64 =
+        rusqlite::Connection::open(&path).unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
     assert_eq!(v, 999);
 }
 
@@ -44,7 +49,11 @@ fn a_newer_database_is_refused_not_damaged() {
 fn constraints_hold_without_the_code() {
     let t = common::store_with_exchange_on();
     let conn = t.store.conn();
-    conn.execute("INSERT INTO users (id, login_name, display_name, created_at, updated_at) VALUES (1, 'a', 'A', 'x', 'x')", []).unwrap();
+    conn.execute(
+        "INSERT INTO users (id, login_name, display_name, created_at, updated_at) VALUES (1, 'a', 'A', 'x', 'x')",
+        [],
+    )
+    .unwrap();
     let ins = |addr: &str, status: &str, user: i64| {
         conn.execute(
             "INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, status, created_at, updated_at) VALUES (?1, ?2, 'A', 'imap', 1, ?3, 'x', 'x')",
@@ -65,8 +74,14 @@ fn constraints_hold_without_the_code() {
 fn no_column_could_hold_a_secret() {
     let t = common::store();
     let conn = t.store.conn();
-    let mut stmt = conn.prepare("SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'").unwrap();
-    let cols: Vec<String> = stmt.query_map([], |r| Ok(format!("{}.{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap().map(Result::unwrap).collect();
+    let mut stmt = conn
+        .prepare("SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'")
+        .unwrap();
+    let cols: Vec<String> = stmt
+        .query_map([], |r| Ok(format!("{}.{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert!(cols.len() > 20);
     for c in cols {
         let l = c.to_lowercase();

@@ -9,9 +9,8 @@ fn main() {
     let text = fs::read_to_string(&conf).expect("tauri.conf.json at the repository root");
     let json: serde_json::Value = serde_json::from_str(&text).expect("tauri.conf.json is JSON");
     let identifier = json["identifier"].as_str().expect("identifier");
-    let scheme = json["plugins"]["deep-link"]["desktop"]["schemes"][0]
-        .as_str()
-        .expect("plugins.deep-link.desktop.schemes[0]");
+    let scheme =
+        json["plugins"]["deep-link"]["desktop"]["schemes"][0].as_str().expect("plugins.deep-link.desktop.schemes[0]");
     let product = json["productName"].as_str().expect("productName");
     println!("cargo:rustc-env=EXO_IDENTIFIER={identifier}");
     println!("cargo:rustc-env=EXO_DEEP_LINK_SCHEME={scheme}");

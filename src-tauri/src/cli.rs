@@ -16,7 +16,11 @@ use exo_setup_core::model::{AccountInput, AccountQuery, ImportMode, OrgSettingsI
 use exo_setup_core::{accounts, org, overview, Actor, Store, UiError};
 
 #[derive(Debug, Parser)]
-#[command(name = "exo-setup", version, about = "Set up Exchange Online mailboxes with OAuth 2.0. Without a command, opens the wizard.")]
+#[command(
+    name = "exo-setup",
+    version,
+    about = "Set up Exchange Online mailboxes with OAuth 2.0. Without a command, opens the wizard."
+)]
 pub struct Cli {
     /// Data directory (default: the platform's application data directory).
     #[arg(long, global = true, env = exo_setup_core::paths::DATA_DIR_ENV)]
@@ -124,7 +128,8 @@ pub enum CliEncoding {
 pub fn exit_code(e: &UiError) -> u8 {
     match e.kind.as_str() {
         "storage" | "data_dir" => 5,
-        "host_unreachable" | "dns_failure" | "tls_failure" | "timeout" | "http_status" | "identity_error" | "not_discovery" => 4,
+        "host_unreachable" | "dns_failure" | "tls_failure" | "timeout" | "http_status" | "identity_error"
+        | "not_discovery" => 4,
         _ if e.actor == Actor::Support => 4,
         _ => 3,
     }
@@ -179,15 +184,27 @@ fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
                     s.name,
                     if s.enabled { "ON" } else { "OFF" },
                     if s.builtin { " (built-in)" } else { "" },
-                    s.imap.host, s.imap.port, s.pop3.host, s.pop3.port, s.smtp.host, s.smtp.port
+                    s.imap.host,
+                    s.imap.port,
+                    s.pop3.host,
+                    s.pop3.port,
+                    s.smtp.host,
+                    s.smtp.port
                 );
             }
             match &o.org {
                 Some(org) => println!(
                     "tenant: {} ({})\nclient id: {}\nauthority: {}\nredirect: {}\nverified at: {}",
-                    org.tenant, org.tenant_id, org.client_id, org.authority, org.redirect_mode.as_str(), org.verified_at
+                    org.tenant,
+                    org.tenant_id,
+                    org.client_id,
+                    org.authority,
+                    org.redirect_mode.as_str(),
+                    org.verified_at
                 ),
-                None => println!("organization: not configured (run `exo-setup server enable --tenant … --client-id …`)"),
+                None => {
+                    println!("organization: not configured (run `exo-setup server enable --tenant … --client-id …`)")
+                }
             }
             println!("redirect URIs to register under \"Mobile and desktop applications\":");
             for r in &o.redirect_uris {
@@ -224,14 +241,20 @@ fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
             Ok(0)
         }
         Command::Accounts(AccountsCommand::List { search, json }) => {
-            let page = accounts::list(&store.conn(), &AccountQuery { search, status: None, offset: 0, limit: u32::MAX })?;
+            let page =
+                accounts::list(&store.conn(), &AccountQuery { search, status: None, offset: 0, limit: u32::MAX })?;
             let all = if page.rows.len() as u32 == page.total {
                 page.rows
             } else {
                 // More than one page: fetch the rest.
                 let mut rows = page.rows;
                 while (rows.len() as u32) < page.total {
-                    let q = AccountQuery { search: String::new(), status: None, offset: rows.len() as u32, limit: accounts::MAX_PAGE };
+                    let q = AccountQuery {
+                        search: String::new(),
+                        status: None,
+                        offset: rows.len() as u32,
+                        limit: accounts::MAX_PAGE,
+                    };
                     let next = accounts::list(&store.conn(), &q)?;
                     if next.rows.is_empty() {
                         break;
@@ -245,25 +268,46 @@ fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
             }
             let mut out = std::io::stdout().lock();
             for a in &all {
-                let _ = writeln!(out, "{}\t{}\t{}\t{}\t{}\t{}", a.address, a.login_name, a.user_display_name, a.receive_protocol.as_str(), a.server_name, a.status.as_str());
+                let _ = writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    a.address,
+                    a.login_name,
+                    a.user_display_name,
+                    a.receive_protocol.as_str(),
+                    a.server_name,
+                    a.status.as_str()
+                );
             }
             Ok(0)
         }
         Command::Accounts(AccountsCommand::Add { login, address, name, protocol, server }) => {
             let receive_protocol = ReceiveProtocol::parse(&protocol).ok_or_else(|| {
-                UiError::new("invalid_protocol", Actor::Admin, format!("'{protocol}' is not a receive protocol (imap or pop3)."))
+                UiError::new(
+                    "invalid_protocol",
+                    Actor::Admin,
+                    format!("'{protocol}' is not a receive protocol (imap or pop3)."),
+                )
             })?;
             let server_id = server_id_by_name(store, &server)?;
             let a = accounts::add(
                 store,
-                &AccountInput { login_name: login, user_display_name: name, address, display_name: String::new(), receive_protocol, server_id },
+                &AccountInput {
+                    login_name: login,
+                    user_display_name: name,
+                    address,
+                    display_name: String::new(),
+                    receive_protocol,
+                    server_id,
+                },
             )?;
             println!("added {} for {}", a.address, a.login_name);
             Ok(0)
         }
         Command::Accounts(AccountsCommand::Delete { address }) => {
             let a = accounts::find_by_address(&store.conn(), &address)?.ok_or_else(|| {
-                UiError::new("account_not_found", Actor::Admin, format!("There is no mail account {address}.")).with("address", &address)
+                UiError::new("account_not_found", Actor::Admin, format!("There is no mail account {address}."))
+                    .with("address", &address)
             })?;
             accounts::delete(store, a.id)?;
             println!("deleted {}", a.address);
@@ -271,11 +315,21 @@ fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
         }
         Command::Accounts(AccountsCommand::Import { file, valid_rows_only, dry_run }) => {
             let bytes = std::fs::read(&file).map_err(|e| {
-                UiError::new("file_unreadable", Actor::Admin, format!("{} could not be read: {e}", file.display())).with("path", file.display())
+                UiError::new("file_unreadable", Actor::Admin, format!("{} could not be read: {e}", file.display()))
+                    .with("path", file.display())
             })?;
             let errors = if dry_run {
                 let p = csv_io::preview(store, &bytes)?;
-                println!("{}: {} rows, {} valid ({} new, {} changed, {} unchanged), {} with errors", p.encoding, p.total_rows, p.valid_rows, p.creates, p.updates, p.unchanged, p.errors.len());
+                println!(
+                    "{}: {} rows, {} valid ({} new, {} changed, {} unchanged), {} with errors",
+                    p.encoding,
+                    p.total_rows,
+                    p.valid_rows,
+                    p.creates,
+                    p.updates,
+                    p.unchanged,
+                    p.errors.len()
+                );
                 p.errors
             } else {
                 let mode = if valid_rows_only { ImportMode::ValidRowsOnly } else { ImportMode::AllOrNothing };
@@ -285,19 +339,40 @@ fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
                         // Show every bad row, not only the first.
                         let p = csv_io::preview(store, &bytes)?;
                         for r in &p.errors {
-                            eprintln!("line {}{}: {} ({})", r.line, r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default(), r.message, r.reason);
+                            eprintln!(
+                                "line {}{}: {} ({})",
+                                r.line,
+                                r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default(),
+                                r.message,
+                                r.reason
+                            );
                         }
                         return Err(e);
                     }
                     Err(e) => return Err(e),
                 };
-                println!("imported: {} new, {} changed, {} unchanged, {} skipped", o.created, o.updated, o.unchanged, o.skipped);
+                println!(
+                    "imported: {} new, {} changed, {} unchanged, {} skipped",
+                    o.created, o.updated, o.unchanged, o.skipped
+                );
                 o.errors
             };
             for r in &errors {
-                eprintln!("line {}{}: {} ({})", r.line, r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default(), r.message, r.reason);
+                eprintln!(
+                    "line {}{}: {} ({})",
+                    r.line,
+                    r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default(),
+                    r.message,
+                    r.reason
+                );
             }
-            Ok(if errors.is_empty() { 0 } else if dry_run { 3 } else { 6 })
+            Ok(if errors.is_empty() {
+                0
+            } else if dry_run {
+                3
+            } else {
+                6
+            })
         }
         Command::Accounts(AccountsCommand::Export { file, encoding }) => {
             let enc = match encoding {
@@ -311,7 +386,10 @@ fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
             } else {
                 std::fs::write(&file, &bytes)
             };
-            written.map_err(|e| UiError::new("export_write", Actor::User, format!("The CSV could not be written: {e}")).with("reason", e))?;
+            written.map_err(|e| {
+                UiError::new("export_write", Actor::User, format!("The CSV could not be written: {e}"))
+                    .with("reason", e)
+            })?;
             Ok(0)
         }
     }
@@ -323,5 +401,8 @@ fn server_id_by_name(store: &Store, name: &str) -> Result<i64, UiError> {
         .into_iter()
         .find(|s| s.name.eq_ignore_ascii_case(name))
         .map(|s| s.id)
-        .ok_or_else(|| UiError::new("server_not_found", Actor::Admin, format!("There is no mail server named '{name}'.")).with("server", name))
+        .ok_or_else(|| {
+            UiError::new("server_not_found", Actor::Admin, format!("There is no mail server named '{name}'."))
+                .with("server", name)
+        })
 }

@@ -15,7 +15,8 @@ fn main() -> ExitCode {
         .init();
     // A deep link can launch the app cold with the URL as its only argument: that is the GUI.
     let args: Vec<String> = std::env::args().collect();
-    let is_deep_link = args.len() == 2 && args[1].starts_with(&format!("{}:", exo_setup_core::identity::DEEP_LINK_SCHEME));
+    let is_deep_link =
+        args.len() == 2 && args[1].starts_with(&format!("{}:", exo_setup_core::identity::DEEP_LINK_SCHEME));
     let cli = if is_deep_link { Cli { data_dir: None, command: None } } else { Cli::parse() };
     let data_dir = paths::data_dir(cli.data_dir.clone());
     match cli.command {

@@ -17,7 +17,10 @@ const RUNS: usize = 7;
 fn csv() -> String {
     let mut s = String::from("login_name,display_name,mail_address,receive_protocol,server,account_name\r\n");
     for i in 0..ROWS {
-        s.push_str(&format!("user{i:05},利用者 {i:05},user{i:05}@contoso.example,{},Exchange Online,\r\n", if i % 3 == 0 { "POP3" } else { "IMAP" }));
+        s.push_str(&format!(
+            "user{i:05},利用者 {i:05},user{i:05}@contoso.example,{},Exchange Online,\r\n",
+            if i % 3 == 0 { "POP3" } else { "IMAP" }
+        ));
     }
     s
 }
@@ -44,7 +47,9 @@ fn raw(text: &str) -> Duration {
     let mut conn = store.conn();
     let tx = conn.transaction().unwrap();
     {
-        let mut user = tx.prepare("INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)").unwrap();
+        let mut user = tx
+            .prepare("INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")
+            .unwrap();
         let mut acct = tx
             .prepare("INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5)")
             .unwrap();
@@ -76,7 +81,9 @@ fn main() {
     if std::env::var_os("BENCH_DETAIL").is_some() {
         let (_d, store) = fresh();
         let t = Instant::now();
-        for _ in 0..5 { csv_io::preview(&store, text.as_bytes()).unwrap(); }
+        for _ in 0..5 {
+            csv_io::preview(&store, text.as_bytes()).unwrap();
+        }
         println!("preview (check only) {:.1} ms", t.elapsed().as_secs_f64() * 200.0);
     }
     let ratio = a.as_secs_f64() / b.as_secs_f64();

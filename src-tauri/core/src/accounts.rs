@@ -50,7 +50,9 @@ pub fn list(conn: &Connection, q: &AccountQuery) -> Result<AccountPage, UiError>
         .and_then(|mut s| s.query_row(params![pattern, status], |r| r.get(0)))
         .map_err(sql)?;
     let mut stmt = conn
-        .prepare_cached(&format!("{ROW_SELECT} {filter} ORDER BY u.login_name COLLATE NOCASE, a.address LIMIT ?3 OFFSET ?4"))
+        .prepare_cached(&format!(
+            "{ROW_SELECT} {filter} ORDER BY u.login_name COLLATE NOCASE, a.address LIMIT ?3 OFFSET ?4"
+        ))
         .map_err(sql)?;
     let rows = stmt
         .query_map(params![pattern, status, q.limit.min(MAX_PAGE), q.offset], row)
@@ -61,10 +63,14 @@ pub fn list(conn: &Connection, q: &AccountQuery) -> Result<AccountPage, UiError>
 
 /// One account.
 pub fn get(conn: &Connection, id: i64) -> Result<AccountRow, UiError> {
-    conn.query_row(&format!("{ROW_SELECT} WHERE a.id = ?1"), [id], row)
-        .optional()
-        .map_err(sql)?
-        .ok_or_else(|| UiError::new("account_not_found", Actor::Admin, format!("There is no mail account with id {id}; it may have been deleted.")).with("id", id))
+    conn.query_row(&format!("{ROW_SELECT} WHERE a.id = ?1"), [id], row).optional().map_err(sql)?.ok_or_else(|| {
+        UiError::new(
+            "account_not_found",
+            Actor::Admin,
+            format!("There is no mail account with id {id}; it may have been deleted."),
+        )
+        .with("id", id)
+    })
 }
 
 /// An account by address (case-insensitive).
@@ -157,13 +163,24 @@ pub fn add(store: &Store, input: &AccountInput) -> Result<AccountRow, UiError> {
     get(&conn, id)
 }
 
-pub(crate) fn insert_account(tx: &Transaction<'_>, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<i64> {
+pub(crate) fn insert_account(
+    tx: &Transaction<'_>,
+    v: &ValidAccount,
+    server_id: i64,
+    ts: &str,
+) -> rusqlite::Result<i64> {
     let user_id = upsert_user(tx, &v.login_name, &v.user_display_name, ts)?;
     insert_account_for(tx, user_id, v, server_id, ts)
 }
 
 /// Inserts an account for a known user.
-pub(crate) fn insert_account_for(tx: &Transaction<'_>, user_id: i64, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<i64> {
+pub(crate) fn insert_account_for(
+    tx: &Transaction<'_>,
+    user_id: i64,
+    v: &ValidAccount,
+    server_id: i64,
+    ts: &str,
+) -> rusqlite::Result<i64> {
     tx.prepare_cached(
         "INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -172,13 +189,26 @@ pub(crate) fn insert_account_for(tx: &Transaction<'_>, user_id: i64, v: &ValidAc
     Ok(tx.last_insert_rowid())
 }
 
-pub(crate) fn update_account_row(tx: &Transaction<'_>, id: i64, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<()> {
+pub(crate) fn update_account_row(
+    tx: &Transaction<'_>,
+    id: i64,
+    v: &ValidAccount,
+    server_id: i64,
+    ts: &str,
+) -> rusqlite::Result<()> {
     let user_id = upsert_user(tx, &v.login_name, &v.user_display_name, ts)?;
     update_account_for(tx, id, user_id, v, server_id, ts)
 }
 
 /// Updates an account, attaching it to a known user.
-pub(crate) fn update_account_for(tx: &Transaction<'_>, id: i64, user_id: i64, v: &ValidAccount, server_id: i64, ts: &str) -> rusqlite::Result<()> {
+pub(crate) fn update_account_for(
+    tx: &Transaction<'_>,
+    id: i64,
+    user_id: i64,
+    v: &ValidAccount,
+    server_id: i64,
+    ts: &str,
+) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "UPDATE mail_accounts SET user_id = ?2, address = ?3, display_name = ?4, receive_protocol = ?5, server_id = ?6, updated_at = ?7
          WHERE id = ?1",
@@ -202,11 +232,15 @@ pub fn update(store: &Store, id: i64, input: &AccountInput) -> Result<AccountRow
     update_account_row(&tx, id, &v, input.server_id, &now()).map_err(sql)?;
     // A new address is a new mailbox: whatever sign-in state the old one had does not apply.
     if !before.address.eq_ignore_ascii_case(&v.address) {
-        tx.execute("UPDATE mail_accounts SET status = 'not_signed_in', status_detail = NULL, status_at = NULL WHERE id = ?1", [id])
-            .map_err(sql)?;
+        tx.execute(
+            "UPDATE mail_accounts SET status = 'not_signed_in', status_detail = NULL, status_at = NULL WHERE id = ?1",
+            [id],
+        )
+        .map_err(sql)?;
     }
     remove_orphan_users(&tx).map_err(sql)?;
-    audit(&tx, "account.update", &v.address, json!({ "id": id, "before": before.address, "login": v.login_name })).map_err(sql)?;
+    audit(&tx, "account.update", &v.address, json!({ "id": id, "before": before.address, "login": v.login_name }))
+        .map_err(sql)?;
     tx.commit().map_err(sql)?;
     get(&conn, id)
 }

@@ -14,7 +14,10 @@ use serde_json::json;
 
 use crate::accounts::{self, ValidAccount};
 use crate::error::{Actor, UiError};
-use crate::model::{AccountInput, ImportAction, ImportMode, ImportOutcome, ImportPreview, ImportRowError, ImportRowPreview, ReceiveProtocol};
+use crate::model::{
+    AccountInput, ImportAction, ImportMode, ImportOutcome, ImportPreview, ImportRowError, ImportRowPreview,
+    ReceiveProtocol,
+};
 use crate::org::sql;
 use crate::store::{audit, Store};
 
@@ -37,10 +40,18 @@ enum Column {
 const COLUMNS: [(Column, &str, &[&str]); 6] = [
     (Column::LoginName, "login_name", &["login_name", "login", "loginname", "user", "ログイン名", "ユーザー名"]),
     (Column::DisplayName, "display_name", &["display_name", "user_display_name", "name", "表示名", "氏名", "名前"]),
-    (Column::MailAddress, "mail_address", &["mail_address", "address", "email", "e-mail", "mail", "email_address", "メールアドレス"]),
+    (
+        Column::MailAddress,
+        "mail_address",
+        &["mail_address", "address", "email", "e-mail", "mail", "email_address", "メールアドレス"],
+    ),
     (Column::ReceiveProtocol, "receive_protocol", &["receive_protocol", "protocol", "受信プロトコル", "受信方式"]),
     (Column::Server, "server", &["server", "mail_server", "メールサーバー", "メールサーバ"]),
-    (Column::AccountName, "account_name", &["account_name", "account_display_name", "アカウント名", "アカウント表示名"]),
+    (
+        Column::AccountName,
+        "account_name",
+        &["account_name", "account_display_name", "アカウント名", "アカウント表示名"],
+    ),
 ];
 
 fn column_for(header: &str) -> Option<Column> {
@@ -61,16 +72,28 @@ pub enum ExportEncoding {
 /// Decodes the file, returning the text and the encoding's name.
 fn decode(bytes: &[u8]) -> Result<(String, &'static str), UiError> {
     if bytes.len() > MAX_BYTES {
-        return Err(UiError::new("csv_too_large", Actor::Admin, format!("The file is larger than {} MB; split it into several files.", MAX_BYTES / 1024 / 1024))
-            .with("limit", format!("{} MB", MAX_BYTES / 1024 / 1024)));
+        return Err(UiError::new(
+            "csv_too_large",
+            Actor::Admin,
+            format!("The file is larger than {} MB; split it into several files.", MAX_BYTES / 1024 / 1024),
+        )
+        .with("limit", format!("{} MB", MAX_BYTES / 1024 / 1024)));
     }
-    let bad = || UiError::new("csv_encoding", Actor::Admin, "The file could not be read as UTF-8 or Shift_JIS text. Save it as \"CSV UTF-8\" or \"CSV (comma delimited)\" and try again.");
+    let bad = || {
+        UiError::new("csv_encoding", Actor::Admin, "The file could not be read as UTF-8 or Shift_JIS text. Save it as \"CSV UTF-8\" or \"CSV (comma delimited)\" and try again.")
+    };
     if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
         if had_errors {
             return Err(bad());
         }
-        let name = if enc == encoding_rs::UTF_8 { "UTF-8 (BOM)" } else if enc == encoding_rs::UTF_16LE { "UTF-16LE" } else { "UTF-16BE" };
+        let name = if enc == encoding_rs::UTF_8 {
+            "UTF-8 (BOM)"
+        } else if enc == encoding_rs::UTF_16LE {
+            "UTF-16LE"
+        } else {
+            "UTF-16BE"
+        };
         return Ok((text.into_owned(), name));
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
@@ -126,13 +149,22 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
     let (text, encoding) = decode(bytes)?;
     let first_line = text.lines().next().unwrap_or("");
     let delimiter = if first_line.contains('\t') && !first_line.contains(',') { b'\t' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(text.as_bytes());
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(text.as_bytes());
     let headers = reader
         .headers()
-        .map_err(|e| UiError::new("csv_malformed", Actor::Admin, format!("The header line could not be read: {e}")).with("line", 1).with("reason", e.to_string()))?
+        .map_err(|e| {
+            UiError::new("csv_malformed", Actor::Admin, format!("The header line could not be read: {e}"))
+                .with("line", 1)
+                .with("reason", e.to_string())
+        })?
         .clone();
     if headers.iter().all(|h| h.trim().is_empty()) {
-        return Err(UiError::new("csv_empty", Actor::Admin, "The file is empty. The first line must name the columns, e.g. login_name,display_name,mail_address."));
+        return Err(UiError::new(
+            "csv_empty",
+            Actor::Admin,
+            "The file is empty. The first line must name the columns, e.g. login_name,display_name,mail_address.",
+        ));
     }
     // Column index → column, with the header as the admin wrote it.
     let mut columns: Vec<Option<Column>> = Vec::with_capacity(headers.len());
@@ -147,14 +179,25 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
                 .with("column", h)
         })?;
         if seen.insert(c, h.to_owned()).is_some() {
-            return Err(UiError::new("csv_malformed", Actor::Admin, format!("The column '{h}' appears twice in the header.")).with("line", 1).with("reason", format!("duplicate column {h}")));
+            return Err(UiError::new(
+                "csv_malformed",
+                Actor::Admin,
+                format!("The column '{h}' appears twice in the header."),
+            )
+            .with("line", 1)
+            .with("reason", format!("duplicate column {h}")));
         }
         columns.push(Some(c));
     }
     for required in [Column::LoginName, Column::MailAddress] {
         if !seen.contains_key(&required) {
             let name = COLUMNS.iter().find(|(c, _, _)| *c == required).map(|(_, n, _)| *n).unwrap_or_default();
-            return Err(UiError::new("csv_missing_column", Actor::Admin, format!("The required column '{name}' is missing from the header line.")).with("column", name));
+            return Err(UiError::new(
+                "csv_missing_column",
+                Actor::Admin,
+                format!("The required column '{name}' is missing from the header line."),
+            )
+            .with("column", name));
         }
     }
     let header_of = |c: Column| seen.get(&c).cloned().unwrap_or_default();
@@ -197,7 +240,9 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
             Ok(false) => break,
             Err(e) => {
                 let line = e.position().map(|p| line_at(p.byte())).unwrap_or(0);
-                return Err(UiError::new("csv_malformed", Actor::Admin, format!("Line {line} could not be read: {e}")).with("line", line).with("reason", e.to_string()));
+                return Err(UiError::new("csv_malformed", Actor::Admin, format!("Line {line} could not be read: {e}"))
+                    .with("line", line)
+                    .with("reason", e.to_string()));
             }
         }
         let line = record.position().map(|p| line_at(p.byte())).unwrap_or(0);
@@ -206,7 +251,13 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         }
         out.total_rows += 1;
         if record.len() > columns.len() {
-            out.errors.push(row_error(line, None, "field_count", format!("Line {line} has {} fields but the header has {}.", record.len(), columns.len()), None));
+            out.errors.push(row_error(
+                line,
+                None,
+                "field_count",
+                format!("Line {line} has {} fields but the header has {}.", record.len(), columns.len()),
+                None,
+            ));
             continue;
         }
         let mut fields: [&str; COLUMNS.len()] = [""; COLUMNS.len()];
@@ -223,7 +274,13 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         };
         if protocol.is_none() {
             let v = get(Column::ReceiveProtocol);
-            out.errors.push(row_error(line, Some(&header_of(Column::ReceiveProtocol)), "invalid_protocol", format!("Line {line}: '{v}' is not a receive protocol (IMAP or POP3)."), Some(v)));
+            out.errors.push(row_error(
+                line,
+                Some(&header_of(Column::ReceiveProtocol)),
+                "invalid_protocol",
+                format!("Line {line}: '{v}' is not a receive protocol (IMAP or POP3)."),
+                Some(v),
+            ));
         }
         let server_name = match get(Column::Server).trim() {
             "" => "Exchange Online",
@@ -231,8 +288,20 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         };
         let server = servers.get(&server_name.to_lowercase());
         match server {
-            None => out.errors.push(row_error(line, Some(&header_of(Column::Server)), "unknown_server", format!("Line {line}: there is no mail server named '{server_name}'."), Some(server_name))),
-            Some((_, name, false)) => out.errors.push(row_error(line, Some(&header_of(Column::Server)), "server_disabled", format!("Line {line}: the mail server '{name}' is not in use; turn it on in step 1."), Some(name))),
+            None => out.errors.push(row_error(
+                line,
+                Some(&header_of(Column::Server)),
+                "unknown_server",
+                format!("Line {line}: there is no mail server named '{server_name}'."),
+                Some(server_name),
+            )),
+            Some((_, name, false)) => out.errors.push(row_error(
+                line,
+                Some(&header_of(Column::Server)),
+                "server_disabled",
+                format!("Line {line}: the mail server '{name}' is not in use; turn it on in step 1."),
+                Some(name),
+            )),
             Some(_) => {}
         }
         let input = AccountInput {
@@ -249,7 +318,13 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         }
         let (Some(v), Some((server_id, server_name, _))) = (valid, server) else { continue };
         if let Some(first) = first_line_of.get(&v.address) {
-            let mut e = row_error(line, Some(&header_of(Column::MailAddress)), "duplicate_in_file", format!("Line {line}: {} already appears on line {first}.", v.address), Some(&v.address));
+            let mut e = row_error(
+                line,
+                Some(&header_of(Column::MailAddress)),
+                "duplicate_in_file",
+                format!("Line {line}: {} already appears on line {first}.", v.address),
+                Some(&v.address),
+            );
             e.detail.insert("firstLine".into(), first.to_string());
             out.errors.push(e);
             continue;
@@ -258,7 +333,13 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         let (action, existing_id) = match existing.get(&v.address) {
             None => (ImportAction::Create, None),
             Some(e) if !e.login_name.eq_ignore_ascii_case(&v.login_name) => {
-                out.errors.push(row_error(line, Some(&header_of(Column::MailAddress)), "address_taken", format!("Line {line}: {} is already registered to the user '{}'.", v.address, e.login_name), Some(&v.address)));
+                out.errors.push(row_error(
+                    line,
+                    Some(&header_of(Column::MailAddress)),
+                    "address_taken",
+                    format!("Line {line}: {} is already registered to the user '{}'.", v.address, e.login_name),
+                    Some(&v.address),
+                ));
                 continue;
             }
             Some(e) => {
@@ -270,7 +351,14 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
                 (if same { ImportAction::Unchanged } else { ImportAction::Update }, Some(e.id))
             }
         };
-        out.rows.push(CheckedRow { line, account: v, server_id: *server_id, server_name: server_name.clone(), action, existing_id });
+        out.rows.push(CheckedRow {
+            line,
+            account: v,
+            server_id: *server_id,
+            server_name: server_name.clone(),
+            action,
+            existing_id,
+        });
     }
     if out.total_rows == 0 {
         return Err(UiError::new("csv_empty", Actor::Admin, "The file has a header line but no accounts."));
@@ -279,7 +367,12 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
 }
 
 /// Validates the syntax of each field, pushing one error per bad field.
-fn field_errors(input: &AccountInput, line: u32, header_of: &dyn Fn(Column) -> String, errors: &mut Vec<ImportRowError>) -> Option<ValidAccount> {
+fn field_errors(
+    input: &AccountInput,
+    line: u32,
+    header_of: &dyn Fn(Column) -> String,
+    errors: &mut Vec<ImportRowError>,
+) -> Option<ValidAccount> {
     let mut push = |c: Column, e: UiError, value: &str| {
         let reason = match e.kind.as_str() {
             "login_name_required" | "address_required" => "required",
@@ -289,18 +382,31 @@ fn field_errors(input: &AccountInput, line: u32, header_of: &dyn Fn(Column) -> S
         };
         errors.push(row_error(line, Some(&header_of(c)), reason, format!("Line {line}: {}", e.message), Some(value)));
     };
-    let login_name = crate::validate::login_name(&input.login_name).map_err(|e| push(Column::LoginName, e, &input.login_name)).ok();
-    let address = crate::validate::address(&input.address).map_err(|e| push(Column::MailAddress, e, &input.address)).ok();
-    let user_display_name =
-        crate::validate::display_name(&input.user_display_name).map_err(|e| push(Column::DisplayName, e, &input.user_display_name)).ok();
-    let display_name = crate::validate::display_name(&input.display_name).map_err(|e| push(Column::AccountName, e, &input.display_name)).ok();
-    let (Some(login_name), Some(address), Some(user_display_name), Some(display_name)) = (login_name, address, user_display_name, display_name) else {
+    let login_name =
+        crate::validate::login_name(&input.login_name).map_err(|e| push(Column::LoginName, e, &input.login_name)).ok();
+    let address =
+        crate::validate::address(&input.address).map_err(|e| push(Column::MailAddress, e, &input.address)).ok();
+    let user_display_name = crate::validate::display_name(&input.user_display_name)
+        .map_err(|e| push(Column::DisplayName, e, &input.user_display_name))
+        .ok();
+    let display_name = crate::validate::display_name(&input.display_name)
+        .map_err(|e| push(Column::AccountName, e, &input.display_name))
+        .ok();
+    let (Some(login_name), Some(address), Some(user_display_name), Some(display_name)) =
+        (login_name, address, user_display_name, display_name)
+    else {
         return None;
     };
     // The same defaults as a single add (accounts::validate_fields).
     let user_display_name = if user_display_name.is_empty() { login_name.clone() } else { user_display_name };
     let display_name = if display_name.is_empty() { user_display_name.clone() } else { display_name };
-    Some(ValidAccount { login_name, user_display_name, address, display_name, receive_protocol: input.receive_protocol })
+    Some(ValidAccount {
+        login_name,
+        user_display_name,
+        address,
+        display_name,
+        receive_protocol: input.receive_protocol,
+    })
 }
 
 /// Reads a CSV and tells what importing it would do, without writing anything.
@@ -358,7 +464,10 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
         let mut stmt = tx.prepare("SELECT id, login_name, display_name FROM users").map_err(sql)?;
         let mut rows = stmt.query([]).map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
-            users.insert(r.get::<_, String>(1).map_err(sql)?.to_lowercase(), (r.get(0).map_err(sql)?, r.get(2).map_err(sql)?));
+            users.insert(
+                r.get::<_, String>(1).map_err(sql)?.to_lowercase(),
+                (r.get(0).map_err(sql)?, r.get(2).map_err(sql)?),
+            );
         }
     }
     let (mut created, mut updated, mut unchanged) = (0u32, 0u32, 0u32);
@@ -375,9 +484,11 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
                 *id
             }
             None => {
-                tx.prepare_cached("INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")
-                    .and_then(|mut s| s.execute(rusqlite::params![a.login_name, a.user_display_name, ts]))
-                    .map_err(sql)?;
+                tx.prepare_cached(
+                    "INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                )
+                .and_then(|mut s| s.execute(rusqlite::params![a.login_name, a.user_display_name, ts]))
+                .map_err(sql)?;
                 let id = tx.last_insert_rowid();
                 users.insert(a.login_name.to_lowercase(), (id, a.user_display_name.clone()));
                 id
@@ -410,7 +521,9 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
 /// unchanged).
 pub fn export(conn: &Connection, encoding: ExportEncoding) -> Result<Vec<u8>, UiError> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    let io = |e: csv::Error| UiError::new("storage", Actor::Support, format!("CSV could not be written: {e}")).with("reason", e.to_string());
+    let io = |e: csv::Error| {
+        UiError::new("storage", Actor::Support, format!("CSV could not be written: {e}")).with("reason", e.to_string())
+    };
     w.write_record(COLUMNS.iter().map(|(_, name, _)| *name)).map_err(io)?;
     let mut stmt = conn
         .prepare(
@@ -439,7 +552,11 @@ pub fn export(conn: &Connection, encoding: ExportEncoding) -> Result<Vec<u8>, Ui
         ExportEncoding::ShiftJis => {
             let (bytes, _, had_errors) = encoding_rs::SHIFT_JIS.encode(&text);
             if had_errors {
-                return Err(UiError::new("csv_encoding_export", Actor::Admin, "Some names contain characters that Shift_JIS cannot represent; export as UTF-8 instead."));
+                return Err(UiError::new(
+                    "csv_encoding_export",
+                    Actor::Admin,
+                    "Some names contain characters that Shift_JIS cannot represent; export as UTF-8 instead.",
+                ));
             }
             bytes.into_owned()
         }

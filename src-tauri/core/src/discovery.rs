@@ -65,7 +65,9 @@ pub enum DiscoveryError {
     Dns { host: String },
     #[error("{host} could not be reached. Check the authority and this computer's network or proxy.")]
     Unreachable { host: String },
-    #[error("a secure (TLS) connection to {host} failed: {reason}. A proxy or security software may be intercepting HTTPS.")]
+    #[error(
+        "a secure (TLS) connection to {host} failed: {reason}. A proxy or security software may be intercepting HTTPS."
+    )]
     Tls { host: String, reason: String },
     #[error("{host} did not answer in time.")]
     Timeout { host: String },
@@ -80,12 +82,16 @@ impl From<DiscoveryError> for UiError {
         let msg = e.to_string();
         match e {
             DiscoveryError::TenantNotFound { tenant, host, body } => with_support_ids(
-                UiError::new("tenant_not_found", Actor::Admin, msg).with("tenant", tenant).with("host", host).with("code", 90002),
+                UiError::new("tenant_not_found", Actor::Admin, msg)
+                    .with("tenant", tenant)
+                    .with("host", host)
+                    .with("code", 90002),
                 &body,
             ),
-            DiscoveryError::TenantInvalid { tenant, host, code } => {
-                UiError::new("tenant_invalid", Actor::Admin, msg).with("tenant", tenant).with("host", host).with("code", code)
-            }
+            DiscoveryError::TenantInvalid { tenant, host, code } => UiError::new("tenant_invalid", Actor::Admin, msg)
+                .with("tenant", tenant)
+                .with("host", host)
+                .with("code", code),
             DiscoveryError::Identity { body } => with_support_ids(
                 UiError::new("identity_error", Actor::Admin, msg)
                     .with("code", body.error_codes.first().map(|c| c.to_string()).unwrap_or_default())
@@ -93,11 +99,19 @@ impl From<DiscoveryError> for UiError {
                 &body,
             ),
             DiscoveryError::Dns { host } => UiError::new("dns_failure", Actor::Admin, msg).with("host", host),
-            DiscoveryError::Unreachable { host } => UiError::new("host_unreachable", Actor::Admin, msg).with("host", host),
-            DiscoveryError::Tls { host, reason } => UiError::new("tls_failure", Actor::Admin, msg).with("host", host).with("reason", reason),
+            DiscoveryError::Unreachable { host } => {
+                UiError::new("host_unreachable", Actor::Admin, msg).with("host", host)
+            }
+            DiscoveryError::Tls { host, reason } => {
+                UiError::new("tls_failure", Actor::Admin, msg).with("host", host).with("reason", reason)
+            }
             DiscoveryError::Timeout { host } => UiError::new("timeout", Actor::Support, msg).with("host", host),
-            DiscoveryError::HttpStatus { url, status } => UiError::new("http_status", Actor::Admin, msg).with("url", url).with("status", status),
-            DiscoveryError::NotDiscovery { url, reason } => UiError::new("not_discovery", Actor::Admin, msg).with("url", url).with("reason", reason),
+            DiscoveryError::HttpStatus { url, status } => {
+                UiError::new("http_status", Actor::Admin, msg).with("url", url).with("status", status)
+            }
+            DiscoveryError::NotDiscovery { url, reason } => {
+                UiError::new("not_discovery", Actor::Admin, msg).with("url", url).with("reason", reason)
+            }
         }
     }
 }
@@ -135,7 +149,10 @@ pub async fn fetch(authority: &str, tenant: &str) -> Result<Discovery, Discovery
     let status = resp.status();
     let bytes = resp.bytes().await.map_err(|e| classify(&host, &e))?;
     if bytes.len() > MAX_BODY {
-        return Err(DiscoveryError::NotDiscovery { url, reason: format!("the answer is larger than {} KB", MAX_BODY / 1024) });
+        return Err(DiscoveryError::NotDiscovery {
+            url,
+            reason: format!("the answer is larger than {} KB", MAX_BODY / 1024),
+        });
     }
     if !status.is_success() {
         if let Ok(body) = serde_json::from_slice::<MicrosoftErrorBody>(&bytes) {
@@ -151,8 +168,10 @@ pub async fn fetch(authority: &str, tenant: &str) -> Result<Discovery, Discovery
         }
         return Err(DiscoveryError::HttpStatus { url, status: status.as_u16() });
     }
-    let doc: Discovery = serde_json::from_slice(&bytes)
-        .map_err(|e| DiscoveryError::NotDiscovery { url: url.clone(), reason: format!("not the expected JSON ({e})") })?;
+    let doc: Discovery = serde_json::from_slice(&bytes).map_err(|e| DiscoveryError::NotDiscovery {
+        url: url.clone(),
+        reason: format!("not the expected JSON ({e})"),
+    })?;
     for (name, value) in [
         ("authorization_endpoint", &doc.authorization_endpoint),
         ("token_endpoint", &doc.token_endpoint),
@@ -178,10 +197,15 @@ fn classify(host: &str, e: &reqwest::Error) -> DiscoveryError {
     }
     let chain = error_chain(e);
     let lower = chain.to_ascii_lowercase();
-    if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
+    if lower.contains("dns error") || lower.contains("failed to lookup") || lower.contains("name or service not known")
+    {
         return DiscoveryError::Dns { host };
     }
-    if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") || lower.contains("invalidcontenttype") {
+    if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("invalidcontenttype")
+    {
         return DiscoveryError::Tls { host, reason: chain };
     }
     if e.is_connect() || e.is_request() {

@@ -75,7 +75,10 @@ pub fn server(conn: &Connection, id: i64) -> Result<MailServer, UiError> {
     conn.query_row(&format!("SELECT {SERVER_COLUMNS} FROM mail_servers WHERE id = ?1"), [id], server_from_row)
         .optional()
         .map_err(sql)?
-        .ok_or_else(|| UiError::new("server_not_found", Actor::Admin, format!("There is no mail server with id {id}.")).with("id", id))
+        .ok_or_else(|| {
+            UiError::new("server_not_found", Actor::Admin, format!("There is no mail server with id {id}."))
+                .with("id", id)
+        })
 }
 
 pub(crate) fn sql(e: rusqlite::Error) -> UiError {
@@ -104,7 +107,9 @@ async fn verify(input: &OrgSettingsInput) -> Result<Verified, UiError> {
         return Err(UiError::new(
             "issuer_mismatch",
             Actor::Admin,
-            format!("The discovery document of tenant {tenant} names another tenant ({tenant_id}); check the authority."),
+            format!(
+                "The discovery document of tenant {tenant} names another tenant ({tenant_id}); check the authority."
+            ),
         )
         .with("expected", &tenant)
         .with("actual", &tenant_id));
@@ -146,7 +151,11 @@ pub async fn set_server_enabled(store: &Store, id: i64, enabled: bool) -> Result
     let current = server(&store.conn(), id)?;
     if enabled && id == EXCHANGE_ONLINE_ID {
         let org = org_settings(&store.conn()).map_err(sql)?.ok_or_else(|| {
-            UiError::new("org_not_configured", Actor::Admin, "Enter the organization's tenant and application (client) ID first (step 1).")
+            UiError::new(
+                "org_not_configured",
+                Actor::Admin,
+                "Enter the organization's tenant and application (client) ID first (step 1).",
+            )
         })?;
         verify(&OrgSettingsInput {
             tenant: org.tenant,
@@ -160,7 +169,8 @@ pub async fn set_server_enabled(store: &Store, id: i64, enabled: bool) -> Result
     if current.enabled != enabled {
         let tx = conn.unchecked_transaction().map_err(sql)?;
         tx.execute("UPDATE mail_servers SET enabled = ?2 WHERE id = ?1", params![id, enabled]).map_err(sql)?;
-        audit(&tx, if enabled { "server.enable" } else { "server.disable" }, &current.name, json!({ "id": id })).map_err(sql)?;
+        audit(&tx, if enabled { "server.enable" } else { "server.disable" }, &current.name, json!({ "id": id }))
+            .map_err(sql)?;
         tx.commit().map_err(sql)?;
     }
     server(&conn, id)
@@ -171,13 +181,21 @@ pub fn delete_server(store: &Store, id: i64) -> Result<(), UiError> {
     let conn = store.conn();
     let s = server(&conn, id)?;
     if s.builtin {
-        return Err(UiError::new("server_builtin", Actor::Admin, format!("'{}' is built in and cannot be deleted; stop it instead.", s.name)).with("server", &s.name));
+        return Err(UiError::new(
+            "server_builtin",
+            Actor::Admin,
+            format!("'{}' is built in and cannot be deleted; stop it instead.", s.name),
+        )
+        .with("server", &s.name));
     }
     let tx = conn.unchecked_transaction().map_err(sql)?;
     tx.execute("DELETE FROM mail_servers WHERE id = ?1", [id]).map_err(|e| match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            UiError::new("server_in_use", Actor::Admin, format!("Mail accounts still use '{}'; move or delete them first.", s.name)).with("server", &s.name)
-        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => UiError::new(
+            "server_in_use",
+            Actor::Admin,
+            format!("Mail accounts still use '{}'; move or delete them first.", s.name),
+        )
+        .with("server", &s.name),
         e => sql(e),
     })?;
     audit(&tx, "server.delete", &s.name, json!({ "id": id })).map_err(sql)?;
@@ -185,7 +203,14 @@ pub fn delete_server(store: &Store, id: i64) -> Result<(), UiError> {
 }
 
 /// Adds a server (e.g. an on-premises Exchange or a test Dovecot). New servers start ON.
-pub fn add_server(store: &Store, name: &str, imap: &Endpoint, pop3: &Endpoint, smtp: &Endpoint, auth: ServerAuth) -> Result<MailServer, UiError> {
+pub fn add_server(
+    store: &Store,
+    name: &str,
+    imap: &Endpoint,
+    pop3: &Endpoint,
+    smtp: &Endpoint,
+    auth: ServerAuth,
+) -> Result<MailServer, UiError> {
     let name = validate::display_name(name)?;
     if name.is_empty() {
         return Err(UiError::new("server_name_required", Actor::Admin, "Enter a name for the mail server."));

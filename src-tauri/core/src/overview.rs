@@ -12,7 +12,11 @@ use crate::org::{self, sql, EXCHANGE_ONLINE_ID};
 pub fn redirect_uris() -> Vec<RedirectUri> {
     let platform = "Mobile and desktop applications".to_owned();
     vec![
-        RedirectUri { uri: identity::deep_link_redirect_uri(), mode: RedirectMode::DeepLink, platform: platform.clone() },
+        RedirectUri {
+            uri: identity::deep_link_redirect_uri(),
+            mode: RedirectMode::DeepLink,
+            platform: platform.clone(),
+        },
         RedirectUri { uri: identity::LOOPBACK_REDIRECT_URI.to_owned(), mode: RedirectMode::Loopback, platform },
     ]
 }
@@ -41,7 +45,8 @@ pub fn current_consent(conn: &Connection, tenant_id: &str, client_id: &str) -> R
 pub fn overview(conn: &Connection) -> Result<SetupOverview, UiError> {
     let org = org::org_settings(conn).map_err(sql)?;
     let servers = org::servers(conn).map_err(sql)?;
-    let exchange = servers.iter().find(|s| s.id == EXCHANGE_ONLINE_ID).cloned().expect("migration seeds Exchange Online");
+    let exchange =
+        servers.iter().find(|s| s.id == EXCHANGE_ONLINE_ID).cloned().expect("migration seeds Exchange Online");
     let account_count = crate::accounts::count(conn)?;
     let consent = match &org {
         Some(o) => current_consent(conn, &o.tenant_id, &o.client_id)?,

@@ -17,7 +17,11 @@ pub const MAX_NAME_LEN: usize = 256;
 pub fn tenant(input: &str) -> Result<String, UiError> {
     let t = input.trim();
     if t.is_empty() {
-        return Err(UiError::new("tenant_required", Actor::Admin, "Enter the tenant ID (GUID) or a verified domain of your organization."));
+        return Err(UiError::new(
+            "tenant_required",
+            Actor::Admin,
+            "Enter the tenant ID (GUID) or a verified domain of your organization.",
+        ));
     }
     let lower = t.to_ascii_lowercase();
     if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
@@ -78,8 +82,12 @@ pub fn authority(input: &str) -> Result<String, UiError> {
     let t = input.trim();
     let t = if t.is_empty() { DEFAULT_AUTHORITY } else { t };
     let bad = || {
-        UiError::new("authority_malformed", Actor::Admin, format!("'{t}' is not an authority URL like https://login.microsoftonline.com."))
-            .with("authority", t)
+        UiError::new(
+            "authority_malformed",
+            Actor::Admin,
+            format!("'{t}' is not an authority URL like https://login.microsoftonline.com."),
+        )
+        .with("authority", t)
     };
     let url = url::Url::parse(t).map_err(|_| bad())?;
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
@@ -104,7 +112,11 @@ pub fn authority(input: &str) -> Result<String, UiError> {
 
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
-        || host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A mail address as Exchange Online accepts it, normalized to lower case.
@@ -113,12 +125,14 @@ pub fn address(input: &str) -> Result<String, UiError> {
     if t.is_empty() {
         return Err(UiError::new("address_required", Actor::Admin, "Enter the mail address."));
     }
-    let ok = email_address::EmailAddress::parse_with_options(t, email_address::Options::default().without_display_text())
-        .is_ok()
-        && t.is_ascii()
-        && t.rsplit_once('@').is_some_and(|(_, d)| is_dns_name(&d.to_ascii_lowercase()));
+    let ok =
+        email_address::EmailAddress::parse_with_options(t, email_address::Options::default().without_display_text())
+            .is_ok()
+            && t.is_ascii()
+            && t.rsplit_once('@').is_some_and(|(_, d)| is_dns_name(&d.to_ascii_lowercase()));
     if !ok {
-        return Err(UiError::new("address_invalid", Actor::Admin, format!("'{t}' is not a valid mail address.")).with("address", t));
+        return Err(UiError::new("address_invalid", Actor::Admin, format!("'{t}' is not a valid mail address."))
+            .with("address", t));
     }
     Ok(t.to_ascii_lowercase())
 }
@@ -130,7 +144,12 @@ pub fn login_name(input: &str) -> Result<String, UiError> {
         return Err(UiError::new("login_name_required", Actor::Admin, "Enter the user's login name."));
     }
     if t.chars().count() > MAX_NAME_LEN || t.chars().any(|c| c.is_control()) {
-        return Err(UiError::new("login_name_invalid", Actor::Admin, format!("The login name '{t}' is too long or has control characters.")).with("loginName", t));
+        return Err(UiError::new(
+            "login_name_invalid",
+            Actor::Admin,
+            format!("The login name '{t}' is too long or has control characters."),
+        )
+        .with("loginName", t));
     }
     Ok(t.to_owned())
 }
@@ -139,7 +158,12 @@ pub fn login_name(input: &str) -> Result<String, UiError> {
 pub fn display_name(input: &str) -> Result<String, UiError> {
     let t = input.trim();
     if t.chars().count() > MAX_NAME_LEN || t.chars().any(|c| c.is_control()) {
-        return Err(UiError::new("display_name_too_long", Actor::Admin, format!("A display name may have at most {MAX_NAME_LEN} characters and no control characters.")).with("max", MAX_NAME_LEN));
+        return Err(UiError::new(
+            "display_name_too_long",
+            Actor::Admin,
+            format!("A display name may have at most {MAX_NAME_LEN} characters and no control characters."),
+        )
+        .with("max", MAX_NAME_LEN));
     }
     Ok(t.to_owned())
 }
@@ -184,7 +208,15 @@ mod tests {
     #[test]
     fn addresses() {
         assert_eq!(address(" Taro@Contoso.Example ").unwrap(), "taro@contoso.example");
-        for bad in ["taro", "taro@", "@contoso.example", "taro@contoso", "ta ro@contoso.example", "太郎@contoso.example", "a@b@c.example"] {
+        for bad in [
+            "taro",
+            "taro@",
+            "@contoso.example",
+            "taro@contoso",
+            "ta ro@contoso.example",
+            "太郎@contoso.example",
+            "a@b@c.example",
+        ] {
             assert_eq!(address(bad).unwrap_err().kind, "address_invalid", "{bad}");
         }
         assert_eq!(address(" ").unwrap_err().kind, "address_required");

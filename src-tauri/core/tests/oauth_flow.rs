@@ -284,7 +284,10 @@ async fn admin_consent_for_another_tenant_in_the_callback_is_refused() {
 
     let (url, _) = e.client.begin_admin_consent(MailScopes::all(), "http://localhost:8765").unwrap();
     let cb = browse(url.as_str()).await;
-    assert_eq!(err(e.client.complete(&with_param(&cb, "admin_consent", Some("False"))).await).kind(), "admin_consent_not_granted");
+    assert_eq!(
+        err(e.client.complete(&with_param(&cb, "admin_consent", Some("False"))).await).kind(),
+        "admin_consent_not_granted"
+    );
 }
 
 #[tokio::test]
@@ -472,7 +475,10 @@ async fn a_callback_for_other_settings_or_another_redirect_is_refused() {
 
     let (url, _) = e.client.begin_sign_in(&sign_in("taro@contoso.example")).unwrap();
     let cb = browse(url.as_str()).await;
-    assert_eq!(err(e.client.complete(&with_param(&cb, "iss", Some("https://evil.example/v2.0"))).await).kind(), "issuer_mismatch");
+    assert_eq!(
+        err(e.client.complete(&with_param(&cb, "iss", Some("https://evil.example/v2.0"))).await).kind(),
+        "issuer_mismatch"
+    );
 }
 
 #[tokio::test]
@@ -511,7 +517,11 @@ async fn conditional_access_at_sign_in_and_an_unknown_tenant() {
     assert_eq!(er.aadsts(), Some(53003));
 
     let r = OAuthClient::connect(
-        OAuthSettings { authority: e.emu.base_url(), tenant: "nowhere.example".into(), client_id: DEMO_CLIENT_ID.into() },
+        OAuthSettings {
+            authority: e.emu.base_url(),
+            tenant: "nowhere.example".into(),
+            client_id: DEMO_CLIENT_ID.into(),
+        },
         e.flows.clone(),
     )
     .await;
@@ -535,7 +545,10 @@ async fn a_pop_account_asks_for_pop_and_smtp_only() {
     req.scopes = MailScopes::for_account(ReceiveProtocol::Pop3);
     req.redirect_uri = "http://localhost:53682".into();
     let (url, _) = e.client.begin_sign_in(&req).unwrap();
-    assert_eq!(param(url.as_str(), "scope").as_deref(), Some(format!("{POP} {SMTP} offline_access openid profile email").as_str()));
+    assert_eq!(
+        param(url.as_str(), "scope").as_deref(),
+        Some(format!("{POP} {SMTP} offline_access openid profile email").as_str())
+    );
     let location = browse(url.as_str()).await;
     // What a loopback listener receives is the request target only.
     // (the browser sends `GET /?code=…`).

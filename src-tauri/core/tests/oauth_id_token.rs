@@ -63,9 +63,16 @@ fn each_claim_is_checked() {
     assert_eq!(failed_check(check(&sign(no_nonce), &keys, &iss)), "nonce");
     let old = Utc::now().timestamp() - 3600;
     assert_eq!(failed_check(check(&sign(with(claims(), "exp", json!(old))), &keys, &iss)), "exp");
-    assert_eq!(failed_check(check(&sign(with(claims(), "iss", json!("https://evil.example/x/v2.0"))), &keys, &iss)), "iss");
+    assert_eq!(
+        failed_check(check(&sign(with(claims(), "iss", json!("https://evil.example/x/v2.0"))), &keys, &iss)),
+        "iss"
+    );
     // A token of another tenant does not match the configured tenant's issuer.
-    let other = with(with(claims(), "tid", json!("bbbbbbbb-cccc-dddd-eeee-ffffffffffff")), "iss", json!(format!("{BASE}/bbbbbbbb-cccc-dddd-eeee-ffffffffffff/v2.0")));
+    let other = with(
+        with(claims(), "tid", json!("bbbbbbbb-cccc-dddd-eeee-ffffffffffff")),
+        "iss",
+        json!(format!("{BASE}/bbbbbbbb-cccc-dddd-eeee-ffffffffffff/v2.0")),
+    );
     assert_eq!(failed_check(check(&sign(other), &keys, &iss)), "iss");
 }
 
@@ -83,13 +90,10 @@ fn forged_signatures_and_algorithms_are_refused() {
     // HS256 "signed" with the public key (algorithm confusion) and alg=none.
     let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     h.kid = Some(keys.kid.clone());
-    let hs = jsonwebtoken::encode(&h, &claims(), &jsonwebtoken::EncodingKey::from_secret(keys.public_pem.as_bytes())).unwrap();
+    let hs = jsonwebtoken::encode(&h, &claims(), &jsonwebtoken::EncodingKey::from_secret(keys.public_pem.as_bytes()))
+        .unwrap();
     assert_eq!(failed_check(check(&hs, &keys, &iss)), "signature");
-    let none = format!(
-        "{}.{}.",
-        base64url(br#"{"alg":"none","typ":"JWT"}"#),
-        t.split('.').nth(1).unwrap()
-    );
+    let none = format!("{}.{}.", base64url(br#"{"alg":"none","typ":"JWT"}"#), t.split('.').nth(1).unwrap());
     assert!(matches!(check(&none, &keys, &iss), Err(OAuthError::IdTokenInvalid { .. })));
     // Unknown kid.
     let mut c = claims();
@@ -134,7 +138,11 @@ fn the_wrong_account_guard() {
     let upn = parsed(with(claims(), "preferred_username", json!("taro@contoso.onmicrosoft.com")));
     assert!(check_account(&upn, TID, "taro@contoso.example", &[]).is_ok());
 
-    let personal = parsed(with(with(claims(), "tid", json!(PERSONAL_ACCOUNT_TENANT)), "preferred_username", json!("taro@outlook.example")));
+    let personal = parsed(with(
+        with(claims(), "tid", json!(PERSONAL_ACCOUNT_TENANT)),
+        "preferred_username",
+        json!("taro@outlook.example"),
+    ));
     let e = check_account(&personal, TID, "taro@contoso.example", &[]).unwrap_err();
     assert_eq!(e.kind(), "personal_account");
     let ui = exo_setup_core::UiError::from(e);

@@ -27,13 +27,20 @@ pub async fn setup_overview(state: State<'_, AppState>) -> Result<SetupOverview,
 }
 
 #[tauri::command]
-pub async fn save_exchange_online(state: State<'_, AppState>, input: OrgSettingsInput) -> Result<SetupOverview, UiError> {
+pub async fn save_exchange_online(
+    state: State<'_, AppState>,
+    input: OrgSettingsInput,
+) -> Result<SetupOverview, UiError> {
     org::save_exchange_online(&state.store, &input).await?;
     blocking(&state.store, |s| overview::overview(&s.conn())).await
 }
 
 #[tauri::command]
-pub async fn set_server_enabled(state: State<'_, AppState>, server_id: i64, enabled: bool) -> Result<SetupOverview, UiError> {
+pub async fn set_server_enabled(
+    state: State<'_, AppState>,
+    server_id: i64,
+    enabled: bool,
+) -> Result<SetupOverview, UiError> {
     org::set_server_enabled(&state.store, server_id, enabled).await?;
     blocking(&state.store, |s| overview::overview(&s.conn())).await
 }

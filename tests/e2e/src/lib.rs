@@ -63,10 +63,7 @@ pub fn screenshot_dir(test: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 // ------------------------------------------------------------------------------------------------ discovery
@@ -97,10 +94,7 @@ impl Discovery {
         let addr: SocketAddr = listener.local_addr()?;
         let base = format!("http://{addr}");
 
-        async fn discovery(
-            UrlPath(tenant): UrlPath<String>,
-            State(base): State<String>,
-        ) -> axum::response::Response {
+        async fn discovery(UrlPath(tenant): UrlPath<String>, State(base): State<String>) -> axum::response::Response {
             let t = tenant.to_ascii_lowercase();
             let issuer_tenant = match t.as_str() {
                 TENANT_ID | TENANT_DOMAIN => TENANT_ID.to_string(),
@@ -126,11 +120,7 @@ impl Discovery {
                 }
             };
             // Like Microsoft: a verified domain's document names the tenant GUID everywhere.
-            let path_tenant = if issuer_tenant == TENANT_ID {
-                TENANT_ID
-            } else {
-                tenant.as_str()
-            };
+            let path_tenant = if issuer_tenant == TENANT_ID { TENANT_ID } else { tenant.as_str() };
             let b = format!("{base}/{path_tenant}");
             Json(json!({
                 "token_endpoint": format!("{b}/oauth2/v2.0/token"),
@@ -163,10 +153,7 @@ impl Discovery {
         }
 
         let app = Router::new()
-            .route(
-                "/{tenant}/v2.0/.well-known/openid-configuration",
-                get(discovery),
-            )
+            .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
             .with_state(base.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -196,21 +183,13 @@ pub struct Rig {
 /// Minimal HTTP/1.0 GET on 127.0.0.1 (tauri-driver's `/status`), body as text.
 async fn http_get(port: u16, path: &str) -> Option<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::net::TcpStream::connect(("127.0.0.1", port)),
-    )
-    .await
-    .ok()?
-    .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+    let mut s = tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(("127.0.0.1", port)))
         .await
         .ok()?
         .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await.ok()?.ok()?;
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
@@ -225,9 +204,7 @@ impl Rig {
             )));
         }
         let shots = screenshot_dir(test);
-        let data_dir = tempfile::Builder::new()
-            .prefix(&format!("exo-e2e-{test}-"))
-            .tempdir()?;
+        let data_dir = tempfile::Builder::new().prefix(&format!("exo-e2e-{test}-")).tempdir()?;
         let port = free_port();
         let native = loop {
             let p = free_port();
@@ -238,27 +215,15 @@ impl Rig {
         let log = std::fs::File::create(shots.join("driver-and-app.log"))?;
         let driver_bin = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
         let mut cmd = Command::new(&driver_bin);
-        cmd.args([
-            "--port",
-            &port.to_string(),
-            "--native-port",
-            &native.to_string(),
-        ])
-        .env("EXO_SETUP_DATA_DIR", data_dir.path())
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0); // so that Drop can end the driver and everything it started
-        let child = cmd.spawn().map_err(|e| {
-            err(format!(
-                "cannot start {:?}: {e} (cargo install tauri-driver)",
-                driver_bin
-            ))
-        })?;
+        cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .env("EXO_SETUP_DATA_DIR", data_dir.path())
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0); // so that Drop can end the driver and everything it started
+        let child =
+            cmd.spawn().map_err(|e| err(format!("cannot start {:?}: {e} (cargo install tauri-driver)", driver_bin)))?;
         let mut rig_driver = Some(child);
 
         // A bare TCP success comes too early: wait for "ready":true.
@@ -284,10 +249,7 @@ impl Rig {
 
         let mut caps = serde_json::Map::new();
         caps.insert("tauri:options".into(), json!({ "application": app }));
-        let client = match ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
+        let client = match ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")).await
         {
             Ok(c) => c,
             Err(e) => {
@@ -295,14 +257,7 @@ impl Rig {
                 return Err(err(format!("WebDriver session on {}: {e}", app.display())));
             }
         };
-        Ok(Rig {
-            test: test.into(),
-            client,
-            data_dir,
-            shots,
-            shot_no: 0,
-            driver: rig_driver,
-        })
+        Ok(Rig { test: test.into(), client, data_dir, shots, shot_no: 0, driver: rig_driver })
     }
 
     /// Saves `NN-name.png` (WebDriver's screenshot; `import -window root` if WebKitWebDriver refuses).
@@ -326,19 +281,10 @@ impl Rig {
                     Ok(_) => "not a PNG".to_string(),
                     Err(e) => e.to_string(),
                 };
-                eprintln!(
-                    "[{}] WebDriver screenshot failed ({why}); using `import -window root`",
-                    self.test
-                );
-                let st = Command::new("import")
-                    .args(["-window", "root"])
-                    .arg(&path)
-                    .status()?;
+                eprintln!("[{}] WebDriver screenshot failed ({why}); using `import -window root`", self.test);
+                let st = Command::new("import").args(["-window", "root"]).arg(&path).status()?;
                 if !st.success() {
-                    return Err(err(format!(
-                        "import -window root {} failed: {st}",
-                        path.display()
-                    )));
+                    return Err(err(format!("import -window root {} failed: {st}", path.display())));
                 }
             }
         }
@@ -372,9 +318,7 @@ impl Rig {
                 return Ok(e);
             }
             if Instant::now() > deadline {
-                return Err(self
-                    .failure(&format!("no element matches `{css}` after {timeout:?}"))
-                    .await);
+                return Err(self.failure(&format!("no element matches `{css}` after {timeout:?}")).await);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -405,25 +349,13 @@ impl Rig {
             .await
             .map(|p| p.display().to_string())
             .unwrap_or_else(|e| format!("(no screenshot: {e})"));
-        let text = self
-            .body_text()
-            .await
-            .unwrap_or_else(|e| format!("(no page text: {e})"));
+        let text = self.body_text().await.unwrap_or_else(|e| format!("(no page text: {e})"));
         let text: String = text.chars().take(1500).collect();
-        err(format!(
-            "[{}] {what}\n  screenshot: {shot}\n  page text:\n{text}",
-            self.test
-        ))
+        err(format!("[{}] {what}\n  screenshot: {shot}\n  page text:\n{text}", self.test))
     }
 
     pub async fn body_text(&self) -> Result<String> {
-        let v = self
-            .client
-            .execute(
-                "return document.body ? document.body.innerText : ''",
-                vec![],
-            )
-            .await?;
+        let v = self.client.execute("return document.body ? document.body.innerText : ''", vec![]).await?;
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
@@ -461,9 +393,7 @@ impl Rig {
         let e = self.wait(css).await?;
         if e.tag_name().await?.eq_ignore_ascii_case("select") {
             if e.select_by_value(value).await.is_err() {
-                e.select_by_label(value)
-                    .await
-                    .map_err(|x| err(format!("select `{value}` in `{css}`: {x}")))?;
+                e.select_by_label(value).await.map_err(|x| err(format!("select `{value}` in `{css}`: {x}")))?;
             }
             return Ok(());
         }
@@ -501,14 +431,9 @@ impl Rig {
             }
             if Instant::now() > deadline {
                 for p in &pids {
-                    let _ = Command::new("kill")
-                        .args(["-KILL", &p.to_string()])
-                        .status();
+                    let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
                 }
-                eprintln!(
-                    "[{}] the app did not exit after the session ended: killed {pids:?}",
-                    self.test
-                );
+                eprintln!("[{}] the app did not exit after the session ended: killed {pids:?}", self.test);
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -522,9 +447,7 @@ impl Drop for Rig {
     fn drop(&mut self) {
         kill_group(&mut self.driver);
         for p in app_pids(self.data_dir.path()) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &p.to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-KILL", &p.to_string()]).status();
         }
     }
 }
@@ -533,10 +456,7 @@ impl Drop for Rig {
 fn kill_group(driver: &mut Option<Child>) {
     if let Some(mut child) = driver.take() {
         let pgid = format!("-{}", child.id());
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &pgid])
-            .stderr(Stdio::null())
-            .status();
+        let _ = Command::new("kill").args(["-TERM", "--", &pgid]).stderr(Stdio::null()).status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = child.try_wait() {
@@ -544,10 +464,7 @@ fn kill_group(driver: &mut Option<Child>) {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &pgid])
-            .stderr(Stdio::null())
-            .status();
+        let _ = Command::new("kill").args(["-KILL", "--", &pgid]).stderr(Stdio::null()).status();
         let _ = child.wait();
     }
 }
@@ -566,16 +483,10 @@ pub fn app_pids(dir: &Path) -> Vec<u32> {
         let Ok(env) = std::fs::read(ent.path().join("environ")) else {
             continue;
         };
-        let zombie = std::fs::read_to_string(ent.path().join("stat"))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true);
+        let zombie = std::fs::read_to_string(ent.path().join("stat")).map(|s| s.contains(") Z ")).unwrap_or(true);
         if !zombie && env.split(|b| *b == 0).any(|kv| kv == needle.as_slice()) {
             let exe = std::fs::read_link(ent.path().join("exe")).unwrap_or_default();
-            let name = exe
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_string();
+            let name = exe.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
             if name != "tauri-driver" && name != "WebKitWebDriver" {
                 pids.push(pid);
             }
@@ -599,25 +510,12 @@ mod tests {
     async fn discovery_answers_like_microsoft() {
         let d = Discovery::start().await.unwrap();
         let port: u16 = d.base.rsplit(':').next().unwrap().parse().unwrap();
-        let ok = http_get(
-            port,
-            "/contoso.example/v2.0/.well-known/openid-configuration",
-        )
-        .await
-        .unwrap();
+        let ok = http_get(port, "/contoso.example/v2.0/.well-known/openid-configuration").await.unwrap();
         assert!(ok.starts_with("HTTP/1.0 200"), "{ok}");
         let body: Value = serde_json::from_str(ok.split("\r\n\r\n").nth(1).unwrap()).unwrap();
         assert_eq!(body["issuer"], format!("{}/{TENANT_ID}/v2.0", d.base));
-        assert_eq!(
-            body["token_endpoint"],
-            format!("{}/{TENANT_ID}/oauth2/v2.0/token", d.base)
-        );
-        let bad = http_get(
-            port,
-            "/nosuch.example/v2.0/.well-known/openid-configuration",
-        )
-        .await
-        .unwrap();
+        assert_eq!(body["token_endpoint"], format!("{}/{TENANT_ID}/oauth2/v2.0/token", d.base));
+        let bad = http_get(port, "/nosuch.example/v2.0/.well-known/openid-configuration").await.unwrap();
         assert!(bad.starts_with("HTTP/1.0 400"), "{bad}");
         let body: Value = serde_json::from_str(bad.split("\r\n\r\n").nth(1).unwrap()).unwrap();
         assert_eq!(body["error"], "invalid_tenant");

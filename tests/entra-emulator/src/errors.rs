@@ -92,14 +92,7 @@ impl AadError {
             let arg = args.get(i).copied().unwrap_or("…");
             message = message.replace(&format!("{{{i}}}"), arg);
         }
-        AadError {
-            code,
-            error: error.into(),
-            message,
-            suberror: suberror.map(Into::into),
-            claims: None,
-            status,
-        }
+        AadError { code, error: error.into(), message, suberror: suberror.map(Into::into), claims: None, status }
     }
 
     /// Replaces the OAuth `error` value (the same AADSTS code comes back differently at different endpoints).

@@ -98,7 +98,12 @@ pub struct Probe<'a> {
 }
 
 /// Takes the faults matching a request (decrementing their counters, dropping exhausted ones).
-pub fn take(faults: &mut Vec<Fault>, endpoint: Endpoint, probe: Probe<'_>, same_user: impl Fn(&str, &str) -> bool) -> Vec<FaultKind> {
+pub fn take(
+    faults: &mut Vec<Fault>,
+    endpoint: Endpoint,
+    probe: Probe<'_>,
+    same_user: impl Fn(&str, &str) -> bool,
+) -> Vec<FaultKind> {
     let mut hits = vec![];
     for f in faults.iter_mut() {
         if f.endpoint.is_some_and(|e| e != endpoint) {

@@ -41,7 +41,14 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
 }
 
 /// Account picker / sign-in page. `accounts` lists (UPN, display name) for one-click sign-in.
-pub fn signin(tenant: &str, flow: &str, app_name: &str, hint: &str, accounts: &[(String, String)], error: Option<&str>) -> Response {
+pub fn signin(
+    tenant: &str,
+    flow: &str,
+    app_name: &str,
+    hint: &str,
+    accounts: &[(String, String)],
+    error: Option<&str>,
+) -> Response {
     let action = format!("/{}/login", esc(tenant));
     let err = error.map(|e| format!("<div id=\"usernameError\" class=\"error\">{}</div>", esc(e))).unwrap_or_default();
     let mut picks = String::new();
@@ -73,7 +80,15 @@ pub fn signin(tenant: &str, flow: &str, app_name: &str, hint: &str, accounts: &[
 
 /// "Permissions requested" consent page. Admins get the "Consent on behalf of your organization" checkbox;
 /// `admin_consent` pages (from /adminconsent) ask for the organization outright.
-pub fn consent(tenant: &str, flow: &str, app_name: &str, upn: &str, scopes: &[String], is_admin: bool, admin_consent: bool) -> Response {
+pub fn consent(
+    tenant: &str,
+    flow: &str,
+    app_name: &str,
+    upn: &str,
+    scopes: &[String],
+    is_admin: bool,
+    admin_consent: bool,
+) -> Response {
     let list: String = scopes.iter().map(|s| format!("<li>{}</li>", esc(s))).collect();
     let checkbox = if is_admin && !admin_consent {
         "<p><label><input type=\"checkbox\" id=\"idChkBx_consentOnBehalf\" name=\"on_behalf\" value=\"1\"> \
@@ -81,7 +96,8 @@ pub fn consent(tenant: &str, flow: &str, app_name: &str, upn: &str, scopes: &[St
     } else {
         ""
     };
-    let heading = if admin_consent { "Permissions requested — Accept for your organization" } else { "Permissions requested" };
+    let heading =
+        if admin_consent { "Permissions requested — Accept for your organization" } else { "Permissions requested" };
     let body = format!(
         "<h1 id=\"consentHeader\">{heading}</h1><p><span id=\"appName\">{app}</span> wants to:</p>\
          <ul id=\"scopes\">{list}</ul><p>Signed in as <span id=\"signedInUser\">{upn}</span></p>\
@@ -146,16 +162,21 @@ pub fn form_post(redirect_uri: &str, params: &[(String, String)]) -> Response {
 }
 
 pub fn signed_out() -> Response {
-    page(StatusCode::OK, "Sign out", "<h1 id=\"signedOut\">You signed out of your account</h1><p>It's a good idea to close all browser windows.</p>")
+    page(
+        StatusCode::OK,
+        "Sign out",
+        "<h1 id=\"signedOut\">You signed out of your account</h1><p>It's a good idea to close all browser windows.</p>",
+    )
 }
 
 /// What `error_uri` points at.
 pub fn error_code(code: &str) -> Response {
-    let text = code
-        .parse::<u32>()
-        .ok()
-        .map(|c| AadError::new(c, &[]).message)
-        .unwrap_or_else(|| "Unknown error code.".into());
-    let body = format!("<h1>Error code AADSTS<span id=\"error-code\">{}</span></h1><p id=\"error-message\">{}</p>", esc(code), esc(&text));
+    let text =
+        code.parse::<u32>().ok().map(|c| AadError::new(c, &[]).message).unwrap_or_else(|| "Unknown error code.".into());
+    let body = format!(
+        "<h1>Error code AADSTS<span id=\"error-code\">{}</span></h1><p id=\"error-message\">{}</p>",
+        esc(code),
+        esc(&text)
+    );
     page(StatusCode::OK, "Error code lookup", &body)
 }

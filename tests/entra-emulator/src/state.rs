@@ -223,9 +223,11 @@ impl World {
     pub fn record_grant(&mut self, tenant_id: &str, client_id: &str, upn: Option<&str>, scopes: &[String], by: &str) {
         let now = self.now();
         let scopes: Vec<String> = scopes.iter().filter(|s| s.contains("://")).cloned().collect();
-        if let Some(g) = self.grants.iter_mut().find(|g| {
-            g.tenant_id == tenant_id && g.client_id == client_id && g.upn.as_deref() == upn
-        }) {
+        if let Some(g) = self
+            .grants
+            .iter_mut()
+            .find(|g| g.tenant_id == tenant_id && g.client_id == client_id && g.upn.as_deref() == upn)
+        {
             for s in scopes {
                 if !g.scopes.iter().any(|x| x.eq_ignore_ascii_case(&s)) {
                     g.scopes.push(s);

@@ -6,8 +6,12 @@ use common::*;
 use entra_emulator::{Config, Emulator};
 
 fn url(emu: &Emulator, tenant: &str, hint: Option<&str>) -> String {
-    let mut p = vec![("client_id", C), ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send"),
-        ("redirect_uri", "http://localhost:8400"), ("state", "ac-1")];
+    let mut p = vec![
+        ("client_id", C),
+        ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send"),
+        ("redirect_uri", "http://localhost:8400"),
+        ("state", "ac-1"),
+    ];
     if let Some(h) = hint {
         p.push(("login_hint", h));
     }
@@ -59,9 +63,19 @@ async fn interactive_admin_consent() {
     let body = client().get(url(&emu, T, None)).send().await.unwrap().text().await.unwrap();
     let i = body.find("name=\"flow\" value=\"").unwrap() + 19;
     let flow = &body[i..i + 36];
-    let r = client().post(format!("{}/{T}/login", emu.base_url())).form(&[("flow", flow), ("login", "admin@contoso.example"), ("action", "signin")]).send().await.unwrap();
+    let r = client()
+        .post(format!("{}/{T}/login", emu.base_url()))
+        .form(&[("flow", flow), ("login", "admin@contoso.example"), ("action", "signin")])
+        .send()
+        .await
+        .unwrap();
     let body = r.text().await.unwrap();
     assert!(body.contains("Accept for your organization"), "{body}");
-    let r = client().post(format!("{}/{T}/consent", emu.base_url())).form(&[("flow", flow), ("action", "accept")]).send().await.unwrap();
+    let r = client()
+        .post(format!("{}/{T}/consent", emu.base_url()))
+        .form(&[("flow", flow), ("action", "accept")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(location_params(&r)["admin_consent"], "True");
 }

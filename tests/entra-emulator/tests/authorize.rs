@@ -32,7 +32,12 @@ async fn redirect_mismatch_and_unknown_app_show_microsofts_page() {
 #[tokio::test]
 async fn registered_redirects_and_loopback_port() {
     let emu = consented().await;
-    for uri in ["http://127.0.0.1:1", "http://127.0.0.1:65000", "http://localhost:4242", "dev.exosetup.wizard://oauth2/callback"] {
+    for uri in [
+        "http://127.0.0.1:1",
+        "http://127.0.0.1:65000",
+        "http://localhost:4242",
+        "dev.exosetup.wizard://oauth2/callback",
+    ] {
         let resp = client().get(authorize_url(&emu, &[("redirect_uri", uri)])).send().await.unwrap();
         assert_eq!(resp.status(), 302, "{uri}");
         let loc = resp.headers()["location"].to_str().unwrap();
@@ -82,11 +87,19 @@ async fn admin_only_tenant_needs_admin_approval() {
     assert_eq!(s, 200);
     assert!(body.contains("Sign in"));
     let flow = attr(&body, "name=\"flow\" value=\"");
-    let r = client().post(format!("{}/{T}/login", emu.base_url())).form(&[("flow", flow.as_str()), ("login", "hanako@contoso.example"), ("action", "signin")]).send().await.unwrap();
+    let r = client()
+        .post(format!("{}/{T}/login", emu.base_url()))
+        .form(&[("flow", flow.as_str()), ("login", "hanako@contoso.example"), ("action", "signin")])
+        .send()
+        .await
+        .unwrap();
     let body = r.text().await.unwrap();
     assert!(body.contains("Need admin approval"), "{body}");
     let href = attr(&body, "id=\"idBtn_Back\" href=\"").replace("&amp;", "&");
-    assert!(href.starts_with(REDIRECT) && href.contains("error=access_denied") && href.contains("error_subcode=cancel"), "{href}");
+    assert!(
+        href.starts_with(REDIRECT) && href.contains("error=access_denied") && href.contains("error_subcode=cancel"),
+        "{href}"
+    );
 }
 
 fn attr(body: &str, prefix: &str) -> String {
@@ -101,12 +114,21 @@ async fn admin_consents_for_the_organization_by_clicking_through() {
     let (_, body) = page(&authorize_url(&emu, &[("login_hint", "admin@contoso.example")])).await;
     assert!(body.contains("id=\"i0116\"") && body.contains("value=\"admin@contoso.example\""));
     let flow = attr(&body, "name=\"flow\" value=\"");
-    let r = http.post(format!("{}/{T}/login", emu.base_url())).form(&[("flow", flow.as_str()), ("login", "admin@contoso.example"), ("action", "signin")]).send().await.unwrap();
+    let r = http
+        .post(format!("{}/{T}/login", emu.base_url()))
+        .form(&[("flow", flow.as_str()), ("login", "admin@contoso.example"), ("action", "signin")])
+        .send()
+        .await
+        .unwrap();
     let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
     let body = r.text().await.unwrap();
     assert!(body.contains("idChkBx_consentOnBehalf"), "{body}");
-    let r = http.post(format!("{}/{T}/consent", emu.base_url()))
-        .form(&[("flow", flow.as_str()), ("action", "accept"), ("on_behalf", "1")]).send().await.unwrap();
+    let r = http
+        .post(format!("{}/{T}/consent", emu.base_url()))
+        .form(&[("flow", flow.as_str()), ("action", "accept"), ("on_behalf", "1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 302);
     assert!(location_params(&r).contains_key("code"));
     assert_eq!(emu.admin_consents().len(), 1);
@@ -114,7 +136,12 @@ async fn admin_consents_for_the_organization_by_clicking_through() {
     emu.set_auto_approve(true);
     assert!(authorize(&emu, &[("login_hint", "hanako@contoso.example")]).await.contains_key("code"));
     emu.set_auto_approve(false);
-    let r = http.get(authorize_url(&emu, &[("prompt", "none"), ("login_hint", "")])).header("cookie", &cookie).send().await.unwrap();
+    let r = http
+        .get(authorize_url(&emu, &[("prompt", "none"), ("login_hint", "")]))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert!(location_params(&r).contains_key("code"));
     // Without a session prompt=none is login_required.
     let p = authorize(&emu, &[("prompt", "none")]).await;
@@ -122,7 +149,12 @@ async fn admin_consents_for_the_organization_by_clicking_through() {
     // Cancel on the sign-in page.
     let (_, body) = page(&authorize_url(&emu, &[])).await;
     let flow = attr(&body, "name=\"flow\" value=\"");
-    let r = http.post(format!("{}/{T}/login", emu.base_url())).form(&[("flow", flow.as_str()), ("action", "cancel")]).send().await.unwrap();
+    let r = http
+        .post(format!("{}/{T}/login", emu.base_url()))
+        .form(&[("flow", flow.as_str()), ("action", "cancel")])
+        .send()
+        .await
+        .unwrap();
     let p = location_params(&r);
     assert_eq!((p["error"].as_str(), p["error_subcode"].as_str()), ("access_denied", "cancel"));
 }
@@ -131,7 +163,8 @@ async fn admin_consents_for_the_organization_by_clicking_through() {
 async fn allowed_tenant_users_consent_for_themselves() {
     let emu = Emulator::start(Config::default_demo()).await.unwrap();
     emu.set_auto_approve(true);
-    let url = authorize_url(&emu, &[("client_id", DEMO_MULTI_CLIENT_ID), ("login_hint", "yuki@fabrikam.example")]).replace(T, DEMO_OPEN_TENANT_ID);
+    let url = authorize_url(&emu, &[("client_id", DEMO_MULTI_CLIENT_ID), ("login_hint", "yuki@fabrikam.example")])
+        .replace(T, DEMO_OPEN_TENANT_ID);
     let r = client().get(&url).send().await.unwrap();
     assert!(location_params(&r).contains_key("code"));
     let g = emu.grants();
@@ -145,7 +178,11 @@ async fn allowed_tenant_users_consent_for_themselves() {
     assert!(p["error_description"].starts_with("AADSTS65004: "));
     // A multi-tenant app on /organizations works; a user of another tenant on a tenant authority is 50020.
     emu.set_auto_consent(AutoConsent::Accept);
-    let r = client().get(url.replace(DEMO_OPEN_TENANT_ID, "organizations").replace("admin%40", "yuki%40")).send().await.unwrap();
+    let r = client()
+        .get(url.replace(DEMO_OPEN_TENANT_ID, "organizations").replace("admin%40", "yuki%40"))
+        .send()
+        .await
+        .unwrap();
     assert!(location_params(&r).contains_key("code"));
     let r = client().get(url.replace("admin%40fabrikam", "taro%40contoso")).send().await.unwrap();
     assert!(location_params(&r)["error_description"].starts_with("AADSTS50020: "));
@@ -176,7 +213,14 @@ async fn form_post_and_fragment_modes() {
 #[tokio::test]
 async fn logout_clears_the_session() {
     let emu = consented().await;
-    let r = client().get(format!("{}/{T}/oauth2/v2.0/logout?post_logout_redirect_uri=http://localhost:9000&state=bye", emu.base_url())).send().await.unwrap();
+    let r = client()
+        .get(format!(
+            "{}/{T}/oauth2/v2.0/logout?post_logout_redirect_uri=http://localhost:9000&state=bye",
+            emu.base_url()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 302);
     assert_eq!(r.headers()["location"], "http://localhost:9000?state=bye");
 }

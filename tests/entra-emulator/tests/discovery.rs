@@ -30,7 +30,8 @@ async fn discovery_for_every_tenant_form() {
         assert_eq!(d["scopes_supported"], serde_json::json!(["openid", "profile", "email", "offline_access"]));
         assert_eq!(d["id_token_signing_alg_values_supported"], serde_json::json!(["RS256"]));
         assert_eq!(d["subject_types_supported"], serde_json::json!(["pairwise"]));
-        for k in ["token_endpoint_auth_methods_supported", "tenant_region_scope", "cloud_instance_name", "msgraph_host"] {
+        for k in ["token_endpoint_auth_methods_supported", "tenant_region_scope", "cloud_instance_name", "msgraph_host"]
+        {
             assert!(d.get(k).is_some(), "{k}");
         }
         assert!(d.get("code_challenge_methods_supported").is_none());
@@ -46,7 +47,11 @@ async fn unknown_tenant_is_90002_and_malformed_900023() {
         ("12345678-1234-1234-1234-123456789012", 90002, "invalid_tenant"),
         ("not_a_tenant!", 900023, "invalid_request"),
     ] {
-        let resp = client().get(format!("{}/{tenant}/v2.0/.well-known/openid-configuration", emu.base_url())).send().await.unwrap();
+        let resp = client()
+            .get(format!("{}/{tenant}/v2.0/.well-known/openid-configuration", emu.base_url()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 400);
         let body: serde_json::Value = resp.json().await.unwrap();
         assert_ms_error(&body, error, code);
@@ -59,7 +64,14 @@ async fn unknown_tenant_is_90002_and_malformed_900023() {
 #[tokio::test]
 async fn jwks_publishes_the_signing_key() {
     let emu = Emulator::start(Config::default_demo()).await.unwrap();
-    let j: serde_json::Value = client().get(format!("{}/common/discovery/v2.0/keys", emu.base_url())).send().await.unwrap().json().await.unwrap();
+    let j: serde_json::Value = client()
+        .get(format!("{}/common/discovery/v2.0/keys", emu.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let k = &j["keys"][0];
     assert_eq!(k["kty"], "RSA");
     assert_eq!(k["use"], "sig");

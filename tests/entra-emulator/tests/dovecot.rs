@@ -100,7 +100,8 @@ async fn read_until(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, tag: &str
     let mut lines = vec![];
     loop {
         let mut line = String::new();
-        let n = tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line)).await.expect("IMAP timeout").unwrap();
+        let n =
+            tokio::time::timeout(Duration::from_secs(10), r.read_line(&mut line)).await.expect("IMAP timeout").unwrap();
         assert!(n > 0, "connection closed after {lines:?}");
         let done = line.starts_with(tag) || line.starts_with('+');
         lines.push(line.trim_end().to_string());

@@ -67,11 +67,26 @@ async fn http_control_api() {
     assert_eq!(body["suberror"], "bad_token");
     // Clock, MFA, revoke, settings, state, key.
     let ok = |r: reqwest::Response| assert_eq!(r.status(), 204);
-    ok(http.post(format!("{b}/_emulator/clock/advance")).json(&serde_json::json!({"seconds": 3600})).send().await.unwrap());
-    ok(http.post(format!("{b}/_emulator/users/taro@contoso.example/mfa")).json(&serde_json::json!({"required": true})).send().await.unwrap());
+    ok(http
+        .post(format!("{b}/_emulator/clock/advance"))
+        .json(&serde_json::json!({"seconds": 3600}))
+        .send()
+        .await
+        .unwrap());
+    ok(http
+        .post(format!("{b}/_emulator/users/taro@contoso.example/mfa"))
+        .json(&serde_json::json!({"required": true}))
+        .send()
+        .await
+        .unwrap());
     assert_ms_error(&refresh(&emu, &rt).await.1, "invalid_grant", 50076);
     ok(http.post(format!("{b}/_emulator/users/taro@contoso.example/revoke")).send().await.unwrap());
-    ok(http.post(format!("{b}/_emulator/settings")).json(&serde_json::json!({"auto_approve": false})).send().await.unwrap());
+    ok(http
+        .post(format!("{b}/_emulator/settings"))
+        .json(&serde_json::json!({"auto_approve": false}))
+        .send()
+        .await
+        .unwrap());
     let s: serde_json::Value = http.get(format!("{b}/_emulator/state")).send().await.unwrap().json().await.unwrap();
     assert_eq!(s["clock_offset_secs"], 3600);
     assert_eq!(s["auto_approve"], false);

@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use entra_emulator::{DEMO_WEB_CLIENT_ID, Emulator, Config};
+use entra_emulator::{Config, Emulator, DEMO_WEB_CLIENT_ID};
 use std::time::Duration;
 
 #[tokio::test]
@@ -13,8 +13,14 @@ async fn rfc7636_vector_and_success_shape() {
     let code = code(&emu, &[]).await;
     let (s, body, headers) = post_token(
         &emu,
-        &[("client_id", C), ("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT),
-          ("code_verifier", VERIFIER), ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access")],
+        &[
+            ("client_id", C),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"),
+        ],
     )
     .await;
     assert_eq!(s, 200, "{body}");
@@ -22,7 +28,10 @@ async fn rfc7636_vector_and_success_shape() {
     let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
     let mut sorted = keys.clone();
     sorted.sort();
-    assert_eq!(sorted, ["access_token", "expires_in", "ext_expires_in", "id_token", "refresh_token", "scope", "token_type"]);
+    assert_eq!(
+        sorted,
+        ["access_token", "expires_in", "ext_expires_in", "id_token", "refresh_token", "scope", "token_type"]
+    );
     assert_eq!(body["token_type"], "Bearer");
     let exp = body["expires_in"].as_i64().unwrap();
     assert!((3600..=5399).contains(&exp));
@@ -53,11 +62,11 @@ async fn access_token_and_id_token_claims() {
         assert!(!c[k].is_null(), "{k}");
     }
     // The id_token verifies against the JWKS and carries the OIDC claims.
-    let jwks: serde_json::Value = client()
-        .get(format!("{}/{T}/discovery/v2.0/keys", emu.base_url()))
-        .send().await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value =
+        client().get(format!("{}/{T}/discovery/v2.0/keys", emu.base_url())).send().await.unwrap().json().await.unwrap();
     let k = &jwks["keys"][0];
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(k["n"].as_str().unwrap(), k["e"].as_str().unwrap()).unwrap();
+    let key =
+        jsonwebtoken::DecodingKey::from_rsa_components(k["n"].as_str().unwrap(), k["e"].as_str().unwrap()).unwrap();
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.set_audience(&[C]);
     v.set_issuer(&[emu.issuer(T)]);
@@ -116,8 +125,18 @@ async fn wrong_verifier_is_501481_and_burns_the_code() {
     let emu = consented().await;
     let code = code(&emu, &[]).await;
     let wrong = "A".repeat(43);
-    let (s, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", &wrong), ("scope", IMAP)]).await;
+    let (s, b, _) = post_token(
+        &emu,
+        &[
+            ("client_id", C),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &wrong),
+            ("scope", IMAP),
+        ],
+    )
+    .await;
     assert_eq!(s, 400);
     assert_ms_error(&b, "invalid_grant", 501481);
     assert_ms_error(&redeem(&emu, &code).await.1, "invalid_grant", 54005);
@@ -126,15 +145,28 @@ async fn wrong_verifier_is_501481_and_burns_the_code() {
 #[tokio::test]
 async fn plain_and_missing_method_mean_plain() {
     let emu = consented().await;
-    for extra in [vec![("code_challenge", VERIFIER), ("code_challenge_method", "plain")], vec![("code_challenge", VERIFIER), ("code_challenge_method", "")]] {
+    for extra in [
+        vec![("code_challenge", VERIFIER), ("code_challenge_method", "plain")],
+        vec![("code_challenge", VERIFIER), ("code_challenge_method", "")],
+    ] {
         let code = code(&emu, &extra).await;
         let (s, b) = redeem(&emu, &code).await;
         assert_eq!(s, 200, "{b}");
     }
     // S256 challenge with the verifier sent as if plain fails.
     let code = code(&emu, &[("code_challenge", VERIFIER), ("code_challenge_method", "")]).await;
-    let (s, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", CHALLENGE), ("scope", IMAP)]).await;
+    let (s, b, _) = post_token(
+        &emu,
+        &[
+            ("client_id", C),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", CHALLENGE),
+            ("scope", IMAP),
+        ],
+    )
+    .await;
     assert_eq!(s, 400);
     assert_ms_error(&b, "invalid_grant", 501481);
 }
@@ -153,8 +185,18 @@ async fn code_expires_after_ten_minutes_70008() {
 async fn redirect_uri_must_equal_the_authorize_one() {
     let emu = consented().await;
     let code = code(&emu, &[]).await;
-    let (s, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", "http://127.0.0.1:9999"), ("code_verifier", VERIFIER), ("scope", IMAP)]).await;
+    let (s, b, _) = post_token(
+        &emu,
+        &[
+            ("client_id", C),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9999"),
+            ("code_verifier", VERIFIER),
+            ("scope", IMAP),
+        ],
+    )
+    .await;
     assert_eq!(s, 400);
     assert_ms_error(&b, "invalid_grant", 500112);
 }
@@ -163,13 +205,33 @@ async fn redirect_uri_must_equal_the_authorize_one() {
 async fn two_resources_is_28000_and_unknown_scope_70011() {
     let emu = consented().await;
     let code = code(&emu, &[]).await;
-    let (s, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER), ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All User.Read")]).await;
+    let (s, b, _) = post_token(
+        &emu,
+        &[
+            ("client_id", C),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All User.Read"),
+        ],
+    )
+    .await;
     assert_eq!(s, 400);
     assert_ms_error(&b, "invalid_scope", 28000);
     let code = common::code(&emu, &[]).await;
-    let (_, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER), ("scope", "https://outlook.office.com/IMAP.Everything")]).await;
+    let (_, b, _) = post_token(
+        &emu,
+        &[
+            ("client_id", C),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("scope", "https://outlook.office.com/IMAP.Everything"),
+        ],
+    )
+    .await;
     assert_ms_error(&b, "invalid_scope", 70011);
 }
 
@@ -177,10 +239,20 @@ async fn two_resources_is_28000_and_unknown_scope_70011() {
 async fn origin_header_is_9002326() {
     let emu = consented().await;
     let code = code(&emu, &[]).await;
-    let resp = client().post(token_url(&emu)).header("Origin", "http://localhost:1420")
-        .form(&[("client_id", C), ("grant_type", "authorization_code"), ("code", code.as_str()),
-                ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER), ("scope", IMAP)])
-        .send().await.unwrap();
+    let resp = client()
+        .post(token_url(&emu))
+        .header("Origin", "http://localhost:1420")
+        .form(&[
+            ("client_id", C),
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("scope", IMAP),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_ms_error(&resp.json().await.unwrap(), "invalid_request", 9002326);
 }
@@ -190,8 +262,18 @@ async fn web_redirect_without_secret_is_401_7000218() {
     let emu = consented().await;
     emu.grant_admin_consent(T, DEMO_WEB_CLIENT_ID, &[IMAP, SMTP]);
     let code = code(&emu, &[("client_id", DEMO_WEB_CLIENT_ID), ("redirect_uri", "http://localhost:8080")]).await;
-    let (s, b, h) = post_token(&emu, &[("client_id", DEMO_WEB_CLIENT_ID), ("grant_type", "authorization_code"), ("code", &code),
-        ("redirect_uri", "http://localhost:8080"), ("code_verifier", VERIFIER), ("scope", IMAP)]).await;
+    let (s, b, h) = post_token(
+        &emu,
+        &[
+            ("client_id", DEMO_WEB_CLIENT_ID),
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://localhost:8080"),
+            ("code_verifier", VERIFIER),
+            ("scope", IMAP),
+        ],
+    )
+    .await;
     assert_eq!(s, 401);
     assert!(h.get("www-authenticate").is_some());
     assert_ms_error(&b, "invalid_client", 7000218);
@@ -203,19 +285,41 @@ async fn request_errors() {
     let (s, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "authorization_code")]).await;
     assert_eq!(s, 400);
     assert_ms_error(&b, "invalid_request", 900144);
-    let (_, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "authorization_code"), ("code", "garbage"), ("redirect_uri", REDIRECT)]).await;
+    let (_, b, _) = post_token(
+        &emu,
+        &[("client_id", C), ("grant_type", "authorization_code"), ("code", "garbage"), ("redirect_uri", REDIRECT)],
+    )
+    .await;
     assert_ms_error(&b, "invalid_grant", 9002313);
-    let (_, b, _) = post_token(&emu, &[("client_id", "99999999-2222-3333-4444-555555555555"), ("grant_type", "refresh_token"), ("refresh_token", "x")]).await;
+    let (_, b, _) = post_token(
+        &emu,
+        &[
+            ("client_id", "99999999-2222-3333-4444-555555555555"),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "x"),
+        ],
+    )
+    .await;
     assert_ms_error(&b, "unauthorized_client", 700016);
     let (_, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "password")]).await;
     assert_ms_error(&b, "unsupported_grant_type", 70003);
     // client-request-id is echoed as the correlation ID.
-    let resp = client().post(token_url(&emu)).header("client-request-id", "11112222-3333-4444-5555-666677778888")
-        .form(&[("client_id", C)]).send().await.unwrap();
+    let resp = client()
+        .post(token_url(&emu))
+        .header("client-request-id", "11112222-3333-4444-5555-666677778888")
+        .form(&[("client_id", C)])
+        .send()
+        .await
+        .unwrap();
     let b: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(b["correlation_id"], "11112222-3333-4444-5555-666677778888");
     // Unknown tenant at the token endpoint.
-    let resp = client().post(format!("{}/nowhere.example/oauth2/v2.0/token", emu.base_url())).form(&[("client_id", C)]).send().await.unwrap();
+    let resp = client()
+        .post(format!("{}/nowhere.example/oauth2/v2.0/token", emu.base_url()))
+        .form(&[("client_id", C)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_ms_error(&resp.json().await.unwrap(), "invalid_tenant", 90002);
 }
@@ -308,7 +412,9 @@ async fn refresh_for_another_resource_needs_consent() {
     emu.grant_admin_consent(T, C, &[IMAP]);
     let code = code(&emu, &[("scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access")]).await;
     let rt = redeem(&emu, &code).await.1["refresh_token"].as_str().unwrap().to_string();
-    let (s, b, _) = post_token(&emu, &[("client_id", C), ("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", SMTP)]).await;
+    let (s, b, _) =
+        post_token(&emu, &[("client_id", C), ("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", SMTP)])
+            .await;
     assert_eq!(s, 400);
     assert_ms_error(&b, "invalid_grant", 65001);
     assert_eq!(b["suberror"], "consent_required");

@@ -176,7 +176,10 @@ impl OAuthClient {
         settings.authority = normalize_authority(&settings.authority);
         let t = settings.tenant.to_ascii_lowercase();
         if matches!(t.as_str(), "common" | "organizations" | "consumers") || t.is_empty() {
-            return Err(OAuthError::InvalidConfig(format!("tenant '{}' does not name one organization", settings.tenant)));
+            return Err(OAuthError::InvalidConfig(format!(
+                "tenant '{}' does not name one organization",
+                settings.tenant
+            )));
         }
         let tenant_id = discovery
             .tenant_id()
@@ -210,7 +213,10 @@ impl OAuthClient {
         let bad = |what: &str, e: oauth2::url::ParseError| OAuthError::InvalidConfig(format!("{what}: {e}"));
         let mut c = oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
             .set_auth_type(AuthType::RequestBody)
-            .set_auth_uri(AuthUrl::new(self.discovery.authorization_endpoint.clone()).map_err(|e| bad("authorization_endpoint", e))?)
+            .set_auth_uri(
+                AuthUrl::new(self.discovery.authorization_endpoint.clone())
+                    .map_err(|e| bad("authorization_endpoint", e))?,
+            )
             .set_token_uri(TokenUrl::new(self.discovery.token_endpoint.clone()).map_err(|e| bad("token_endpoint", e))?);
         if let Some(r) = redirect_uri {
             c = c.set_redirect_uri(RedirectUrl::new(r.to_owned()).map_err(|e| bad("redirect_uri", e))?);
@@ -379,13 +385,21 @@ impl OAuthClient {
             }
             Purpose::UserSignIn { .. } => {
                 let code = params.get("code").filter(|c| !c.is_empty()).ok_or(OAuthError::MissingCode)?.clone();
-                let verifier = flow.pkce_verifier.take().ok_or_else(|| OAuthError::InvalidConfig("flow without PKCE verifier".into()))?;
+                let verifier = flow
+                    .pkce_verifier
+                    .take()
+                    .ok_or_else(|| OAuthError::InvalidConfig("flow without PKCE verifier".into()))?;
                 self.redeem(flow, code, verifier).await.map(Outcome::SignedIn)
             }
         }
     }
 
-    async fn redeem(&self, flow: PendingFlow, code: String, verifier: oauth2::PkceCodeVerifier) -> Result<SignedIn, OAuthError> {
+    async fn redeem(
+        &self,
+        flow: PendingFlow,
+        code: String,
+        verifier: oauth2::PkceCodeVerifier,
+    ) -> Result<SignedIn, OAuthError> {
         let Purpose::UserSignIn { address, aliases, scopes, admin_consent_known } = &flow.purpose else {
             return Err(OAuthError::InvalidConfig("not a sign-in flow".into()));
         };
@@ -403,7 +417,10 @@ impl OAuthClient {
         let claims = self.verify_id_token(id_token, &flow.nonce).await?;
 
         let signed_in_as = id_token::check_account(&claims, &self.tenant_id, address, aliases)?;
-        let oid = claims.oid.clone().ok_or(OAuthError::IdTokenInvalid { check: "claims", reason: "claim oid missing".into() })?;
+        let oid = claims
+            .oid
+            .clone()
+            .ok_or(OAuthError::IdTokenInvalid { check: "claims", reason: "claim oid missing".into() })?;
         let tid = claims.tid.clone().unwrap_or_default();
         Ok(SignedIn {
             address: address.clone(),
@@ -443,7 +460,12 @@ impl OAuthClient {
 
     /// [`refresh`](Self::refresh) with retries of transient failures (exponential backoff,
     /// `Retry-After` honoured up to `policy.max`). Needs a Tokio runtime (timer).
-    pub async fn refresh_with_retry(&self, refresh_token: &Secret, scopes: MailScopes, policy: Backoff) -> Result<Refreshed, OAuthError> {
+    pub async fn refresh_with_retry(
+        &self,
+        refresh_token: &Secret,
+        scopes: MailScopes,
+        policy: Backoff,
+    ) -> Result<Refreshed, OAuthError> {
         let mut delay = policy.initial;
         let mut attempt = 1;
         loop {
@@ -461,15 +483,22 @@ impl OAuthClient {
     }
 
     fn host(&self) -> String {
-        Url::parse(&self.discovery.token_endpoint).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default()
+        Url::parse(&self.discovery.token_endpoint)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 
     fn token_error(&self, e: RequestTokenError<HttpError, MicrosoftError>, admin_consent_known: bool) -> OAuthError {
         match e {
-            RequestTokenError::ServerResponse(ms) => OAuthError::microsoft(classify(&ms, false, admin_consent_known), ms),
+            RequestTokenError::ServerResponse(ms) => {
+                OAuthError::microsoft(classify(&ms, false, admin_consent_known), ms)
+            }
             RequestTokenError::Request(h) => http::to_oauth(h, &self.host()),
             // Never include the body: it may hold tokens.
-            RequestTokenError::Parse(err, _) => OAuthError::InvalidTokenResponse(format!("not the expected JSON ({})", err.path())),
+            RequestTokenError::Parse(err, _) => {
+                OAuthError::InvalidTokenResponse(format!("not the expected JSON ({})", err.path()))
+            }
             RequestTokenError::Other(s) => OAuthError::InvalidTokenResponse(s),
         }
     }
@@ -571,7 +600,11 @@ fn check_target(expected: &str, got: &Url) -> Result<(), OAuthError> {
         p
     };
     let host = |u: &Url| u.host_str().map(|h| h.to_ascii_lowercase());
-    if exp.scheme() != got.scheme() || host(&exp) != host(got) || exp.port_or_known_default() != got.port_or_known_default() || path(&exp) != path(got) {
+    if exp.scheme() != got.scheme()
+        || host(&exp) != host(got)
+        || exp.port_or_known_default() != got.port_or_known_default()
+        || path(&exp) != path(got)
+    {
         return Err(mismatch());
     }
     Ok(())
@@ -606,8 +639,13 @@ mod tests {
     #[test]
     fn callback_target() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(check_target("dev.exosetup.wizard://oauth2/callback", &u("dev.exosetup.wizard://oauth2/callback?code=1")).is_ok());
-        assert!(check_target("dev.exosetup.wizard://oauth2/callback", &u("dev.exosetup.wizard://oauth2/other?code=1")).is_err());
+        assert!(check_target(
+            "dev.exosetup.wizard://oauth2/callback",
+            &u("dev.exosetup.wizard://oauth2/callback?code=1")
+        )
+        .is_ok());
+        assert!(check_target("dev.exosetup.wizard://oauth2/callback", &u("dev.exosetup.wizard://oauth2/other?code=1"))
+            .is_err());
         assert!(check_target("http://localhost:5000", &u("http://localhost:5000/?code=1")).is_ok());
         assert!(check_target("http://localhost:5000", &u("http://localhost:5001/?code=1")).is_err());
         assert!(check_target("http://localhost:5000", &u("evil.scheme://localhost:5000/?code=1")).is_err());

@@ -385,9 +385,15 @@ pub enum OAuthError {
 fn transient_message(what: &TransientKind, host: &str) -> String {
     match what {
         TransientKind::Timeout => format!("{host} did not answer in time. The saved sign-in is kept; try again."),
-        TransientKind::Network => format!("{host} could not be reached. The saved sign-in is kept; check the network and try again."),
-        TransientKind::Status(429) => format!("{host} is throttling requests (HTTP 429). The saved sign-in is kept; try again later."),
-        TransientKind::Status(s) => format!("{host} is temporarily unavailable (HTTP {s}). The saved sign-in is kept; try again later."),
+        TransientKind::Network => {
+            format!("{host} could not be reached. The saved sign-in is kept; check the network and try again.")
+        }
+        TransientKind::Status(429) => {
+            format!("{host} is throttling requests (HTTP 429). The saved sign-in is kept; try again later.")
+        }
+        TransientKind::Status(s) => {
+            format!("{host} is temporarily unavailable (HTTP {s}). The saved sign-in is kept; try again later.")
+        }
     }
 }
 
@@ -438,9 +444,9 @@ impl OAuthError {
         match self {
             OAuthError::Microsoft { kind, .. } => kind.actor(),
             OAuthError::Discovery(_) => Actor::Admin,
-            OAuthError::FlowTimedOut { .. } | OAuthError::AdminConsentNotGranted { .. } | OAuthError::NoRefreshToken => {
-                Actor::Admin
-            }
+            OAuthError::FlowTimedOut { .. }
+            | OAuthError::AdminConsentNotGranted { .. }
+            | OAuthError::NoRefreshToken => Actor::Admin,
             OAuthError::TenantMismatch { .. } => Actor::Admin,
             OAuthError::CallbackLate { admin: true, .. } => Actor::Admin,
             OAuthError::StateMissing
@@ -593,7 +599,8 @@ impl From<OAuthError> for UiError {
             }
         }
         match &e {
-            OAuthError::WrongAccount { signed_in_as, expected } | OAuthError::PersonalAccount { signed_in_as, expected } => {
+            OAuthError::WrongAccount { signed_in_as, expected }
+            | OAuthError::PersonalAccount { signed_in_as, expected } => {
                 ui = ui.with("signedInAs", signed_in_as).with("expected", expected);
             }
             OAuthError::TenantMismatch { expected, returned } => {
@@ -623,7 +630,10 @@ impl From<OAuthError> for UiError {
                 }
             }
             OAuthError::IdTokenInvalid { check, reason } => ui = ui.with("check", check).with("reason", reason),
-            OAuthError::InvalidConfig(r) | OAuthError::CallbackMalformed(r) | OAuthError::InvalidTokenResponse(r) | OAuthError::JwksUnavailable(r) => {
+            OAuthError::InvalidConfig(r)
+            | OAuthError::CallbackMalformed(r)
+            | OAuthError::InvalidTokenResponse(r)
+            | OAuthError::JwksUnavailable(r) => {
                 ui = ui.with("reason", r);
             }
             _ => {}
@@ -639,7 +649,9 @@ mod tests {
     fn ms(error: &str, code: u64) -> MicrosoftError {
         MicrosoftError {
             error: error.into(),
-            error_description: Some(format!("AADSTS{code}: text.\r\nTrace ID: t-1\r\nCorrelation ID: c-1\r\nTimestamp: x")),
+            error_description: Some(format!(
+                "AADSTS{code}: text.\r\nTrace ID: t-1\r\nCorrelation ID: c-1\r\nTimestamp: x"
+            )),
             error_codes: vec![code],
             ..Default::default()
         }

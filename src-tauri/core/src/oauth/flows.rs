@@ -123,7 +123,10 @@ impl PendingFlows {
         if let Some(flow) = inner.pending.remove(state) {
             if now - flow.created_at > FLOW_TTL {
                 inner.expired.insert(state.to_owned(), (now, flow.purpose.is_admin()));
-                return Err(OAuthError::CallbackLate { minutes: FLOW_TTL.num_minutes(), admin: flow.purpose.is_admin() });
+                return Err(OAuthError::CallbackLate {
+                    minutes: FLOW_TTL.num_minutes(),
+                    admin: flow.purpose.is_admin(),
+                });
             }
             inner.used.insert(state.to_owned(), now);
             return Ok(flow);

@@ -106,7 +106,9 @@ pub(crate) fn to_oauth(e: HttpError, host: &str) -> OAuthError {
     let host = host.to_owned();
     match e {
         HttpError::Timeout => OAuthError::Transient { what: TransientKind::Timeout, host, retry_after: None, ms: None },
-        HttpError::Network(_) => OAuthError::Transient { what: TransientKind::Network, host, retry_after: None, ms: None },
+        HttpError::Network(_) => {
+            OAuthError::Transient { what: TransientKind::Network, host, retry_after: None, ms: None }
+        }
         HttpError::Status { status, retry_after, body } => {
             OAuthError::Transient { what: TransientKind::Status(status), host, retry_after, ms: body }
         }

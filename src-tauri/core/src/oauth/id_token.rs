@@ -87,7 +87,10 @@ pub fn verify(token: &str, jwks: &JwkSet, expect: &Expect<'_>) -> Result<IdClaim
     })?;
     let c = data.claims;
     if c.exp + LEEWAY_SECS < expect.now.timestamp() {
-        return Err(invalid("exp", format!("expired at {}", DateTime::<Utc>::from_timestamp(c.exp, 0).unwrap_or_default())));
+        return Err(invalid(
+            "exp",
+            format!("expired at {}", DateTime::<Utc>::from_timestamp(c.exp, 0).unwrap_or_default()),
+        ));
     }
     let tid = c.tid.clone().ok_or_else(|| invalid("claims", "claim tid missing"))?;
     let expected_iss = expect.issuer_template.replace("{tenantid}", &tid);
@@ -103,7 +106,12 @@ pub fn verify(token: &str, jwks: &JwkSet, expect: &Expect<'_>) -> Result<IdClaim
 /// The wrong-account guard, on verified claims: the account must be of the configured tenant (a
 /// personal Microsoft account is refused), and its `preferred_username` or `email` must be the
 /// registered mailbox or one of its known aliases (case-insensitive). Returns who signed in.
-pub fn check_account(claims: &IdClaims, tenant_id: &str, address: &str, aliases: &[String]) -> Result<String, OAuthError> {
+pub fn check_account(
+    claims: &IdClaims,
+    tenant_id: &str,
+    address: &str,
+    aliases: &[String],
+) -> Result<String, OAuthError> {
     let tid = claims.tid.clone().unwrap_or_default();
     let signed_in_as = claims
         .preferred_username

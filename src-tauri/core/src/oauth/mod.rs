@@ -58,8 +58,8 @@ pub mod scopes;
 pub mod secret;
 
 pub use client::{
-    AdminConsentGranted, Backoff, OAuthClient, OAuthSettings, Outcome, Refreshed, SignInRequest, SignedIn,
-    loopback_callback_url, PERSONAL_ACCOUNT_TENANT,
+    loopback_callback_url, AdminConsentGranted, Backoff, OAuthClient, OAuthSettings, Outcome, Refreshed, SignInRequest,
+    SignedIn, PERSONAL_ACCOUNT_TENANT,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{MicrosoftError, MsKind, OAuthError, TransientKind, OAUTH_ERROR_KINDS};

@@ -19,9 +19,8 @@ pub fn audit(conn: &Connection, action: &str, target: &str, detail: serde_json::
 
 /// The newest entries first.
 pub fn list_audit(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<AuditEntry>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, at, os_user, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
-    )?;
+    let mut stmt =
+        conn.prepare("SELECT id, at, os_user, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?1")?;
     let rows = stmt.query_map([limit], |r| {
         Ok(AuditEntry {
             id: r.get(0)?,

@@ -68,9 +68,7 @@ impl Store {
         let open_err = |source| StoreError::Open { path: path.to_owned(), source };
         let mut conn = Connection::open(path).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
-        MIGRATIONS
-            .to_latest(&mut conn)
-            .map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
+        MIGRATIONS.to_latest(&mut conn).map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
         Ok(Self { path: path.to_owned(), conn: Mutex::new(conn) })
     }
 

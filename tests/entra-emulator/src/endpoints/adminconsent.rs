@@ -160,7 +160,8 @@ pub fn after_consent(state: &AppState, c: &ErrorCtx, flow_id: &str, accept: bool
     let upn = flow.upn.clone().unwrap_or_default();
     let tid = {
         let mut w = state.lock();
-        let Some((tid, user)) = directory::find_user(&w.config, &upn).map(|(t, u)| (t.to_string(), u.upn.clone())) else {
+        let Some((tid, user)) = directory::find_user(&w.config, &upn).map(|(t, u)| (t.to_string(), u.upn.clone()))
+        else {
             return pages::signed_out();
         };
         w.record_grant(&tid, &flow.client_id, None, &flow.scopes, &user);

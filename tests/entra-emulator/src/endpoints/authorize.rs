@@ -5,7 +5,9 @@
 //! Sign-in is password-less; `--auto-approve` answers the pages at once for the `login_hint` user. A successful
 //! sign-in sets the `ESTSAUTH` session cookie that `prompt=none` needs.
 
-use super::{apply_faults, cookie, ctx, error_params, fault_error, parse_form, form_get, redirect, AppState, SESSION_COOKIE};
+use super::{
+    apply_faults, cookie, ctx, error_params, fault_error, form_get, parse_form, redirect, AppState, SESSION_COOKIE,
+};
 use crate::config::{AutoConsent, ConsentPolicy};
 use crate::directory::{self, Authority};
 use crate::errors::{AadError, ErrorCtx};
@@ -171,7 +173,13 @@ pub fn signin_page(state: &AppState, flow_id: &str, error: Option<&str>) -> Resp
         Ok(Authority::Tenant(t)) => directory::tenant(&w.config, &t)
             .map(|t| t.users.iter().map(|u| (u.upn.clone(), u.display_name.clone())).collect())
             .unwrap_or_default(),
-        _ => w.config.tenants.iter().flat_map(|t| t.users.iter()).map(|u| (u.upn.clone(), u.display_name.clone())).collect(),
+        _ => w
+            .config
+            .tenants
+            .iter()
+            .flat_map(|t| t.users.iter())
+            .map(|u| (u.upn.clone(), u.display_name.clone()))
+            .collect(),
     };
     pages::signin(&flow.tenant_segment, flow_id, &app_name, flow.login_hint.as_deref().unwrap_or(""), &accounts, error)
 }
@@ -200,7 +208,10 @@ pub fn decide(w: &World, flow: &Flow, upn: &str, silent: bool, mfa_done: bool) -
     };
     if foreign {
         let idp = format!("https://sts.windows.net/{user_tid}/");
-        return Decision::Error(AadError::new(50020, &[&user.upn, &idp, &flow.tenant_segment, &app.display_name]), None);
+        return Decision::Error(
+            AadError::new(50020, &[&user.upn, &idp, &flow.tenant_segment, &app.display_name]),
+            None,
+        );
     }
     if user.blocked_by_policy {
         return Decision::Error(AadError::new(53003, &[]).with_error("access_denied"), None);
@@ -261,8 +272,10 @@ pub fn continue_signed_in(
                 let Some(flow) = w.flows.get(flow_id) else {
                     return pages::signed_out();
                 };
-                let url = redirect_location(&flow.redirect_uri, &error_params(c, &e, flow.state.as_deref(), Some("cancel")));
-                let app_name = directory::find_app(&w.config, &flow.client_id).map(|a| a.display_name.clone()).unwrap_or_default();
+                let url =
+                    redirect_location(&flow.redirect_uri, &error_params(c, &e, flow.state.as_deref(), Some("cancel")));
+                let app_name =
+                    directory::find_app(&w.config, &flow.client_id).map(|a| a.display_name.clone()).unwrap_or_default();
                 pages::need_admin_approval(&app_name, upn, &url)
             }
         }
@@ -316,7 +329,8 @@ pub fn issue_code(state: &AppState, flow_id: &str) -> Response {
         return pages::signed_out();
     };
     let upn = flow.upn.clone().unwrap_or_default();
-    let (tid, canonical) = directory::find_user(&w.config, &upn).map(|(t, u)| (t.to_string(), u.upn.clone())).unwrap_or_default();
+    let (tid, canonical) =
+        directory::find_user(&w.config, &upn).map(|(t, u)| (t.to_string(), u.upn.clone())).unwrap_or_default();
     let code = tokens::opaque(512);
     let now = w.now();
     w.codes.insert(

@@ -18,7 +18,12 @@ pub fn issuer(base: &str, tid: &str) -> String {
     format!("{base}/{tid}/v2.0")
 }
 
-async fn resolve(state: &AppState, headers: &HeaderMap, tenant: &str, endpoint: Endpoint) -> Result<Authority, Response> {
+async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+    tenant: &str,
+    endpoint: Endpoint,
+) -> Result<Authority, Response> {
     if let Some(kind) = apply_faults(state, endpoint, Probe::default()).await {
         let c = ctx(state, headers);
         return Err(transport_response(&kind).unwrap_or_else(|| c.response(&fault_error(&kind).expect("aadsts fault"))));
@@ -27,7 +32,11 @@ async fn resolve(state: &AppState, headers: &HeaderMap, tenant: &str, endpoint: 
     r.map_err(|e| ctx(state, headers).response(&e))
 }
 
-pub async fn openid_configuration(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
+pub async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let authority = match resolve(&state, &headers, &tenant, Endpoint::Discovery).await {
         Ok(a) => a,
         Err(r) => return r,

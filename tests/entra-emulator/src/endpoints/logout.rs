@@ -10,8 +10,14 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::Response;
 use std::collections::HashMap;
 
-pub async fn logout(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    if let Some(r) = apply_faults(&state, Endpoint::Logout, Probe::default()).await.as_ref().and_then(transport_response) {
+pub async fn logout(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(r) =
+        apply_faults(&state, Endpoint::Logout, Probe::default()).await.as_ref().and_then(transport_response)
+    {
         return r;
     }
     let target = {
@@ -19,10 +25,11 @@ pub async fn logout(State(state): State<AppState>, Query(q): Query<HashMap<Strin
         if let Some(sid) = cookie(&headers, SESSION_COOKIE) {
             w.sessions.remove(&sid);
         }
-        q.get("post_logout_redirect_uri").filter(|uri| {
-            w.config.tenants.iter().flat_map(|t| t.apps.iter()).any(|a| directory::match_redirect(a, uri).is_some())
-        })
-        .cloned()
+        q.get("post_logout_redirect_uri")
+            .filter(|uri| {
+                w.config.tenants.iter().flat_map(|t| t.apps.iter()).any(|a| directory::match_redirect(a, uri).is_some())
+            })
+            .cloned()
     };
     let mut resp = match target {
         Some(uri) => {
@@ -37,9 +44,7 @@ pub async fn logout(State(state): State<AppState>, Query(q): Query<HashMap<Strin
         }
         None => pages::signed_out(),
     };
-    resp.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("ESTSAUTH=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
-    );
+    resp.headers_mut()
+        .append(header::SET_COOKIE, HeaderValue::from_static("ESTSAUTH=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"));
     resp
 }

@@ -39,7 +39,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn error_lookup(axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>) -> Response {
+async fn error_lookup(
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
     pages::error_code(q.get("code").map(String::as_str).unwrap_or(""))
 }
 
@@ -114,7 +116,12 @@ pub fn found(location: &str) -> Response {
 }
 
 /// Error redirect params with an optional `error_subcode` (e.g. `cancel`).
-pub fn error_params(ctx: &ErrorCtx, err: &AadError, state: Option<&str>, subcode: Option<&str>) -> Vec<(String, String)> {
+pub fn error_params(
+    ctx: &ErrorCtx,
+    err: &AadError,
+    state: Option<&str>,
+    subcode: Option<&str>,
+) -> Vec<(String, String)> {
     let mut p = ctx.redirect_params(err, None);
     if let Some(s) = subcode {
         p.push(("error_subcode".into(), s.into()));

@@ -51,7 +51,12 @@ struct Subject {
     family: Option<String>,
 }
 
-pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = parse_form(&body);
     let grant_type = form_get(&form, "grant_type");
     let owner = {
@@ -74,7 +79,12 @@ pub async fn token(State(state): State<AppState>, Path(tenant): Path<String>, he
     }
 }
 
-fn handle(state: &AppState, tenant: &str, headers: &HeaderMap, form: &[(String, String)]) -> Result<Response, AadError> {
+fn handle(
+    state: &AppState,
+    tenant: &str,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<Response, AadError> {
     let mut w = state.lock();
     let authority = directory::resolve(&w.config, tenant)?;
     let basic = basic_auth(headers);
@@ -237,7 +247,8 @@ fn redeem_refresh(
         return Err(AadError::new(53003, &[]));
     }
     if user.mfa_required && !rec.mfa_done {
-        let claims = r#"{"access_token":{"capolids":{"essential":true,"values":["00000000-0000-0000-0000-00000000mfa1"]}}}"#;
+        let claims =
+            r#"{"access_token":{"capolids":{"essential":true,"values":["00000000-0000-0000-0000-00000000mfa1"]}}}"#;
         return Err(AadError::new(50076, &[&rec.app_resource()]).with_claims(claims));
     }
     if let Some(r) = w.refresh.get_mut(token) {

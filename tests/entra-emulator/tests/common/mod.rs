@@ -102,7 +102,12 @@ pub async fn redeem(emu: &Emulator, code: &str) -> (u16, Value) {
 pub async fn refresh(emu: &Emulator, rt: &str) -> (u16, Value) {
     let (s, b, _) = post_token(
         emu,
-        &[("client_id", C), ("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access")],
+        &[
+            ("client_id", C),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "https://outlook.office.com/IMAP.AccessAsUser.All offline_access"),
+        ],
     )
     .await;
     (s, b)
@@ -132,12 +137,25 @@ pub fn assert_ms_error(body: &Value, error: &str, code: u32) {
     assert_eq!(body["error_codes"], serde_json::json!([code]), "{body}");
     let desc = body["error_description"].as_str().unwrap();
     assert!(desc.starts_with(&format!("AADSTS{code}: ")), "{desc}");
-    assert!(desc.contains("\r\nTrace ID: ") && desc.contains("\r\nCorrelation ID: ") && desc.contains("\r\nTimestamp: "), "{desc}");
+    assert!(
+        desc.contains("\r\nTrace ID: ") && desc.contains("\r\nCorrelation ID: ") && desc.contains("\r\nTimestamp: "),
+        "{desc}"
+    );
     for k in ["timestamp", "trace_id", "correlation_id", "error_uri"] {
         assert!(obj.get(k).is_some_and(|v| v.is_string()), "missing {k}: {body}");
     }
     assert!(body["error_uri"].as_str().unwrap().ends_with(&format!("/error?code={code}")));
-    let allowed = ["error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id", "error_uri", "suberror", "claims"];
+    let allowed = [
+        "error",
+        "error_description",
+        "error_codes",
+        "timestamp",
+        "trace_id",
+        "correlation_id",
+        "error_uri",
+        "suberror",
+        "claims",
+    ];
     for k in obj.keys() {
         assert!(allowed.contains(&k.as_str()), "unexpected key {k}");
     }

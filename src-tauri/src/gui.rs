@@ -30,6 +30,12 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
         .manage(AppState { store: Arc::new(store), data_dir })
+        .on_page_load(|_webview, payload| {
+            // Diagnostic for the benchmark harness: web view loaded, before the UI has painted.
+            if payload.event() == tauri::webview::PageLoadEvent::Finished && std::env::var_os("EXO_SETUP_BENCH").is_some() {
+                println!("exo-setup: page-loaded");
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             crate::commands::app_info,
             crate::commands::ui_ready,

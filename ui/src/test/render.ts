@@ -16,6 +16,11 @@ export async function renderApp(
     ...opts.handlers,
   });
   render(App);
+  // The start screen paints before Rust answers; wait until the app has its info and overview too.
   await waitFor(() => screen.getByTestId('start-admin'));
+  await waitFor(() => {
+    if (!calls.some((c) => c.cmd === 'setup_overview')) throw new Error('setup_overview not called yet');
+  });
+  await new Promise((resolve) => setTimeout(resolve, 0));
   return { calls };
 }

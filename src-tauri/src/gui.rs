@@ -32,7 +32,9 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
         .manage(AppState { store: Arc::new(store), data_dir })
         .on_page_load(|_webview, payload| {
             // Diagnostic for the benchmark harness: web view loaded, before the UI has painted.
-            if payload.event() == tauri::webview::PageLoadEvent::Finished && std::env::var_os("EXO_SETUP_BENCH").is_some() {
+            if payload.event() == tauri::webview::PageLoadEvent::Finished
+                && std::env::var_os("EXO_SETUP_BENCH").is_some()
+            {
                 println!("exo-setup: page-loaded");
             }
         })

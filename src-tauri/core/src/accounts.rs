@@ -174,6 +174,16 @@ pub(crate) fn insert_account(
 }
 
 /// Inserts an account for a known user.
+/// `(user_id, address, display_name, receive_protocol, server_id, timestamp)`
+pub(crate) const INSERT_ACCOUNT: &str =
+    "INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)";
+
+/// `(id, user_id, address, display_name, receive_protocol, server_id, timestamp)`
+pub(crate) const UPDATE_ACCOUNT: &str =
+    "UPDATE mail_accounts SET user_id = ?2, address = ?3, display_name = ?4, receive_protocol = ?5, server_id = ?6,
+       updated_at = ?7 WHERE id = ?1";
+
 pub(crate) fn insert_account_for(
     tx: &Transaction<'_>,
     user_id: i64,
@@ -181,11 +191,14 @@ pub(crate) fn insert_account_for(
     server_id: i64,
     ts: &str,
 ) -> rusqlite::Result<i64> {
-    tx.prepare_cached(
-        "INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-    )?
-    .execute(params![user_id, v.address, v.display_name, v.receive_protocol.as_str(), server_id, ts])?;
+    tx.prepare_cached(INSERT_ACCOUNT)?.execute(params![
+        user_id,
+        v.address,
+        v.display_name,
+        v.receive_protocol.as_str(),
+        server_id,
+        ts
+    ])?;
     Ok(tx.last_insert_rowid())
 }
 
@@ -209,11 +222,15 @@ pub(crate) fn update_account_for(
     server_id: i64,
     ts: &str,
 ) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "UPDATE mail_accounts SET user_id = ?2, address = ?3, display_name = ?4, receive_protocol = ?5, server_id = ?6, updated_at = ?7
-         WHERE id = ?1",
-    )?
-    .execute(params![id, user_id, v.address, v.display_name, v.receive_protocol.as_str(), server_id, ts])?;
+    tx.prepare_cached(UPDATE_ACCOUNT)?.execute(params![
+        id,
+        user_id,
+        v.address,
+        v.display_name,
+        v.receive_protocol.as_str(),
+        server_id,
+        ts
+    ])?;
     Ok(())
 }
 

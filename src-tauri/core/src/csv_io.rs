@@ -471,37 +471,47 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
         }
     }
     let (mut created, mut updated, mut unchanged) = (0u32, 0u32, 0u32);
-    for r in c.rows.iter().filter(|r| r.action != ImportAction::Unchanged) {
-        let a = &r.account;
-        let user_id = match users.get_mut(&a.login_name.to_lowercase()) {
-            Some((id, name)) => {
-                if *name != a.user_display_name {
-                    tx.prepare_cached("UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1")
-                        .and_then(|mut s| s.execute(rusqlite::params![*id, a.user_display_name, ts]))
-                        .map_err(sql)?;
-                    name.clone_from(&a.user_display_name);
+    {
+        // Statements prepared once for the whole file (a cache lookup per row costs more than
+        // the inserts of small rows).
+        let mut insert_user = tx
+            .prepare("INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")
+            .map_err(sql)?;
+        let mut update_user =
+            tx.prepare("UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1").map_err(sql)?;
+        let mut insert_account = tx.prepare(accounts::INSERT_ACCOUNT).map_err(sql)?;
+        let mut update_account = tx.prepare(accounts::UPDATE_ACCOUNT).map_err(sql)?;
+        for r in c.rows.iter().filter(|r| r.action != ImportAction::Unchanged) {
+            let a = &r.account;
+            let user_id = match users.get_mut(&a.login_name.to_lowercase()) {
+                Some((id, name)) => {
+                    if *name != a.user_display_name {
+                        update_user.execute(rusqlite::params![*id, a.user_display_name, ts]).map_err(sql)?;
+                        name.clone_from(&a.user_display_name);
+                    }
+                    *id
                 }
-                *id
-            }
-            None => {
-                tx.prepare_cached(
-                    "INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
-                )
-                .and_then(|mut s| s.execute(rusqlite::params![a.login_name, a.user_display_name, ts]))
-                .map_err(sql)?;
-                let id = tx.last_insert_rowid();
-                users.insert(a.login_name.to_lowercase(), (id, a.user_display_name.clone()));
-                id
-            }
-        };
-        match r.existing_id {
-            None => {
-                accounts::insert_account_for(&tx, user_id, a, r.server_id, &ts).map_err(sql)?;
-                created += 1;
-            }
-            Some(id) => {
-                accounts::update_account_for(&tx, id, user_id, a, r.server_id, &ts).map_err(sql)?;
-                updated += 1;
+                None => {
+                    let id =
+                        insert_user.insert(rusqlite::params![a.login_name, a.user_display_name, ts]).map_err(sql)?;
+                    users.insert(a.login_name.to_lowercase(), (id, a.user_display_name.clone()));
+                    id
+                }
+            };
+            let protocol = a.receive_protocol.as_str();
+            match r.existing_id {
+                None => {
+                    insert_account
+                        .execute(rusqlite::params![user_id, a.address, a.display_name, protocol, r.server_id, ts])
+                        .map_err(sql)?;
+                    created += 1;
+                }
+                Some(id) => {
+                    update_account
+                        .execute(rusqlite::params![id, user_id, a.address, a.display_name, protocol, r.server_id, ts])
+                        .map_err(sql)?;
+                    updated += 1;
+                }
             }
         }
     }

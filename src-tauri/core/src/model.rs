@@ -382,6 +382,12 @@ pub struct SetupOverview {
     pub servers: Vec<MailServer>,
     pub account_count: u32,
     pub consent: Option<AdminConsent>,
+    /// The scopes step 3 asks for: those of the protocols the registered accounts use (IMAP
+    /// and/or POP, SMTP always) plus `offline_access`.
+    pub consent_scopes: Vec<String>,
+    /// Scopes of `consent_scopes` the recorded consent does not cover (all of them when there is
+    /// no consent): step 3 is done only when this is empty.
+    pub consent_missing: Vec<String>,
     pub redirect_uris: Vec<RedirectUri>,
     pub steps: Vec<StepState>,
 }
@@ -398,4 +404,99 @@ pub struct AuditEntry {
     pub action: String,
     pub target: String,
     pub detail: String,
+}
+
+/// What a browser round trip (steps 3 and 4) is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum FlowPurpose {
+    /// Step 3: the administrator grants tenant-wide consent.
+    AdminConsent,
+    /// Step 4: a user signs in to their registered mailbox.
+    SignIn,
+}
+
+/// A flow waiting for the browser to come back. Carries no secret: `browser_url` is the
+/// authorization request the browser was sent to (shown so the user can copy it into another
+/// browser when none opened).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FlowStarted {
+    /// Opaque id that the matching [`FlowFinished`] repeats (not the OAuth `state`).
+    pub flow_id: String,
+    pub purpose: FlowPurpose,
+    /// The mailbox (sign-in only).
+    pub address: Option<String>,
+    pub redirect_mode: RedirectMode,
+    /// The redirect URI the browser will come back to.
+    pub redirect_uri: String,
+    pub browser_url: String,
+    /// False when no browser could be started (the UI then offers the URL to copy).
+    pub browser_opened: bool,
+    /// When the flow stops waiting (RFC 3339).
+    pub expires_at: String,
+}
+
+/// A signed-in mailbox, as the UI may see it (no token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SignInSummary {
+    pub address: String,
+    /// Who Microsoft says signed in (`preferred_username`), may be an alias of `address`.
+    pub signed_in_as: String,
+    pub name: Option<String>,
+    /// Scopes of the access token.
+    pub scopes: Vec<String>,
+    pub account: AccountRow,
+}
+
+/// How a flow ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[ts(export)]
+pub enum FlowResult {
+    AdminConsented { consent: AdminConsent },
+    SignedIn { sign_in: SignInSummary },
+    Failed { error: crate::UiError },
+}
+
+/// Sent to the UI (event `exo://flow-finished`) when a redirect came back, a flow expired or
+/// was cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FlowFinished {
+    /// The [`FlowStarted::flow_id`], or `None` when the redirect matched no flow of this app
+    /// (forged, replayed, late).
+    pub flow_id: Option<String>,
+    pub purpose: Option<FlowPurpose>,
+    pub result: FlowResult,
+}
+
+/// What the CLI's `status` and the UI's step 4 show for one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct TokenStatus {
+    pub address: String,
+    pub status: AccountStatus,
+    /// A refresh token is in the keychain.
+    pub has_refresh_token: bool,
+    /// Expiry (RFC 3339) of the cached access token, when there is one.
+    pub access_token_expires_at: Option<String>,
+    pub status_detail: Option<String>,
+    pub status_at: Option<String>,
+}
+
+/// The browser round trip in progress and the last one that ended, for a UI that (re)opens
+/// step 3 or 4 — e.g. after a deep link launched the app cold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct FlowSnapshot {
+    pub pending: Vec<FlowStarted>,
+    pub last: Option<FlowFinished>,
 }

@@ -41,6 +41,19 @@ pub fn current_consent(conn: &Connection, tenant_id: &str, client_id: &str) -> R
     .map_err(sql)
 }
 
+/// What step 3 asks consent for: the protocols the registered accounts use (IMAP when there
+/// are none yet), SMTP always, plus `offline_access`.
+pub fn consent_protocols(conn: &Connection) -> Result<crate::oauth::MailScopes, UiError> {
+    let (imap, pop): (bool, bool) = conn
+        .query_row(
+            "SELECT count(*) FILTER (WHERE receive_protocol = 'imap') > 0, count(*) FILTER (WHERE receive_protocol = 'pop3') > 0 FROM mail_accounts",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(sql)?;
+    Ok(crate::oauth::MailScopes { imap: imap || !pop, pop, smtp: true })
+}
+
 /// Everything the wizard draws.
 pub fn overview(conn: &Connection) -> Result<SetupOverview, UiError> {
     let org = org::org_settings(conn).map_err(sql)?;
@@ -63,7 +76,18 @@ pub fn overview(conn: &Connection) -> Result<SetupOverview, UiError> {
     let step1 = if exchange.enabled && org.is_some() { StepStatus::Done } else { StepStatus::Todo };
     let blocked_unless_1 = |s: StepStatus| if step1 == StepStatus::Done { s } else { StepStatus::Blocked };
     let step2 = blocked_unless_1(if account_count > 0 { StepStatus::Done } else { StepStatus::Todo });
-    let step3 = blocked_unless_1(if consent.is_some() { StepStatus::Done } else { StepStatus::Todo });
+    let consent_scopes: Vec<String> =
+        consent_protocols(conn)?.with_offline_access().into_iter().map(str::to_owned).collect();
+    let consent_missing: Vec<String> = consent_scopes
+        .iter()
+        .filter(|s| !consent.as_ref().is_some_and(|c| c.scopes.iter().any(|g| g.eq_ignore_ascii_case(s))))
+        .cloned()
+        .collect();
+    let step3 = blocked_unless_1(if consent.is_some() && consent_missing.is_empty() {
+        StepStatus::Done
+    } else {
+        StepStatus::Todo
+    });
     let step4 = if account_count == 0 || step1 != StepStatus::Done {
         StepStatus::Blocked
     } else if verified == account_count {
@@ -78,7 +102,17 @@ pub fn overview(conn: &Connection) -> Result<SetupOverview, UiError> {
         .enumerate()
         .map(|(i, status)| StepState { step: i as u8 + 1, status })
         .collect();
-    Ok(SetupOverview { org, exchange, servers, account_count, consent, redirect_uris: redirect_uris(), steps })
+    Ok(SetupOverview {
+        org,
+        exchange,
+        servers,
+        account_count,
+        consent,
+        consent_scopes,
+        consent_missing,
+        redirect_uris: redirect_uris(),
+        steps,
+    })
 }
 
 /// Facts about this installation.

@@ -8,4 +8,14 @@ import type { StepState } from "./StepState";
 /**
  * Everything the wizard needs to draw itself.
  */
-export type SetupOverview = { org: OrgSettings | null, exchange: MailServer, servers: Array<MailServer>, accountCount: number, consent: AdminConsent | null, redirectUris: Array<RedirectUri>, steps: Array<StepState>, };
+export type SetupOverview = { org: OrgSettings | null, exchange: MailServer, servers: Array<MailServer>, accountCount: number, consent: AdminConsent | null, 
+/**
+ * The scopes step 3 asks for: those of the protocols the registered accounts use (IMAP
+ * and/or POP, SMTP always) plus `offline_access`.
+ */
+consentScopes: Array<string>, 
+/**
+ * Scopes of `consent_scopes` the recorded consent does not cover (all of them when there is
+ * no consent): step 3 is done only when this is empty.
+ */
+consentMissing: Array<string>, redirectUris: Array<RedirectUri>, steps: Array<StepState>, };

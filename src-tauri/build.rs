@@ -19,6 +19,11 @@ fn main() {
                 "preview_csv_import",
                 "import_csv",
                 "export_csv",
+                "begin_admin_consent",
+                "begin_sign_in",
+                "cancel_flow",
+                "flow_snapshot",
+                "sign_out",
             ]),
         ),
     )

@@ -6,17 +6,26 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use exo_setup_core::auth::Auth;
+use exo_setup_core::keychain::{OsKeychain, TokenStore};
 use exo_setup_core::Store;
 use tauri::{Manager, Runtime};
+use tauri_plugin_deep_link::DeepLinkExt;
+
+use crate::flows;
 
 /// Shared state of the running app.
 pub struct AppState {
     pub store: Arc<Store>,
+    pub auth: Arc<Auth>,
     pub data_dir: PathBuf,
 }
 
 /// Registers plugins, state and commands on `builder` and runs the app.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store: Store) -> tauri::Result<()> {
+    let store = Arc::new(store);
+    let keychain: Arc<dyn TokenStore> = Arc::new(OsKeychain::new());
+    let auth = Arc::new(Auth::new(Arc::clone(&store), keychain));
     builder
         // Single instance first: a second launch (e.g. the OS handing over a deep link) focuses
         // the running window instead of starting another app with its own state.
@@ -29,7 +38,30 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
-        .manage(AppState { store: Arc::new(store), data_dir })
+        .manage(AppState { store, auth: Arc::clone(&auth), data_dir })
+        .manage(flows::LoopbackTasks::default())
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            // Linux and Windows register the scheme at run time (macOS: by the bundle's Info.plist).
+            #[cfg(any(target_os = "linux", windows))]
+            if let Err(e) = app.deep_link().register_all() {
+                tracing::warn!("could not register the {} scheme: {e}", exo_setup_core::identity::DEEP_LINK_SCHEME);
+            }
+            // Listener first, then the URL that launched the app cold, so that none is missed.
+            let (h, a) = (handle.clone(), Arc::clone(&auth));
+            app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    flows::handle_deep_link(&h, &a, &url);
+                }
+            });
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                for url in urls {
+                    flows::handle_deep_link(&handle, &auth, &url);
+                }
+            }
+            flows::spawn_expiry_ticker(handle, Arc::clone(&auth));
+            Ok(())
+        })
         .on_page_load(|_webview, payload| {
             // Diagnostic for the benchmark harness: web view loaded, before the UI has painted.
             if payload.event() == tauri::webview::PageLoadEvent::Finished
@@ -51,6 +83,11 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
             crate::commands::preview_csv_import,
             crate::commands::import_csv,
             crate::commands::export_csv,
+            crate::commands::begin_admin_consent,
+            crate::commands::begin_sign_in,
+            crate::commands::cancel_flow,
+            crate::commands::flow_snapshot,
+            crate::commands::sign_out,
         ])
         .run(tauri::generate_context!())
 }

@@ -7,6 +7,7 @@
 
 pub mod cli;
 mod commands;
+mod flows;
 mod gui;
 
 pub use gui::{run_app, AppState};

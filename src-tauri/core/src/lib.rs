@@ -15,6 +15,7 @@
 //! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows.
 
 pub mod accounts;
+pub mod auth;
 pub mod csv_io;
 pub mod discovery;
 pub mod error;

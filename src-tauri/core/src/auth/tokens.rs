@@ -1,0 +1,226 @@
+//! Tokens after sign-in: written to the keychain, handed out while valid, refreshed when not.
+//!
+//! Order of writes on sign-in and refresh: the refresh token first (the keychain layer keeps the
+//! previous value readable until the new one is complete), then the cached access token, then
+//! the account's status in the store. A failure part-way never loses a working refresh token.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+
+use super::{lock, records, Auth};
+use crate::error::{Actor, UiError};
+use crate::keychain::{AccountKey, CachedAccessToken, Secret};
+use crate::model::{AccountRow, AccountStatus, FlowResult, SignInSummary, TokenStatus};
+use crate::oauth::{MailScopes, SignedIn};
+
+/// An access token is refreshed when it expires within this many seconds.
+pub const REFRESH_MARGIN_SECS: i64 = 5 * 60;
+
+/// A valid access token (in memory only; never Serialize).
+#[derive(Debug)]
+pub struct AccessToken {
+    pub token: Secret,
+    pub expires_at: DateTime<Utc>,
+    /// True when it was obtained by a refresh just now (false: from the keychain cache).
+    pub refreshed: bool,
+}
+
+fn not_signed_in(address: &str) -> UiError {
+    UiError::new(
+        "not_signed_in",
+        Actor::User,
+        format!("{address} has not signed in on this computer yet (or signed out): sign in first (step 4, or `exo-setup login {address}`)."),
+    )
+    .with("address", address)
+}
+
+impl Auth {
+    pub(super) async fn store_sign_in(&self, s: SignedIn) -> Result<FlowResult, UiError> {
+        let tenant_id = self.client().await?.tenant_id().to_owned();
+        let key = AccountKey::new(&tenant_id, &s.address);
+        let cached = CachedAccessToken {
+            token: s.access_token.clone(),
+            expires_at: s.expires_at.timestamp(),
+            scopes: s.scopes.clone(),
+        };
+        let refresh = s.refresh_token.clone();
+        let k = key.clone();
+        self.keychain(move |t| t.set_refresh_token(&k, &refresh)).await?;
+        let k = key.clone();
+        if let Err(e) = self.keychain(move |t| t.set_access_token(&k, &cached)).await {
+            // Only a cache: the refresh token is stored, the next use refreshes.
+            tracing::warn!(kind = %e.kind, "could not cache the access token");
+        }
+        let (address, signed_in_as, scopes) = (s.address.clone(), s.signed_in_as.clone(), s.scopes.clone());
+        let account = self
+            .db(move |st| {
+                records::set_status(
+                    st,
+                    &address,
+                    AccountStatus::SignedIn,
+                    Some(&signed_in_as),
+                    Some(("account.sign_in", json!({ "signed_in_as": signed_in_as, "scopes": scopes }))),
+                )
+            })
+            .await?;
+        Ok(FlowResult::SignedIn {
+            sign_in: SignInSummary {
+                address: s.address.clone(),
+                signed_in_as: s.signed_in_as.clone(),
+                name: s.name.clone(),
+                scopes: s.scopes.clone(),
+                account,
+            },
+        })
+    }
+
+    fn refresh_lock(&self, key: &AccountKey) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = lock(&self.refresh_locks);
+        Arc::clone(locks.entry(format!("{}\n{}", key.tenant(), key.address())).or_default())
+    }
+
+    /// A valid access token for the mailbox: the cached one while it has more than
+    /// [`REFRESH_MARGIN_SECS`] left (no network, no lock), else a refresh — one at a time per
+    /// account; transient failures are retried with backoff and never drop the stored token.
+    pub async fn access_token(&self, address: &str) -> Result<AccessToken, UiError> {
+        let a = address.to_owned();
+        let (tenant_id, account) = self.db(move |s| records::token_target(s, &a)).await?;
+        let key = AccountKey::new(&tenant_id, &account.address);
+        if let Some(t) = self.cached(&key).await? {
+            return Ok(t);
+        }
+        let guard = self.refresh_lock(&key);
+        let _held = guard.lock().await;
+        // Another task may have refreshed while this one waited.
+        if let Some(t) = self.cached(&key).await? {
+            return Ok(t);
+        }
+        let k = key.clone();
+        let refresh_token =
+            self.keychain(move |t| t.get_refresh_token(&k)).await?.ok_or_else(|| not_signed_in(&account.address))?;
+        let client = self.client().await?;
+        let scopes = MailScopes::for_account(account.receive_protocol);
+        match client.refresh_with_retry(&refresh_token, scopes, self.backoff).await {
+            Ok(r) => {
+                if r.rotated {
+                    let (k, new) = (key.clone(), r.refresh_token.clone());
+                    self.keychain(move |t| t.set_refresh_token(&k, &new)).await?;
+                }
+                let cached = CachedAccessToken {
+                    token: r.access_token.clone(),
+                    expires_at: r.expires_at.timestamp(),
+                    scopes: r.scopes.clone(),
+                };
+                let k = key.clone();
+                if let Err(e) = self.keychain(move |t| t.set_access_token(&k, &cached)).await {
+                    tracing::warn!(kind = %e.kind, "could not cache the access token");
+                }
+                if matches!(
+                    account.status,
+                    AccountStatus::NeedsReauth | AccountStatus::Error | AccountStatus::NotSignedIn
+                ) {
+                    let a = account.address.clone();
+                    self.db(move |s| records::set_status(s, &a, AccountStatus::SignedIn, None, None)).await?;
+                }
+                Ok(AccessToken { token: r.access_token, expires_at: r.expires_at, refreshed: true })
+            }
+            Err(e) => {
+                let transient = e.is_transient();
+                let reauth = e.needs_reauthorization();
+                let ui: UiError = e.into();
+                if !transient {
+                    let (a, kind) = (account.address.clone(), ui.kind.clone());
+                    let status = if reauth { AccountStatus::NeedsReauth } else { AccountStatus::Error };
+                    let k = key.clone();
+                    let _ = self.keychain(move |t| t.delete_access_token(&k)).await;
+                    self.db(move |s| {
+                        records::set_status(
+                            s,
+                            &a,
+                            status,
+                            Some(&kind),
+                            Some(("account.refresh_failed", json!({ "kind": kind }))),
+                        )
+                    })
+                    .await?;
+                }
+                Err(ui)
+            }
+        }
+    }
+
+    async fn cached(&self, key: &AccountKey) -> Result<Option<AccessToken>, UiError> {
+        let k = key.clone();
+        let Some(c) = self.keychain(move |t| t.get_access_token(&k)).await? else { return Ok(None) };
+        let now = self.flows.now().timestamp();
+        if c.expires_within(now, REFRESH_MARGIN_SECS) {
+            return Ok(None);
+        }
+        let expires_at = Utc.timestamp_opt(c.expires_at, 0).single().unwrap_or_else(Utc::now);
+        Ok(Some(AccessToken { token: c.token, expires_at, refreshed: false }))
+    }
+
+    /// Deletes the mailbox's tokens from the keychain and marks it not signed in.
+    pub async fn sign_out(&self, address: &str) -> Result<AccountRow, UiError> {
+        let a = address.to_owned();
+        let (tenant_id, account) = self.db(move |s| records::token_target(s, &a)).await?;
+        let key = AccountKey::new(&tenant_id, &account.address);
+        self.keychain(move |t| t.delete_account(&key)).await?;
+        let a = account.address.clone();
+        self.db(move |s| {
+            records::set_status(s, &a, AccountStatus::NotSignedIn, None, Some(("account.sign_out", json!({}))))
+        })
+        .await
+    }
+
+    /// Every account's status with what the keychain holds (the keychain is only asked about
+    /// accounts that signed in at some point, so that an admin's 10,000-account store stays fast).
+    pub async fn status(&self) -> Result<Vec<TokenStatus>, UiError> {
+        let (tenant_id, rows) = self
+            .db(|s| {
+                let tenant = crate::org::org_settings(&s.conn()).map_err(crate::org::sql)?.map(|o| o.tenant_id);
+                let conn = s.conn();
+                let mut stmt = conn
+                    .prepare("SELECT address, status, status_detail, status_at FROM mail_accounts ORDER BY address")
+                    .map_err(crate::org::sql)?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            AccountStatus::parse(&r.get::<_, String>(1)?).unwrap_or(AccountStatus::Error),
+                            r.get::<_, Option<String>>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                        ))
+                    })
+                    .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                    .map_err(crate::org::sql)?;
+                Ok((tenant, rows))
+            })
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (address, status, status_detail, status_at) in rows {
+            let (mut has_refresh, mut expires) = (false, None);
+            if let (Some(t), true) = (&tenant_id, status != AccountStatus::NotSignedIn) {
+                let key = AccountKey::new(t, &address);
+                let k = key.clone();
+                has_refresh = self.keychain(move |s| s.get_refresh_token(&k)).await?.is_some();
+                expires = self
+                    .keychain(move |s| s.get_access_token(&key))
+                    .await?
+                    .and_then(|c| Utc.timestamp_opt(c.expires_at, 0).single())
+                    .map(|d| d.to_rfc3339());
+            }
+            out.push(TokenStatus {
+                address,
+                status,
+                has_refresh_token: has_refresh,
+                access_token_expires_at: expires,
+                status_detail,
+                status_at,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,141 @@
+//! The GUI side of steps 3 and 4: where the browser comes back to and what happens then.
+//!
+//! - Deep link (default): the OS hands `dev.exosetup.wizard://oauth2/callback?…` to the app —
+//!   to the running instance through tauri-plugin-single-instance, or by launching it cold —
+//!   and tauri-plugin-deep-link's `on_open_url` passes it here.
+//! - Loopback (chosen in step 1): a one-request listener on 127.0.0.1 per flow.
+//!
+//! Either way the URL goes to [`Auth::complete`] and the result to the UI as the event
+//! [`FLOW_FINISHED`]. Expired flows are ended by a ticker. Nothing sent to the UI carries a token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use exo_setup_core::auth::loopback::LoopbackListener;
+use exo_setup_core::auth::{browser, Auth};
+use exo_setup_core::identity;
+use exo_setup_core::model::{FlowFinished, FlowResult, FlowStarted, RedirectMode};
+use exo_setup_core::oauth::FLOW_TTL;
+use exo_setup_core::UiError;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use url::Url;
+
+/// Event sent to the UI when a flow ends (payload: [`FlowFinished`]).
+pub const FLOW_FINISHED: &str = "exo://flow-finished";
+
+/// Loopback listeners waiting, by flow id (aborted on cancel).
+#[derive(Default)]
+pub struct LoopbackTasks(Mutex<HashMap<String, tauri::async_runtime::JoinHandle<()>>>);
+
+impl LoopbackTasks {
+    fn insert(&self, flow_id: String, task: tauri::async_runtime::JoinHandle<()>) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(flow_id, task);
+    }
+    fn abort(&self, flow_id: &str) {
+        if let Some(t) = self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(flow_id) {
+            t.abort();
+        }
+    }
+}
+
+/// Sends a flow's end to the UI (and logs the payload for the IPC audit of the test suite).
+pub fn emit_finished<R: Runtime>(app: &AppHandle<R>, finished: &FlowFinished) {
+    crate::commands::trace_ipc(FLOW_FINISHED, finished);
+    if let Err(e) = app.emit(FLOW_FINISHED, finished) {
+        tracing::warn!("could not send {FLOW_FINISHED}: {e}");
+    }
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+/// A URL the OS handed over (deep link). Only the callback path of our scheme is a redirect;
+/// anything else is logged and ignored (issue 6 adds invitations).
+pub fn handle_deep_link<R: Runtime>(app: &AppHandle<R>, auth: &Arc<Auth>, url: &Url) {
+    let callback = identity::deep_link_redirect_uri();
+    let is_callback = Url::parse(&callback)
+        .map(|c| c.scheme() == url.scheme() && c.host_str() == url.host_str() && c.path() == url.path())
+        .unwrap_or(false);
+    if !is_callback {
+        tracing::info!(scheme = url.scheme(), path = url.path(), "deep link is not an OAuth callback; ignored");
+        return;
+    }
+    let (app, auth, url) = (app.clone(), Arc::clone(auth), url.to_string());
+    tauri::async_runtime::spawn(async move {
+        let finished = auth.complete(&url).await;
+        emit_finished(&app, &finished);
+    });
+}
+
+/// Starts a flow the way step 1 chose (deep link or loopback), opens the system browser and
+/// returns what the UI shows while waiting.
+pub async fn start<R: Runtime, F, Fut>(app: &AppHandle<R>, auth: &Arc<Auth>, begin: F) -> Result<FlowStarted, UiError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(FlowStarted, Url), UiError>>,
+{
+    let (mut started, url, listener) = match auth.redirect_mode().await? {
+        RedirectMode::DeepLink => {
+            let (s, u) = begin(identity::deep_link_redirect_uri()).await?;
+            (s, u, None)
+        }
+        RedirectMode::Loopback => {
+            let listener = LoopbackListener::bind().await?;
+            let (s, u) = begin(listener.redirect_uri()).await?;
+            (s, u, Some(listener))
+        }
+    };
+    if let Some(listener) = listener {
+        let (app2, auth2) = (app.clone(), Arc::clone(auth));
+        let task = tauri::async_runtime::spawn(async move {
+            let ttl = FLOW_TTL.to_std().unwrap_or(Duration::from_secs(600));
+            match listener.receive(ttl).await {
+                Ok(request) => {
+                    let finished = auth2.complete(request.callback_url()).await;
+                    match &finished.result {
+                        FlowResult::Failed { error } => request.respond(false, &error.message).await,
+                        _ => request.respond(true, "").await,
+                    }
+                    emit_finished(&app2, &finished);
+                }
+                // The flow's own expiry (ticker) reports the timeout.
+                Err(e) => tracing::info!(kind = %e.kind, "loopback listener ended"),
+            }
+        });
+        app.state::<LoopbackTasks>().insert(started.flow_id.clone(), task);
+    }
+    let target = url.to_string();
+    let opened = tauri::async_runtime::spawn_blocking(move || browser::open(&target)).await;
+    started.browser_opened = matches!(opened, Ok(Ok(())));
+    if let Ok(Err(e)) = &opened {
+        tracing::warn!(kind = %e.kind, "no system browser could be opened; the UI offers the link");
+    }
+    auth.set_browser_opened(&started.flow_id, started.browser_opened);
+    Ok(started)
+}
+
+/// Cancels a flow and stops its loopback listener.
+pub fn cancel<R: Runtime>(app: &AppHandle<R>, auth: &Auth, flow_id: &str) {
+    app.state::<LoopbackTasks>().abort(flow_id);
+    if let Some(finished) = auth.cancel(flow_id) {
+        emit_finished(app, &finished);
+    }
+}
+
+/// Ends expired flows every few seconds.
+pub fn spawn_expiry_ticker<R: Runtime>(app: AppHandle<R>, auth: Arc<Auth>) {
+    tauri::async_runtime::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            for finished in auth.expire_due() {
+                if let Some(id) = &finished.flow_id {
+                    app.state::<LoopbackTasks>().abort(id);
+                }
+                emit_finished(&app, &finished);
+            }
+        }
+    });
+}

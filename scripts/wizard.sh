@@ -10,7 +10,18 @@
 # the wizard runs in a virtual X server (xvfb-run) inside a private D-Bus session, for a demo or a smoke test;
 # EXO_HEADLESS_SCREENSHOT=path.png saves a picture of the screen after EXO_HEADLESS_SECONDS (default 5) seconds
 # and closes it.
+#
+# --demo (first argument): walks all four steps offline. Starts the bundled Microsoft identity platform emulator
+# (tests/entra-emulator, sign-in pages included; users admin@, taro@ and hanako@contoso.example, no password),
+# points step 1 at it (the form is pre-filled and says it is not Microsoft), keeps data in its own directory and
+# keychain service so a real setup is never touched, and stops the emulator when the wizard closes.
 set -euo pipefail
+
+demo=0
+if [ "${1:-}" = "--demo" ]; then
+  demo=1
+  shift
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -43,6 +54,29 @@ echo "==> building the app with the UI embedded (cargo build --features prod)"
 cargo build --features prod --bin exo-setup
 app="$(exo_target_dir "$ROOT")/debug/exo-setup"
 
+if [ "$demo" = 1 ]; then
+  echo "==> demo: building and starting the Microsoft identity platform emulator"
+  cargo build -p entra-emulator --bin entra-emulator
+  emu_log="$(mktemp)"
+  "$(exo_target_dir "$ROOT")/debug/entra-emulator" --listen 127.0.0.1:0 >"$emu_log" 2>&1 &
+  emu_pid=$!
+  trap 'kill "$emu_pid" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do grep -q "listening on" "$emu_log" && break; sleep 0.1; done
+  emu_url="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$emu_log" | head -1)"
+  [ -n "$emu_url" ] || { cat "$emu_log" >&2; echo "the emulator did not start" >&2; exit 1; }
+  echo "    emulator: $emu_url (tenant contoso.example, app 11111111-2222-3333-4444-555555555555)"
+  export EXO_SETUP_DEMO_AUTHORITY="$emu_url" EXO_SETUP_DEMO_TENANT="contoso.example" \
+    EXO_SETUP_DEMO_CLIENT_ID="11111111-2222-3333-4444-555555555555" \
+    EXO_SETUP_DATA_DIR="${EXO_SETUP_DATA_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/exo-setup-demo}" \
+    EXO_SETUP_KEYCHAIN_SERVICE="${EXO_SETUP_KEYCHAIN_SERVICE:-dev.exosetup.wizard.demo}"
+  echo "    demo data: $EXO_SETUP_DATA_DIR (delete it to start over)"
+  # Not exec: the trap stops the emulator when the wizard closes.
+  if [ "$headless" != 1 ]; then
+    "$app" "$@"
+    exit $?
+  fi
+fi
+
 if [ "$headless" != 1 ]; then
   echo "==> starting $app $*"
   exec "$app" "$@"
@@ -51,6 +85,7 @@ fi
 shot="${EXO_HEADLESS_SCREENSHOT:-}"
 echo "==> starting $app $* in a virtual display (Xvfb) and a private D-Bus session"
 if [ -z "$shot" ]; then
+  [ "$demo" = 1 ] && { xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$app" "$@"; exit $?; }
   exec xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$app" "$@"
 fi
 case "$shot" in /*) ;; *) shot="$PWD/$shot" ;; esac

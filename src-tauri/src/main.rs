@@ -9,10 +9,7 @@ use exo_setup::cli::{self, Cli};
 use exo_setup_core::{paths, Store};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EXO_SETUP_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     // A deep link can launch the app cold with the URL as its only argument: that is the GUI.
     let args: Vec<String> = std::env::args().collect();
     let is_deep_link =
@@ -35,5 +32,18 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+    }
+}
+
+/// Logs go to stderr, or to the file `EXO_SETUP_LOG_FILE` (appended; the test suite scans it for
+/// token strings), filtered by `EXO_SETUP_LOG` (default `warn`). No log line ever holds a secret.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EXO_SETUP_LOG").unwrap_or_else(|_| "warn".into());
+    let file = std::env::var_os("EXO_SETUP_LOG_FILE")
+        .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(f) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
+        None => builder.with_writer(std::io::stderr).init(),
     }
 }

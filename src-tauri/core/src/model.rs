@@ -20,6 +20,9 @@ pub struct AppInfo {
     /// BCP 47 tag of the OS locale, e.g. `ja-JP`; the UI starts in Japanese when it begins with `ja`.
     pub system_locale: String,
     pub os_user: String,
+    /// Set by `scripts/wizard.sh --demo`: step 1's values for the bundled emulator, which the
+    /// form offers instead of empty fields (and the UI says it is not Microsoft).
+    pub demo: Option<OrgSettingsInput>,
 }
 
 /// How the Microsoft sign-in comes back to the app.

@@ -125,5 +125,18 @@ pub fn app_info(data_dir: &std::path::Path) -> AppInfo {
         data_dir: data_dir.display().to_string(),
         system_locale: sys_locale::get_locale().unwrap_or_else(|| "en-US".to_owned()),
         os_user: crate::store::os_user(),
+        demo: demo_settings(),
     }
+}
+
+/// Step 1's values for the demo emulator, from `EXO_SETUP_DEMO_AUTHORITY`, `EXO_SETUP_DEMO_TENANT`
+/// and `EXO_SETUP_DEMO_CLIENT_ID` (all three must be set).
+fn demo_settings() -> Option<crate::model::OrgSettingsInput> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    Some(crate::model::OrgSettingsInput {
+        authority: var("EXO_SETUP_DEMO_AUTHORITY")?,
+        tenant: var("EXO_SETUP_DEMO_TENANT")?,
+        client_id: var("EXO_SETUP_DEMO_CLIENT_ID")?,
+        redirect_mode: RedirectMode::DeepLink,
+    })
 }

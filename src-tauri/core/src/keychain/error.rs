@@ -28,6 +28,10 @@ pub enum KeychainError {
     Platform { operation: &'static str, service: String, cause: String },
 }
 
+/// Every kind [`KeychainError::kind`] returns.
+pub const KEYCHAIN_ERROR_KINDS: &[&str] =
+    &["keychain_unavailable", "keychain_locked", "keychain_denied", "keychain_corrupt", "keychain_error"];
+
 impl KeychainError {
     /// The stable `kind` the UI keys its text by.
     pub fn kind(&self) -> &'static str {

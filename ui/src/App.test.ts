@@ -68,13 +68,12 @@ describe('start screen and step indicator', () => {
     expect((screen.getByTestId('nav-step-2') as HTMLButtonElement).disabled).toBe(true);
   });
 
-  it('opens step 4 for "My mail account", with its action disabled and no fake success', async () => {
+  it('opens step 4 for "My mail account", explaining what the administrator must do first', async () => {
     await renderApp();
     await fireEvent.click(screen.getByTestId('start-user'));
     expect(screen.getByTestId('nav-step-4').getAttribute('aria-current')).toBe('step');
-    const action = screen.getByTestId('step-action') as HTMLButtonElement;
-    expect(action.disabled).toBe(true);
-    expect(screen.getByTestId('not-available').textContent).toContain('Not available in this version yet');
+    expect(screen.getByTestId('step4-not-ready').textContent).toContain('administrator must first complete steps 1 and 2');
+    expect(screen.queryByTestId('step4-signin')).toBeNull();
     expect(sessionStorage.getItem('exo-setup.mode')).toBe('user');
   });
 
@@ -83,6 +82,6 @@ describe('start screen and step indicator', () => {
     await fireEvent.click(screen.getByTestId('start-admin'));
     await fireEvent.click(screen.getByTestId('nav-step-3'));
     expect(document.body.textContent).toContain('11102');
-    expect((screen.getByTestId('step-action') as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByTestId('step3-grant') as HTMLButtonElement).disabled).toBe(false);
   });
 });

@@ -1,4 +1,6 @@
+import { emit } from '@tauri-apps/api/event';
 import { describe, expect, it } from 'vitest';
+import type { FlowFinished } from '../bindings/FlowFinished';
 import { backend, lastCall } from '../test/fixtures';
 import { api } from './api';
 import { AccountPager } from './accounts/pager.svelte';
@@ -45,6 +47,35 @@ describe('api', () => {
     await api.setServerEnabled(1n, true);
     expect(lastCall(calls, 'delete_account')?.args).toEqual({ id: 5 });
     expect(lastCall(calls, 'set_server_enabled')?.args).toEqual({ serverId: 1, enabled: true });
+  });
+
+  it('delivers flow-finished events with their error normalized, until unlistened', async () => {
+    const calls = backend({});
+    const seen: FlowFinished[] = [];
+    const unlisten = await api.onFlowFinished((f) => seen.push(f));
+    const raw = { kind: 'wrong_account', actor: 'user', message: 'x', detail: { expected: 'a@contoso.com', n: 5 } };
+    await emit('exo://flow-finished', { flowId: 'f1', purpose: 'sign_in', result: { outcome: 'failed', error: raw } });
+    expect(seen).toEqual([
+      {
+        flowId: 'f1',
+        purpose: 'sign_in',
+        result: { outcome: 'failed', error: { kind: 'wrong_account', actor: 'user', message: 'x', detail: { expected: 'a@contoso.com', n: '5' } } },
+      },
+    ]);
+    unlisten();
+    await emit('exo://flow-finished', { flowId: 'f2', purpose: null, result: { outcome: 'failed', error: raw } });
+    expect(seen).toHaveLength(1);
+    expect(lastCall(calls, 'plugin:event|listen')?.args).toMatchObject({ event: 'exo://flow-finished' });
+  });
+
+  it('passes the flow commands their arguments in camelCase', async () => {
+    const calls = backend({ cancel_flow: () => null, begin_sign_in: () => null, sign_out: () => null });
+    await api.cancelFlow('f1');
+    await api.beginSignIn('a@contoso.com');
+    await api.signOut('a@contoso.com');
+    expect(lastCall(calls, 'cancel_flow')?.args).toEqual({ flowId: 'f1' });
+    expect(lastCall(calls, 'begin_sign_in')?.args).toEqual({ address: 'a@contoso.com' });
+    expect(lastCall(calls, 'sign_out')?.args).toEqual({ address: 'a@contoso.com' });
   });
 });
 

@@ -3,11 +3,16 @@
  * every rejection is normalized into a `UiError`.
  */
 import { invoke, type InvokeArgs, type InvokeOptions } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import { writeText } from '@tauri-apps/plugin-clipboard-manager';
 import type { AccountInput } from '../bindings/AccountInput';
 import type { AccountPage } from '../bindings/AccountPage';
 import type { AccountQuery } from '../bindings/AccountQuery';
 import type { AccountRow } from '../bindings/AccountRow';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { FlowFinished } from '../bindings/FlowFinished';
+import type { FlowSnapshot } from '../bindings/FlowSnapshot';
+import type { FlowStarted } from '../bindings/FlowStarted';
 import type { ImportMode } from '../bindings/ImportMode';
 import type { ImportOutcome } from '../bindings/ImportOutcome';
 import type { ImportPreview } from '../bindings/ImportPreview';
@@ -21,6 +26,17 @@ async function call<T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions):
   } catch (raw) {
     throw toUiError(raw);
   }
+}
+
+export type { UnlistenFn };
+
+/** The event Rust emits when a browser round trip (steps 3 and 4) ends. */
+export const FLOW_FINISHED_EVENT = 'exo://flow-finished';
+
+/** A finished flow as received, with its error (if any) normalized like a rejected command's. */
+function normalizeFinished(raw: FlowFinished): FlowFinished {
+  if (raw.result.outcome !== 'failed') return raw;
+  return { ...raw, result: { outcome: 'failed', error: toUiError(raw.result.error) } };
 }
 
 /** Ids are i64 in Rust; ts-rs may type them as bigint. The IPC carries them as JSON numbers. */
@@ -45,4 +61,25 @@ export const api = {
   /** Rust shows the save dialog; the path written, or null when cancelled. */
   exportCsv: () => call<string | null>('export_csv'),
   uiReady: () => call<null>('ui_ready'),
+  /** Step 3: Rust opens the system browser on Microsoft's admin-consent page. */
+  beginAdminConsent: () => call<FlowStarted>('begin_admin_consent'),
+  /** Step 4: Rust opens the system browser on Microsoft's sign-in page for `address`. */
+  beginSignIn: (address: string) => call<FlowStarted>('begin_sign_in', { address }),
+  /** Stops waiting; Rust then sends the flow's end (a `flow_cancelled` failure) as an event. */
+  cancelFlow: (flowId: string) => call<null>('cancel_flow', { flowId }),
+  /** The flows still waiting and the last one that ended (for a screen opened afterwards). */
+  flowSnapshot: () => call<FlowSnapshot>('flow_snapshot'),
+  /** Deletes the account's tokens from the keychain. */
+  signOut: (address: string) => call<AccountRow>('sign_out', { address }),
+  /** Calls `handler` for every flow that ends; the returned function stops listening. */
+  onFlowFinished: (handler: (finished: FlowFinished) => void): Promise<UnlistenFn> =>
+    listen<FlowFinished>(FLOW_FINISHED_EVENT, (event) => handler(normalizeFinished(event.payload))),
+  /** Writes `text` to the clipboard (rejects with a UiError). */
+  copyText: async (text: string): Promise<void> => {
+    try {
+      await writeText(text);
+    } catch (raw) {
+      throw toUiError(raw);
+    }
+  },
 };

@@ -1,6 +1,11 @@
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { AccountRow } from '../bindings/AccountRow';
+import type { AdminConsent } from '../bindings/AdminConsent';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { FlowFinished } from '../bindings/FlowFinished';
+import type { FlowPurpose } from '../bindings/FlowPurpose';
+import type { FlowResult } from '../bindings/FlowResult';
+import type { FlowStarted } from '../bindings/FlowStarted';
 import type { MailServer } from '../bindings/MailServer';
 import type { SetupOverview } from '../bindings/SetupOverview';
 import type { StepStatus } from '../bindings/StepStatus';
@@ -15,6 +20,7 @@ export function appInfo(systemLocale = 'en-US'): AppInfo {
     dataDir: '/tmp/exo',
     systemLocale,
     osUser: 'admin',
+    demo: null,
   };
 }
 
@@ -30,6 +36,13 @@ export function exchange(enabled: boolean): MailServer {
     auth: 'oauth2',
   };
 }
+
+export const CONSENT_SCOPES = [
+  'https://outlook.office.com/IMAP.AccessAsUser.All',
+  'https://outlook.office.com/POP.AccessAsUser.All',
+  'https://outlook.office.com/SMTP.Send',
+  'offline_access',
+];
 
 export function overview(
   opts: { enabled?: boolean; steps?: [StepStatus, StepStatus, StepStatus, StepStatus]; extraServers?: MailServer[] } = {},
@@ -53,6 +66,8 @@ export function overview(
     servers: [...(opts.extraServers ?? []), ex],
     accountCount: 0,
     consent: null,
+    consentScopes: [...CONSENT_SCOPES],
+    consentMissing: [...CONSENT_SCOPES],
     redirectUris: [
       { uri: 'dev.exosetup.wizard://oauth2/callback', mode: 'deep_link', platform: 'Mobile and desktop applications' },
       { uri: 'http://localhost', mode: 'loopback', platform: 'Mobile and desktop applications' },
@@ -79,6 +94,37 @@ export function accountRow(i: number): AccountRow {
   };
 }
 
+export function flowStarted(purpose: FlowPurpose, overrides: Partial<FlowStarted> = {}): FlowStarted {
+  return {
+    flowId: `flow-${purpose}-1`,
+    purpose,
+    address: purpose === 'sign_in' ? 'user00000@contoso.com' : null,
+    redirectMode: 'deep_link',
+    redirectUri: 'dev.exosetup.wizard://oauth2/callback',
+    browserUrl: `https://login.microsoftonline.com/contoso.onmicrosoft.com/${
+      purpose === 'sign_in' ? 'oauth2/v2.0/authorize' : 'v2.0/adminconsent'
+    }?client_id=11111111-2222-3333-4444-555555555555&state=opaque`,
+    browserOpened: true,
+    expiresAt: '2030-01-01T10:10:00Z',
+    ...overrides,
+  };
+}
+
+export function adminConsent(overrides: Partial<AdminConsent> = {}): AdminConsent {
+  return {
+    tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    clientId: '11111111-2222-3333-4444-555555555555',
+    scopes: [...CONSENT_SCOPES],
+    grantedBy: 'admin@contoso.onmicrosoft.com',
+    grantedAt: '2030-01-01T10:05:00Z',
+    ...overrides,
+  };
+}
+
+export function flowFinished(flowId: string | null, purpose: FlowPurpose | null, result: FlowResult): FlowFinished {
+  return { flowId, purpose, result };
+}
+
 export function uiError(kind: string, actor: UiError['actor'], detail: Record<string, string> = {}): UiError {
   return { kind, actor, message: `English ${kind}`, detail };
 }
@@ -97,11 +143,15 @@ type Handler = (args: unknown, options: unknown) => unknown;
  */
 export function backend(handlers: Record<string, Handler>): Call[] {
   const calls: Call[] = [];
-  mockIPC((cmd, args) => {
-    const handler = handlers[cmd];
-    if (!handler) throw new Error(`unmocked command ${cmd}`);
-    return handler(args, calls[calls.length - 1]?.options);
-  });
+  mockIPC(
+    (cmd, args) => {
+      const handler = handlers[cmd];
+      if (!handler) throw new Error(`unmocked command ${cmd}`);
+      return handler(args, calls[calls.length - 1]?.options);
+    },
+    // `listen`/`emit` of @tauri-apps/api/event work in tests: `emit(...)` reaches the app's listeners.
+    { shouldMockEvents: true },
+  );
   const internals = (window as unknown as { __TAURI_INTERNALS__: { invoke: (...a: unknown[]) => Promise<unknown> } })
     .__TAURI_INTERNALS__;
   const mocked = internals.invoke;

@@ -13,6 +13,7 @@ export async function renderApp(
     app_info: () => appInfo(opts.locale ?? 'en-US'),
     setup_overview: () => opts.overview ?? makeOverview(),
     ui_ready: () => null,
+    flow_snapshot: () => ({ pending: [], last: null }),
     ...opts.handlers,
   });
   render(App);

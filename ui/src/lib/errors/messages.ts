@@ -1,12 +1,37 @@
 import type { ImportRowError } from '../../bindings/ImportRowError';
 import type { UiError } from '../../bindings/UiError';
-import { hasText, t, currentLang } from '../i18n';
+import { hasText, i18n, t, currentLang } from '../i18n';
+
+/** Detail keys one Rust error names differently from another of the same kind. */
+const ALIASES: Record<string, Record<string, string>> = {
+  // Discovery (step 1) says `actual`, the OAuth callback check says `got`.
+  issuer_mismatch: { actual: 'got' },
+};
 
 /** The localized explanation of an error, with its detail parameters filled in. */
 export function errorText(error: UiError): string {
   const key = `errors.${error.kind}`;
   if (!hasText(currentLang(), key)) return t('errors.unexpected');
-  return t(key, { ...error.detail });
+  const params: Record<string, string> = { ...error.detail };
+  for (const [name, from] of Object.entries(ALIASES[error.kind] ?? {})) {
+    if (params[name] === undefined && params[from] !== undefined) params[name] = params[from];
+  }
+  // A parameter Rust did not send is shown as a dash, never as a raw `{{name}}`.
+  const raw = i18n.getResource(currentLang(), 'translation', key);
+  if (typeof raw === 'string') {
+    for (const [, name] of raw.matchAll(/\{\{\s*(\w+)\s*\}\}/g)) params[name] ??= '—';
+  }
+  return t(key, params);
+}
+
+/** The lines support asks for: kind, Microsoft's code and IDs, and Rust's English message. */
+export function supportText(error: UiError): string {
+  const lines = [`kind: ${error.kind}`];
+  for (const k of ['code', 'error', 'suberror', 'traceId', 'correlationId', 'timestamp', 'description']) {
+    if (error.detail[k]) lines.push(`${k}: ${error.detail[k]}`);
+  }
+  if (error.message) lines.push(`message: ${error.message}`);
+  return lines.join('\n');
 }
 
 /** The localized reason of a CSV row error. */

@@ -1,18 +1,31 @@
 //! The CLI in the same binary: subcommands run the core against a data directory given by
 //! `--data-dir`, print what scripts need, and exit with documented codes.
+//!
+//! The sign-in commands (`consent`, `login`, `token`, `status`, `logout`) run against the entra
+//! emulator (auto-approve) with `BROWSER=scripts/test-browser.sh` and the REAL Secret Service:
+//! run as the test command does, `dbus-run-session -- scripts/with-keyring.sh cargo test --test cli`.
+//! Without a session bus those tests fail saying so, unless `EXO_SKIP_KEYRING=1`.
 
+use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use entra_emulator::{Config, Emulator};
+use entra_emulator::{Config, Emulator, Endpoint, Fault, FaultKind, DEMO_CLIENT_ID, DEMO_TENANT_ID};
 
 fn exo(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exo-setup"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env_remove("EXO_SETUP_DATA_DIR")
-        .output()
-        .unwrap()
+    exo_env(dir, args, &[])
+}
+
+fn exo_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_exo-setup"));
+    cmd.arg("--data-dir").arg(dir).args(args).env_remove("EXO_SETUP_DATA_DIR");
+    for var in ["TEST_BROWSER_LOGIN_HINT", "TEST_BROWSER_DELAY", "TEST_BROWSER_LOG"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -155,4 +168,237 @@ fn usage_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(exo(dir.path(), &["server", "enable", "--tenant", "x.example"]).status.code(), Some(2));
     assert_eq!(exo(dir.path(), &["frobnicate"]).status.code(), Some(2));
+}
+
+/// True when the real Secret Service should be used; panics with instructions when it is missing.
+fn secret_service_required() -> bool {
+    if std::env::var("EXO_SKIP_KEYRING").as_deref() == Ok("1") {
+        eprintln!("EXO_SKIP_KEYRING=1: skipping the CLI sign-in test against the real Secret Service");
+        return false;
+    }
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
+        panic!(
+            "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset), so there is no Secret Service to store \
+             sign-ins in. Run: dbus-run-session -- scripts/with-keyring.sh cargo test --test cli \
+             (or set EXO_SKIP_KEYRING=1 to skip these tests knowingly)"
+        );
+    }
+    true
+}
+
+/// Environment of one sign-in test: the test browser, its log, a keychain service of its own.
+struct SignInEnv {
+    dir: tempfile::TempDir,
+    browser_log: std::path::PathBuf,
+    service: String,
+}
+
+impl SignInEnv {
+    fn new(emu: &Emulator) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let env = SignInEnv {
+            browser_log: dir.path().join("browser.log"),
+            service: format!("dev.exosetup.wizard.test.cli.{}.{nanos}", std::process::id()),
+            dir,
+        };
+        let on = env.run(&[
+            "server",
+            "enable",
+            "--tenant",
+            "contoso.example",
+            "--client-id",
+            DEMO_CLIENT_ID,
+            "--authority",
+            &emu.base_url(),
+            "--redirect-mode",
+            "loopback",
+        ]);
+        assert!(on.status.success(), "{}", text(&on.stderr));
+        for (login, address) in [("yamada", "taro@contoso.example"), ("sato", "hanako@contoso.example")] {
+            let add = env.run(&["accounts", "add", "--login", login, "--address", address]);
+            assert!(add.status.success(), "{}", text(&add.stderr));
+        }
+        env
+    }
+
+    fn run_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        let browser = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-browser.sh");
+        let log = self.browser_log.to_str().unwrap();
+        let mut env: Vec<(&str, &str)> =
+            vec![("BROWSER", browser), ("TEST_BROWSER_LOG", log), ("EXO_SETUP_KEYCHAIN_SERVICE", &self.service)];
+        env.extend_from_slice(extra);
+        exo_env(self.dir.path(), args, &env)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[])
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status --json: {e}: {}", text(&out.stdout)))
+    }
+
+    fn account_status(&self, address: &str) -> serde_json::Value {
+        let all = self.status();
+        all.as_array().unwrap().iter().find(|r| r["address"] == address).cloned().unwrap_or_else(|| panic!("{all}"))
+    }
+
+    fn browser_log(&self) -> String {
+        std::fs::read_to_string(&self.browser_log).unwrap_or_default()
+    }
+}
+
+/// The claims of a JWT (no signature check: the emulator's own record is checked separately).
+fn jwt_claims(jwt: &str) -> serde_json::Value {
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    let mut bits: u32 = 0;
+    let mut n = 0;
+    let mut bytes = Vec::new();
+    for c in payload.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => panic!("not base64url: {c}"),
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            bytes.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn consent_login_token_status_logout_through_the_browser_and_the_keychain() {
+    if !secret_service_required() {
+        return;
+    }
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    emu.set_auto_approve(true);
+    let env = SignInEnv::new(&emu);
+
+    // Step 3: admin consent through the loopback redirect.
+    let consent = env.run(&["consent"]);
+    assert!(consent.status.success(), "{}\nbrowser: {}", text(&consent.stderr), env.browser_log());
+    let out = text(&consent.stdout);
+    assert!(out.contains(&format!("Admin consent granted for tenant {DEMO_TENANT_ID}")), "{out}");
+    assert!(out.contains("IMAP.AccessAsUser.All") && out.contains("SMTP.Send"), "{out}");
+    assert!(text(&consent.stderr).contains("if nothing opens, visit:"));
+    let visited = env.browser_log();
+    assert!(visited.contains("/v2.0/adminconsent?"), "{visited}");
+    assert!(
+        visited.lines().any(|l| l.starts_with("http://localhost:") && l.contains("admin_consent=True")),
+        "{visited}"
+    );
+    assert!(emu.admin_consents().iter().any(|g| g.client_id == DEMO_CLIENT_ID));
+    let show = env.run(&["server", "show"]);
+    assert!(text(&show.stdout).contains("admin consent: granted by"), "{}", text(&show.stdout));
+    let show = env.run(&["server", "show", "--json"]);
+    let o: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(o["consent"]["tenantId"], DEMO_TENANT_ID, "{o}");
+
+    // The wrong person signs in: refused, nothing stored.
+    let wrong = env.run_with(
+        &["login", "taro@contoso.example", "--timeout", "60"],
+        &[("TEST_BROWSER_LOGIN_HINT", "hanako@contoso.example")],
+    );
+    assert_eq!(wrong.status.code(), Some(8), "{}\nbrowser: {}", text(&wrong.stderr), env.browser_log());
+    let err = text(&wrong.stderr);
+    assert!(err.contains("error[wrong_account]"), "{err}");
+    assert!(err.contains("hanako@contoso.example") && err.contains("who must act: user"), "{err}");
+    assert_eq!(text(&wrong.stdout), "");
+    let taro = env.account_status("taro@contoso.example");
+    assert_eq!(taro["status"], "not_signed_in", "{taro}");
+    assert_eq!(taro["hasRefreshToken"], false, "{taro}");
+    let token = env.run(&["token", "taro@contoso.example"]);
+    assert_eq!(token.status.code(), Some(8), "{}", text(&token.stderr));
+    assert!(text(&token.stderr).contains("error[not_signed_in]"));
+    assert_eq!(text(&token.stdout), "");
+
+    // Step 4: the right person.
+    let login = env.run(&["login", "taro@contoso.example"]);
+    assert!(login.status.success(), "{}\nbrowser: {}", text(&login.stderr), env.browser_log());
+    assert!(text(&login.stdout).contains("Signed in as taro@contoso.example"), "{}", text(&login.stdout));
+    let taro = env.account_status("taro@contoso.example");
+    assert_eq!(taro["status"], "signed_in", "{taro}");
+    assert_eq!(taro["hasRefreshToken"], true, "{taro}");
+    assert!(taro["accessTokenExpiresAt"].is_string(), "{taro}");
+    assert_eq!(env.account_status("hanako@contoso.example")["status"], "not_signed_in");
+    let plain = env.run(&["status"]);
+    assert!(
+        text(&plain.stdout).contains("taro@contoso.example\tsigned_in\trefresh token: yes"),
+        "{}",
+        text(&plain.stdout)
+    );
+
+    // `token`: only the token on stdout, one the emulator issued to taro for Exchange.
+    let first = env.run(&["token", "taro@contoso.example"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    assert!(out.ends_with('\n') && out.lines().count() == 1, "{out:?}");
+    let tok = out.trim_end().to_owned();
+    let claims = jwt_claims(&tok);
+    assert_eq!(claims["aud"], "https://outlook.office.com", "{claims}");
+    assert_eq!(claims["upn"], "taro@contoso.example", "{claims}");
+    let issued = emu.snapshot().access_tokens;
+    assert!(
+        issued.iter().any(|t| t.access_token == tok && t.upn == "taro@contoso.example"),
+        "the token is not one the emulator issued"
+    );
+
+    // The second call is served from the keychain: with every endpoint failing it still works.
+    for endpoint in [Endpoint::Discovery, Endpoint::Jwks, Endpoint::Token, Endpoint::Authorize] {
+        emu.inject_fault(Fault::new(endpoint, FaultKind::Http { status: 503 }));
+    }
+    let second = env.run(&["token", "taro@contoso.example"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(text(&second.stdout).trim_end(), tok);
+    assert_eq!(emu.snapshot().access_tokens.len(), issued.len(), "no token was issued for the second call");
+    emu.clear_faults();
+
+    // Sign out: the keychain is emptied; `token` then asks to sign in.
+    let out = env.run(&["logout", "taro@contoso.example"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let taro = env.account_status("taro@contoso.example");
+    assert_eq!(taro["status"], "not_signed_in", "{taro}");
+    assert_eq!(taro["hasRefreshToken"], false, "{taro}");
+    let token = env.run(&["token", "taro@contoso.example"]);
+    assert_eq!(token.status.code(), Some(8));
+    assert!(text(&token.stderr).contains("not_signed_in"));
+}
+
+#[test]
+fn sign_in_commands_refuse_without_the_keychain_being_needed() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let env = SignInEnv::new(&emu);
+
+    // No browser, nobody comes back: the flow times out (the user must act).
+    let out = env.run(&["login", "taro@contoso.example", "--no-browser", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("Open this address in a browser on this computer"), "{err}");
+    assert!(err.contains("/oauth2/v2.0/authorize?") && err.contains("redirect_uri=http%3A%2F%2Flocalhost%3A"), "{err}");
+    assert!(err.contains("error[flow_timed_out]"), "{err}");
+    assert_eq!(env.browser_log(), "", "--no-browser opened a browser");
+
+    // Unknown mailbox: the administrator must register it first.
+    let out = env.run(&["login", "nobody@contoso.example", "--no-browser", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("error[account_not_registered]"));
+    let out = env.run(&["token", "nobody@contoso.example"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+
+    // Help lists the exit codes.
+    let help = env.run(&["--help"]);
+    assert!(text(&help.stdout).contains("8  the user must act"), "{}", text(&help.stdout));
 }

@@ -1,25 +1,49 @@
 //! The command-line interface, in the same binary as the GUI: no subcommand opens the wizard;
 //! subcommands script the same core (server show/enable/disable, accounts list/add/delete/
-//! import/export) for admins with thousands of users.
+//! import/export) for admins with thousands of users, and run steps 3 and 4 from a terminal
+//! (`consent`, `login`) with the RFC 8252 loopback redirect and the system browser. `token`
+//! prints a mailbox's access token for mail clients (`passwordeval`, `PassCmd`).
 //!
-//! Exit codes: 0 success; 2 usage error (clap); 3 the input was refused (the admin must fix it:
-//! a bad tenant, a CSV with errors); 4 the identity platform or the network failed; 5 the local
-//! database failed; 6 a valid-rows-only import skipped some rows.
+//! Exit codes (also in the `--help` text and the README): see [`EXIT_CODES_HELP`].
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use exo_setup_core::auth::loopback::LoopbackListener;
+use exo_setup_core::auth::{browser, Auth, AUTH_ERROR_KINDS};
 use exo_setup_core::csv_io::{self, ExportEncoding};
-use exo_setup_core::model::{AccountInput, AccountQuery, ImportMode, OrgSettingsInput, ReceiveProtocol, RedirectMode};
+use exo_setup_core::keychain::OsKeychain;
+use exo_setup_core::model::{
+    AccountInput, AccountQuery, FlowResult, ImportMode, OrgSettingsInput, ReceiveProtocol, RedirectMode,
+};
+use exo_setup_core::oauth::OAUTH_ERROR_KINDS;
 use exo_setup_core::{accounts, org, overview, Actor, Store, UiError};
+
+/// The exit codes, as `--help` shows them.
+pub const EXIT_CODES_HELP: &str = "Exit codes:
+  0  success
+  2  usage error
+  3  refused: the administrator must fix something (settings, CSV, app registration, consent)
+  4  the identity platform or the network failed (retry later)
+  5  the local database failed
+  6  a --valid-rows-only import skipped some rows
+  7  the system keychain is unavailable, locked or refused access
+  8  the user must act: sign in (again), finish or retry the sign-in in the browser,
+     or sign in as the right account";
+
+/// How long `consent` and `login` wait for the browser by default: a flow's lifetime.
+const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 600;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "exo-setup",
     version,
-    about = "Set up Exchange Online mailboxes with OAuth 2.0. Without a command, opens the wizard."
+    about = "Set up Exchange Online mailboxes with OAuth 2.0. Without a command, opens the wizard.",
+    after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {
     /// Data directory (default: the platform's application data directory).
@@ -37,6 +61,49 @@ pub enum Command {
     /// Users' mail accounts (step 2).
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Step 3 (administrator): grant tenant-wide admin consent in the browser.
+    ///
+    /// Listens on 127.0.0.1 for the redirect (http://localhost must be registered under "Mobile and
+    /// desktop applications"), opens the system browser and waits for Microsoft's answer.
+    Consent(FlowArgs),
+    /// Step 4 (user): sign in to a registered mailbox in the browser and store the sign-in in the
+    /// system keychain.
+    Login {
+        /// The registered mailbox, e.g. taro@contoso.example.
+        address: String,
+        #[command(flatten)]
+        flow: FlowArgs,
+    },
+    /// Print the mailbox's access token, and nothing else, on standard output (for mail clients).
+    ///
+    /// For mutt/msmtp `passwordeval` and isync `PassCmd`. Uses the cached token while it is valid
+    /// for more than 5 minutes (no network), else refreshes it. Errors go to standard error.
+    Token {
+        /// The signed-in mailbox.
+        address: String,
+    },
+    /// Show every account's sign-in state (status, refresh token stored, access token expiry).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a mailbox out on this computer: delete its tokens from the keychain.
+    Logout {
+        /// The mailbox.
+        address: String,
+    },
+}
+
+/// Options of the browser round trips (`consent`, `login`).
+#[derive(Debug, Clone, Args)]
+pub struct FlowArgs {
+    /// Do not open a browser: only print the address to open (in a browser on this computer).
+    #[arg(long)]
+    no_browser: bool,
+    /// Seconds to wait for the browser to come back.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_FLOW_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,13 +191,25 @@ pub enum CliEncoding {
     ShiftJis,
 }
 
-/// Exit code for an error, by who must act and what failed.
+/// Exit code for an error, by who must act and what failed (see [`EXIT_CODES_HELP`]).
 pub fn exit_code(e: &UiError) -> u8 {
-    match e.kind.as_str() {
+    let kind = e.kind.as_str();
+    match kind {
         "storage" | "data_dir" => 5,
-        "host_unreachable" | "dns_failure" | "tls_failure" | "timeout" | "http_status" | "identity_error"
-        | "not_discovery" => 4,
+        _ if kind.starts_with("keychain_") => 7,
+        "host_unreachable"
+        | "dns_failure"
+        | "tls_failure"
+        | "timeout"
+        | "http_status"
+        | "identity_error"
+        | "not_discovery"
+        | "network_error"
+        | "service_unavailable"
+        | "jwks_unavailable" => 4,
         _ if e.actor == Actor::Support => 4,
+        // A sign-in matter the user settles: not signed in, declined, cancelled, timed out, wrong account…
+        _ if e.actor == Actor::User && (OAUTH_ERROR_KINDS.contains(&kind) || AUTH_ERROR_KINDS.contains(&kind)) => 8,
         _ => 3,
     }
 }
@@ -144,15 +223,17 @@ fn print_error(e: &UiError) {
     eprintln!("error[{}]: {}", e.kind, e.message);
     eprintln!("  who must act: {who}");
     for (k, v) in &e.detail {
-        if k == "traceId" || k == "correlationId" {
-            eprintln!("  {k}: {v}");
+        match k.as_str() {
+            "code" => eprintln!("  AADSTS code: {v}"),
+            "traceId" | "correlationId" | "timestamp" => eprintln!("  {k}: {v}"),
+            _ => {}
         }
     }
 }
 
 /// Runs a subcommand and returns the process exit code.
 pub fn run(data_dir: PathBuf, command: Command) -> ExitCode {
-    let result = Store::open_in(&data_dir).map_err(UiError::from).and_then(|store| dispatch(&store, command));
+    let result = Store::open_in(&data_dir).map_err(UiError::from).and_then(|store| dispatch(&Arc::new(store), command));
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -171,8 +252,42 @@ fn json_out<T: serde::Serialize>(v: &T) -> Result<u8, UiError> {
     Ok(0)
 }
 
-fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
+fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
     match command {
+        Command::Consent(flow) => block_on(consent(auth(store), flow)),
+        Command::Login { address, flow } => block_on(login(auth(store), &address, flow)),
+        Command::Token { address } => {
+            let t = block_on(auth(store).access_token(&address))?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", t.token.expose()).and_then(|_| out.flush()).map_err(|e| {
+                UiError::new("output_failed", Actor::User, format!("The token could not be written: {e}"))
+            })?;
+            Ok(0)
+        }
+        Command::Status { json } => {
+            let rows = block_on(auth(store).status())?;
+            if json {
+                return json_out(&rows);
+            }
+            let mut out = std::io::stdout().lock();
+            for r in &rows {
+                let _ = writeln!(
+                    out,
+                    "{}\t{}\trefresh token: {}\taccess token expires: {}{}",
+                    r.address,
+                    r.status.as_str(),
+                    if r.has_refresh_token { "yes" } else { "no" },
+                    r.access_token_expires_at.as_deref().unwrap_or("-"),
+                    r.status_detail.as_deref().map(|d| format!("\t({d})")).unwrap_or_default()
+                );
+            }
+            Ok(0)
+        }
+        Command::Logout { address } => {
+            let a = block_on(auth(store).sign_out(&address))?;
+            println!("Signed out {} on this computer (its tokens were removed from the keychain).", a.address);
+            Ok(0)
+        }
         Command::Server(ServerCommand::Show { json }) => {
             let o = overview::overview(&store.conn())?;
             if json {
@@ -205,6 +320,15 @@ fn dispatch(store: &Store, command: Command) -> Result<u8, UiError> {
                 None => {
                     println!("organization: not configured (run `exo-setup server enable --tenant … --client-id …`)")
                 }
+            }
+            match &o.consent {
+                Some(c) => {
+                    println!("admin consent: granted by {} at {} ({})", c.granted_by, c.granted_at, c.scopes.join(" "))
+                }
+                None => println!("admin consent: none recorded (run `exo-setup consent`)"),
+            }
+            if o.consent.is_some() && !o.consent_missing.is_empty() {
+                println!("admin consent missing: {}", o.consent_missing.join(" "));
             }
             println!("redirect URIs to register under \"Mobile and desktop applications\":");
             for r in &o.redirect_uris {
@@ -405,4 +529,108 @@ fn server_id_by_name(store: &Store, name: &str) -> Result<i64, UiError> {
             UiError::new("server_not_found", Actor::Admin, format!("There is no mail server named '{name}'."))
                 .with("server", name)
         })
+}
+
+fn auth(store: &Arc<Store>) -> Auth {
+    Auth::new(Arc::clone(store), Arc::new(OsKeychain::new()))
+}
+
+/// `exo-setup consent`: step 3 through the loopback redirect.
+async fn consent(auth: Auth, args: FlowArgs) -> Result<u8, UiError> {
+    let listener = LoopbackListener::bind().await?;
+    let (started, url) = auth.begin_admin_consent(&listener.redirect_uri()).await?;
+    let result = browser_round_trip(&auth, listener, &started.flow_id, url, &args).await?;
+    match result {
+        FlowResult::AdminConsented { consent } => {
+            println!("Admin consent granted for tenant {} (application {}).", consent.tenant_id, consent.client_id);
+            println!("granted by: {}", consent.granted_by);
+            println!("scopes: {}", consent.scopes.join(" "));
+            Ok(0)
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `exo-setup login ADDRESS`: step 4 through the loopback redirect.
+async fn login(auth: Auth, address: &str, args: FlowArgs) -> Result<u8, UiError> {
+    let listener = LoopbackListener::bind().await?;
+    let (started, url) = auth.begin_sign_in(address, &listener.redirect_uri()).await?;
+    let result = browser_round_trip(&auth, listener, &started.flow_id, url, &args).await?;
+    match result {
+        FlowResult::SignedIn { sign_in } => {
+            match &sign_in.name {
+                Some(name) => println!("Signed in as {} ({name}).", sign_in.signed_in_as),
+                None => println!("Signed in as {}.", sign_in.signed_in_as),
+            }
+            if !sign_in.signed_in_as.eq_ignore_ascii_case(&sign_in.address) {
+                println!("mailbox: {}", sign_in.address);
+            }
+            println!("scopes: {}", sign_in.scopes.join(" "));
+            println!(
+                "The sign-in is stored in the system keychain; `exo-setup token {}` prints an access token.",
+                sign_in.address
+            );
+            Ok(0)
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Opens the browser (unless `--no-browser`), waits for the one loopback request, completes the
+/// flow and answers the browser. A failed flow comes back as its error.
+async fn browser_round_trip(
+    auth: &Auth,
+    listener: LoopbackListener,
+    flow_id: &str,
+    url: url::Url,
+    args: &FlowArgs,
+) -> Result<FlowResult, UiError> {
+    if args.no_browser {
+        eprintln!("Open this address in a browser on this computer:\n  {url}");
+    } else {
+        eprintln!("Opening your browser… if nothing opens, visit:\n  {url}");
+        let u = url.to_string();
+        let opened = tokio::task::spawn_blocking(move || browser::open(&u))
+            .await
+            .unwrap_or_else(|e| Err(UiError::new("browser_unavailable", Actor::User, e.to_string())));
+        auth.set_browser_opened(flow_id, opened.is_ok());
+        if let Err(e) = opened {
+            eprintln!(
+                "The browser could not be opened ({}); open the address above yourself.",
+                e.detail.get("cause").map(String::as_str).unwrap_or(&e.message)
+            );
+        }
+    }
+    eprintln!("Waiting for the browser to come back (up to {} seconds; Ctrl-C to stop)…", args.timeout);
+    let request = match listener.receive(Duration::from_secs(args.timeout)).await {
+        Ok(r) => r,
+        Err(e) => {
+            auth.cancel(flow_id);
+            return Err(e);
+        }
+    };
+    let finished = auth.complete(request.callback_url()).await;
+    match finished.result {
+        FlowResult::Failed { error } => {
+            request.respond(false, &error.message).await;
+            Err(error)
+        }
+        ok => {
+            request.respond(true, "").await;
+            Ok(ok)
+        }
+    }
+}
+
+fn unexpected(r: FlowResult) -> UiError {
+    let what = match r {
+        FlowResult::AdminConsented { .. } => "an admin consent",
+        FlowResult::SignedIn { .. } => "a sign-in",
+        FlowResult::Failed { .. } => "a failure",
+    };
+    UiError::new(
+        "unexpected",
+        Actor::Support,
+        format!("The browser came back with {what}, which this command did not start."),
+    )
 }

@@ -7,13 +7,16 @@
 #   rust       cargo test --workspace --exclude exo-e2e (private D-Bus + unlocked gnome-keyring)
 #   ui         svelte-check/tsc, vitest, vite build     (ui/dist)
 #   app        cargo build --features prod --bin exo-setup --bin bare-window (UI embedded)
-#   e2e        the real window under Xvfb + D-Bus + keyring, driven by tauri-driver/WebKitWebDriver
+#   e2e        the real window under Xvfb + D-Bus + keyring, driven by tauri-driver/WebKitWebDriver; steps 3/4 run
+#              against the in-process entra emulator with BROWSER=scripts/test-browser.sh (curl + `gio open` of
+#              the deep link, forwarded by single-instance)
 #   bench      scripts/bench.sh (prints ratios; fails only if it crashes)
 # Environment:
 #   EXO_TEST_ONLY="rust e2e"   run only these layers (after the install step); default: all
 #   EXO_ALLOW_STALE_BINDINGS=1 report stale bindings as a warning (local work on an uncommitted tree only)
 #   EXO_SKIP_INSTALL=1         do not install anything (tools must already be present)
 #   EXO_FORCE_NPM_CI=1         run `npm ci` even when ui/node_modules matches package-lock.json
+#   EXO_SETUP_BIN=/abs/path    the app binary the e2e layer drives (default: <target>/debug/exo-setup, built by `app`)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -63,11 +66,12 @@ if [ "${EXO_SKIP_INSTALL:-0}" != 1 ]; then
   exo_npm_ensure "$ROOT"
   exo_cargo_tool_ensure tauri-driver tauri-driver --version '^2' --locked
 fi
-for tool in cargo npm xvfb-run dbus-run-session gnome-keyring-daemon tauri-driver WebKitWebDriver git; do
+for tool in cargo npm xvfb-run dbus-run-session gnome-keyring-daemon tauri-driver WebKitWebDriver git gio curl \
+    update-desktop-database xdg-mime; do
   command -v "$tool" >/dev/null 2>&1 || exo_die "$tool not found"
 done
 TARGET_DIR="$(exo_target_dir "$ROOT")"
-export EXO_SETUP_BIN="$TARGET_DIR/debug/exo-setup"
+export EXO_SETUP_BIN="${EXO_SETUP_BIN:-$TARGET_DIR/debug/exo-setup}"
 export EXO_BARE_WINDOW_BIN="$TARGET_DIR/debug/bare-window"
 echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), target dir $TARGET_DIR"
 end
@@ -145,6 +149,7 @@ fi
 if want e2e; then
   begin e2e "the real window: Xvfb + D-Bus + keyring + tauri-driver/WebKitWebDriver"
   [ -x "$EXO_SETUP_BIN" ] || exo_die "$EXO_SETUP_BIN missing: the app layer builds it"
+  [ -x scripts/test-browser.sh ] || exo_die "scripts/test-browser.sh is not executable (the e2e suite's BROWSER)"
   limited 1200 cargo test -p exo-e2e --no-run   # compile first, so the suite's own limit is about the suite
   limited 600 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$ROOT/scripts/with-keyring.sh" \
     cargo test -p exo-e2e -- --test-threads=1

@@ -9,6 +9,7 @@
 //! Run under Xvfb and a private D-Bus session (see Cargo.toml); `scripts/test.sh` does it.
 
 use std::{
+    ffi::OsString,
     io::Write,
     net::{SocketAddr, TcpListener as StdListener},
     os::unix::process::CommandExt,
@@ -51,15 +52,40 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// `<target>/e2e-screenshots/<test>/`, emptied.
-pub fn screenshot_dir(test: &str) -> PathBuf {
-    let dir = std::env::var_os("EXO_E2E_SCREENSHOTS")
+/// `<repo>/`: where `scripts/` is.
+pub fn repo_root() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    repo.canonicalize().unwrap_or(repo)
+}
+
+/// `<target>/e2e-screenshots/<test>/` (`$EXO_E2E_SCREENSHOTS/<test>/`), not created.
+pub fn screenshot_path(test: &str) -> PathBuf {
+    std::env::var_os("EXO_E2E_SCREENSHOTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("e2e-screenshots"))
-        .join(test);
+        .join(test)
+}
+
+/// `<target>/e2e-screenshots/<test>/`, emptied.
+pub fn screenshot_dir(test: &str) -> PathBuf {
+    let dir = screenshot_path(test);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create the screenshot directory");
     dir
+}
+
+/// `<target>/e2e-screenshots/<test>/` as it is, and the highest `NN-` number in it.
+fn existing_screenshot_dir(test: &str) -> Result<(PathBuf, u32)> {
+    let dir = screenshot_path(test);
+    std::fs::create_dir_all(&dir)?;
+    let mut last = 0;
+    for e in std::fs::read_dir(&dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if let Some(n) = name.split('-').next().and_then(|n| n.parse::<u32>().ok()) {
+            last = last.max(n);
+        }
+    }
+    Ok((dir, last))
 }
 
 fn free_port() -> u16 {
@@ -170,6 +196,25 @@ impl Drop for Discovery {
 
 // ------------------------------------------------------------------------------------------------ the rig
 
+/// What [`Rig::start_with`] does beyond [`Rig::start`]'s defaults.
+#[derive(Debug, Default)]
+pub struct RigOptions {
+    /// Extra environment of tauri-driver, which passes it on to WebKitWebDriver and the app (and the app to what it
+    /// starts: the `BROWSER`, and through it `gio open` and the second instance). Later entries win.
+    pub env: Vec<(String, OsString)>,
+    /// Reuse this data directory (e.g. from an earlier [`Rig::finish`]) instead of a fresh one.
+    pub data_dir: Option<tempfile::TempDir>,
+    /// Keep the screenshots already in the test's folder (a second launch in the same test); numbering goes on.
+    pub keep_shots: bool,
+}
+
+impl RigOptions {
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+        self.env.push((key.to_string(), value.into()));
+        self
+    }
+}
+
 /// One running app under WebDriver, with its data directory and screenshot folder.
 pub struct Rig {
     pub test: String,
@@ -196,6 +241,11 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 impl Rig {
     /// Starts tauri-driver with a fresh data directory and opens a WebDriver session on the app.
     pub async fn start(test: &str) -> Result<Rig> {
+        Self::start_with(test, RigOptions::default()).await
+    }
+
+    /// [`Rig::start`] with extra environment and/or an existing data directory.
+    pub async fn start_with(test: &str, opts: RigOptions) -> Result<Rig> {
         let app = app_binary();
         if !app.is_file() {
             return Err(err(format!(
@@ -203,8 +253,11 @@ impl Rig {
                 app.display()
             )));
         }
-        let shots = screenshot_dir(test);
-        let data_dir = tempfile::Builder::new().prefix(&format!("exo-e2e-{test}-")).tempdir()?;
+        let (shots, shot_no) = if opts.keep_shots { existing_screenshot_dir(test)? } else { (screenshot_dir(test), 0) };
+        let data_dir = match opts.data_dir {
+            Some(d) => d,
+            None => tempfile::Builder::new().prefix(&format!("exo-e2e-{test}-")).tempdir()?,
+        };
         let port = free_port();
         let native = loop {
             let p = free_port();
@@ -212,7 +265,7 @@ impl Rig {
                 break p;
             }
         };
-        let log = std::fs::File::create(shots.join("driver-and-app.log"))?;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(shots.join("driver-and-app.log"))?;
         let driver_bin = std::env::var_os("TAURI_DRIVER").unwrap_or_else(|| "tauri-driver".into());
         let mut cmd = Command::new(&driver_bin);
         cmd.args(["--port", &port.to_string(), "--native-port", &native.to_string()])
@@ -222,6 +275,9 @@ impl Rig {
             .stdout(log.try_clone()?)
             .stderr(log)
             .process_group(0); // so that Drop can end the driver and everything it started
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
         let child =
             cmd.spawn().map_err(|e| err(format!("cannot start {:?}: {e} (cargo install tauri-driver)", driver_bin)))?;
         let mut rig_driver = Some(child);
@@ -257,7 +313,7 @@ impl Rig {
                 return Err(err(format!("WebDriver session on {}: {e}", app.display())));
             }
         };
-        Ok(Rig { test: test.into(), client, data_dir, shots, shot_no: 0, driver: rig_driver })
+        Ok(Rig { test: test.into(), client, data_dir, shots, shot_no, driver: rig_driver })
     }
 
     /// Saves `NN-name.png` (WebDriver's screenshot; `import -window root` if WebKitWebDriver refuses).
@@ -493,6 +549,148 @@ pub fn app_pids(dir: &Path) -> Vec<u32> {
         }
     }
     pids
+}
+
+/// PIDs of the app's own processes (not its WebKit children) among [`app_pids`]: after a deep link has been
+/// forwarded by single-instance there must be exactly one.
+pub fn app_instances(dir: &Path) -> Vec<u32> {
+    let want = app_binary().file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    app_pids(dir)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe"))
+                .map(|exe| exe.file_name().map(|n| n.to_os_string()) == Some(want.clone()))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------------------ desktop home
+
+/// A private home for one app's desktop integration: `HOME` and the XDG base directories in a temporary folder.
+/// The app's `register_all()` writes `$XDG_DATA_HOME/applications/exo-setup-handler.desktop` and
+/// `xdg-mime default` records it in `$XDG_CONFIG_HOME/mimeapps.list`, where `gio open` (run by the test browser
+/// with the app's environment) looks for the scheme's handler. The D-Bus session, `XDG_RUNTIME_DIR` and the
+/// keyring stay those of the suite (`scripts/with-keyring.sh`).
+pub struct DesktopHome {
+    pub dir: tempfile::TempDir,
+}
+
+impl DesktopHome {
+    pub fn new(test: &str) -> Result<DesktopHome> {
+        let dir = tempfile::Builder::new().prefix(&format!("exo-e2e-home-{test}-")).tempdir()?;
+        let home = DesktopHome { dir };
+        for d in [home.data_home(), home.config_home(), home.cache_home()] {
+            std::fs::create_dir_all(d)?;
+        }
+        Ok(home)
+    }
+
+    pub fn data_home(&self) -> PathBuf {
+        self.dir.path().join(".local/share")
+    }
+
+    pub fn config_home(&self) -> PathBuf {
+        self.dir.path().join(".config")
+    }
+
+    pub fn cache_home(&self) -> PathBuf {
+        self.dir.path().join(".cache")
+    }
+
+    /// The handler file `register_all()` writes for the app binary.
+    pub fn handler_file(&self) -> PathBuf {
+        let bin = app_binary();
+        let name = bin.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.data_home().join("applications").join(format!("{name}-handler.desktop"))
+    }
+
+    /// `HOME`, `XDG_DATA_HOME`, `XDG_CONFIG_HOME`, `XDG_CACHE_HOME`.
+    pub fn env(&self) -> Vec<(String, OsString)> {
+        vec![
+            ("HOME".into(), self.dir.path().into()),
+            ("XDG_DATA_HOME".into(), self.data_home().into()),
+            ("XDG_CONFIG_HOME".into(), self.config_home().into()),
+            ("XDG_CACHE_HOME".into(), self.cache_home().into()),
+        ]
+    }
+
+    /// `gio mime x-scheme-handler/<scheme>` as the app's desktop sees it (stdout; error when gio fails).
+    pub fn gio_mime(&self, scheme: &str) -> Result<String> {
+        let mut cmd = Command::new("gio");
+        cmd.args(["mime", &format!("x-scheme-handler/{scheme}")]);
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().map_err(|e| err(format!("gio mime: {e} (apt-get install libglib2.0-bin)")))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(err(format!(
+                "gio mime x-scheme-handler/{scheme}: {}\n{text}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )));
+        }
+        Ok(text)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------ wizard steps
+
+/// Start screen → administrator setup → step 1 form.
+pub async fn open_step1(rig: &mut Rig) -> Result {
+    rig.wait("[data-testid=start-admin]").await?;
+    rig.click("[data-testid=start-admin]").await?;
+    rig.wait("#tenant").await?;
+    Ok(())
+}
+
+/// Fills step 1 (tenant, client ID, authority under "Advanced") and presses save. The redirect mode stays as it is.
+pub async fn save_exchange(rig: &mut Rig, tenant: &str, client_id: &str, authority: &str) -> Result {
+    rig.fill("#tenant", tenant).await?;
+    rig.fill("#client-id", client_id).await?;
+    let authority_shown = match rig.client.find(Locator::Css("#authority")).await {
+        Ok(e) => e.is_displayed().await.unwrap_or(false),
+        Err(_) => false,
+    };
+    if !authority_shown {
+        rig.click("[data-testid=show-advanced]").await?;
+    }
+    rig.fill("#authority", authority).await?;
+    rig.click("[data-testid=save-exchange]").await?;
+    Ok(())
+}
+
+/// Chooses Exchange Online in `#server` (a select; by value "1", else by its label).
+pub async fn select_exchange_server(rig: &mut Rig) -> Result {
+    let e = rig.wait("#server").await?;
+    if !e.tag_name().await?.eq_ignore_ascii_case("select") {
+        return rig.fill("#server", "Exchange Online").await;
+    }
+    if e.select_by_value("1").await.is_ok() {
+        return Ok(());
+    }
+    for o in e.find_all(Locator::Css("option")).await? {
+        if o.text().await.unwrap_or_default().contains("Exchange Online") {
+            return Ok(o.click().await?);
+        }
+    }
+    Err(rig.failure("#server has no Exchange Online option").await)
+}
+
+/// Step 2: adds one account on Exchange Online by hand and waits for its row.
+pub async fn add_account(rig: &mut Rig, login: &str, name: &str, address: &str, protocol: &str) -> Result {
+    rig.fill("#login-name", login).await?;
+    rig.fill("#user-display-name", name).await?;
+    rig.fill("#address", address).await?;
+    if rig.exists("#display-name").await {
+        rig.fill("#display-name", name).await?;
+    }
+    rig.fill("#receive-protocol", protocol).await?;
+    select_exchange_server(rig).await?;
+    rig.click("[data-testid=add-account]").await?;
+    rig.wait(&format!("[data-testid=account-row][data-address=\"{address}\"]")).await?;
+    Ok(())
 }
 
 /// Writes `bytes` to `<dir>/<name>` and returns the absolute path.

@@ -4,35 +4,16 @@
 
 use std::time::Duration;
 
-use exo_e2e::{Discovery, Result, Rig, TENANT_DOMAIN};
+use exo_e2e::{open_step1, select_exchange_server, Discovery, Result, Rig, TENANT_DOMAIN};
 use fantoccini::Locator;
 
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 const SCHEME: &str = "dev.exosetup.wizard";
 const DISCOVERY_WAIT: Duration = Duration::from_secs(30);
 
-/// Start screen → administrator setup → step 1 form.
-async fn open_step1(rig: &mut Rig) -> Result {
-    rig.wait("[data-testid=start-admin]").await?;
-    rig.click("[data-testid=start-admin]").await?;
-    rig.wait("#tenant").await?;
-    Ok(())
-}
-
-/// Fills step 1 with `tenant` and the local authority, and presses save.
+/// Fills step 1 with `tenant`, the test client ID and the local authority, and presses save.
 async fn save_exchange(rig: &mut Rig, tenant: &str, authority: &str) -> Result {
-    rig.fill("#tenant", tenant).await?;
-    rig.fill("#client-id", CLIENT_ID).await?;
-    let authority_shown = match rig.client.find(Locator::Css("#authority")).await {
-        Ok(e) => e.is_displayed().await.unwrap_or(false),
-        Err(_) => false,
-    };
-    if !authority_shown {
-        rig.click("[data-testid=show-advanced]").await?;
-    }
-    rig.fill("#authority", authority).await?;
-    rig.click("[data-testid=save-exchange]").await?;
-    Ok(())
+    exo_e2e::save_exchange(rig, tenant, CLIENT_ID, authority).await
 }
 
 async fn exchange_enabled(rig: &mut Rig) -> Result<String> {
@@ -277,21 +258,4 @@ async fn c_steps_1_and_2_accounts_csv_import_and_store() -> Result {
         return Err(format!("contract violations:\n  - {}", violations.join("\n  - ")).into());
     }
     Ok(())
-}
-
-/// Chooses Exchange Online in `#server` (a select; by value "1", else by its label).
-async fn select_exchange_server(rig: &mut Rig) -> Result {
-    let e = rig.wait("#server").await?;
-    if !e.tag_name().await?.eq_ignore_ascii_case("select") {
-        return rig.fill("#server", "Exchange Online").await;
-    }
-    if e.select_by_value("1").await.is_ok() {
-        return Ok(());
-    }
-    for o in e.find_all(Locator::Css("option")).await? {
-        if o.text().await.unwrap_or_default().contains("Exchange Online") {
-            return Ok(o.click().await?);
-        }
-    }
-    Err(rig.failure("#server has no Exchange Online option").await)
 }

@@ -124,12 +124,12 @@ impl Auth {
 
     /// The redirect mode step 1 chose.
     pub async fn redirect_mode(&self) -> Result<RedirectMode, UiError> {
-        Ok(self.db(|s| records::org(s)).await?.redirect_mode)
+        Ok(self.db(records::org).await?.redirect_mode)
     }
 
     /// The OAuth client of the saved organization settings (discovery fetched once per settings).
     pub async fn client(&self) -> Result<Arc<OAuthClient>, UiError> {
-        let org = self.db(|s| records::org(s)).await?;
+        let org = self.db(records::org).await?;
         let settings = OAuthSettings { authority: org.authority, tenant: org.tenant, client_id: org.client_id };
         let mut cached = self.client.lock().await;
         if let Some(c) = cached.as_ref() {

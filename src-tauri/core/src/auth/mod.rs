@@ -209,12 +209,10 @@ impl Auth {
         let meta = state.and_then(|s| lock(&self.started).remove(&s));
         let result = match self.complete_inner(callback_url).await {
             Ok(r) => r,
+            // Nothing is written on failure, not even to the audit log: the store and the keychain
+            // are exactly as before (the UI and the CLI show the error).
             Err(error) => {
                 tracing::info!(kind = %error.kind, "flow failed");
-                if let Some(m) = &meta {
-                    let (purpose, address, kind) = (m.purpose, m.address.clone(), error.kind.clone());
-                    let _ = self.db(move |s| records::audit_failure(s, purpose, address.as_deref(), &kind)).await;
-                }
                 FlowResult::Failed { error }
             }
         };

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::accounts;
 use crate::error::{Actor, UiError};
-use crate::model::{AccountRow, AccountStatus, AdminConsent, FlowPurpose, OrgSettings, ServerAuth};
+use crate::model::{AccountRow, AccountStatus, AdminConsent, OrgSettings, ServerAuth};
 use crate::oauth::{AdminConsentGranted, MailScopes};
 use crate::org::{self, sql};
 use crate::overview::current_consent;
@@ -128,12 +128,4 @@ pub(crate) fn set_status(
         UiError::new("account_not_registered", Actor::Admin, format!("The mailbox {address} was removed meanwhile."))
             .with("address", address)
     })
-}
-
-pub(crate) fn audit_failure(s: &Store, purpose: FlowPurpose, address: Option<&str>, kind: &str) -> Result<(), UiError> {
-    let (action, target) = match purpose {
-        FlowPurpose::AdminConsent => ("consent.failed", String::new()),
-        FlowPurpose::SignIn => ("account.sign_in_failed", address.unwrap_or_default().to_owned()),
-    };
-    audit(&s.conn(), action, &target, json!({ "kind": kind })).map_err(sql)
 }

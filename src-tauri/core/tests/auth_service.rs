@@ -18,7 +18,7 @@ use entra_emulator::{
     AutoConsent, Config, ConsentPolicy, Emulator, Endpoint, Fault, FaultKind, TenantConfig, UserConfig, DEMO_CLIENT_ID,
     DEMO_MULTI_CLIENT_ID, DEMO_TENANT_ID,
 };
-use exo_setup_core::auth::{Auth, REFRESH_MARGIN_SECS};
+use exo_setup_core::auth::{Auth, UpkeepPolicy, REFRESH_MARGIN_SECS};
 use exo_setup_core::keychain::{AccountKey, MemoryKeychain, TokenStore};
 use exo_setup_core::model::{
     AccountInput, AccountStatus, FlowFinished, FlowPurpose, FlowResult, FlowStarted, OrgSettingsInput, ReceiveProtocol,
@@ -1093,4 +1093,71 @@ async fn status_lists_the_accounts_and_sign_out_removes_the_tokens() {
     assert_eq!(e.auth.access_token(TARO).await.unwrap_err().kind, "not_signed_in");
     // Signing out twice is harmless.
     assert_eq!(e.auth.sign_out(TARO).await.unwrap().status, AccountStatus::NotSignedIn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upkeep while the app runs.
+
+#[tokio::test]
+async fn upkeep_refreshes_ahead_of_expiry_and_keeps_tokens_alive_past_90_days() {
+    let e = env().await;
+    grant_consent(&e).await;
+    sign_in(&e, TARO).await;
+    let policy = UpkeepPolicy::default();
+    // Fresh token: nothing to do.
+    let r = e.auth.upkeep(policy).await.unwrap();
+    assert!(r.refreshed.is_empty() && r.needs_reauth.is_empty(), "{r:?}");
+    let rt0 = e.keychain.get_refresh_token(&key(TARO)).unwrap().unwrap();
+
+    // 11 minutes before expiry: not yet; 9 minutes before: refreshed ahead of expiry.
+    let left = cached_expiry(&e, TARO) - e.auth.flows().now().timestamp();
+    e.clock.advance(Duration::from_secs((left - 11 * 60) as u64));
+    let r = e.auth.upkeep(policy).await.unwrap();
+    assert!(r.refreshed.is_empty(), "{r:?}");
+    e.clock.advance(Duration::from_secs(2 * 60));
+    let r = e.auth.upkeep(policy).await.unwrap();
+    assert_eq!(r.refreshed, vec![TARO.to_owned()], "{r:?}");
+    let rt1 = e.keychain.get_refresh_token(&key(TARO)).unwrap().unwrap();
+    assert_ne!(rt0.expose(), rt1.expose(), "the rotated refresh token is stored");
+
+    // Every 80 days for a year (the app running now and then): the refresh token never reaches
+    // the 90-day inactivity limit.
+    for _ in 0..5 {
+        e.clock.advance(Duration::from_secs(80 * 24 * 3600));
+        e.emu.advance_clock(Duration::from_secs(80 * 24 * 3600));
+        let r = e.auth.upkeep(policy).await.unwrap();
+        assert_eq!(r.refreshed, vec![TARO.to_owned()], "{r:?}");
+    }
+    let status = e.auth.status().await.unwrap();
+    let taro = status.iter().find(|s| s.address == TARO).unwrap();
+    assert_eq!(taro.status, AccountStatus::SignedIn);
+}
+
+#[tokio::test]
+async fn upkeep_reports_a_permanent_failure_once_and_keeps_transient_ones_quiet() {
+    let e = env().await;
+    grant_consent(&e).await;
+    sign_in(&e, TARO).await;
+    let policy = UpkeepPolicy::default();
+
+    // 503 for every token request: transient, nothing changes.
+    e.emu.inject_fault(Fault::new(Endpoint::Token, FaultKind::Http { status: 503 }));
+    e.clock.advance(Duration::from_secs(2 * 3600));
+    let before = e.keychain.get_refresh_token(&key(TARO)).unwrap().unwrap();
+    let r = e.auth.upkeep(policy).await.unwrap();
+    assert_eq!(r.transient.len(), 1, "{r:?}");
+    assert!(r.needs_reauth.is_empty());
+    assert_eq!(e.keychain.get_refresh_token(&key(TARO)).unwrap().unwrap().expose(), before.expose());
+    e.emu.clear_faults();
+
+    // Revoked by the admin: needs re-authorization, reported once; the next rounds skip it.
+    e.emu.revoke_user(TARO).unwrap();
+    let r = e.auth.upkeep(policy).await.unwrap();
+    assert_eq!(r.needs_reauth.len(), 1, "{r:?}");
+    assert_eq!(r.needs_reauth[0].0, TARO);
+    let r = e.auth.upkeep(policy).await.unwrap();
+    assert!(r.needs_reauth.is_empty() && r.refreshed.is_empty(), "reported once: {r:?}");
+    let taro = e.auth.status().await.unwrap().into_iter().find(|s| s.address == TARO).unwrap();
+    assert_eq!(taro.status, AccountStatus::NeedsReauth);
+    assert!(taro.has_refresh_token, "a failed refresh never deletes the refresh token");
 }

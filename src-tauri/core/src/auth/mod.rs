@@ -21,6 +21,7 @@ pub mod browser;
 pub mod loopback;
 mod records;
 mod tokens;
+mod upkeep;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use url::Url;
 
 pub use tokens::{AccessToken, REFRESH_MARGIN_SECS};
+pub use upkeep::{UpkeepPolicy, UpkeepReport};
 
 use crate::error::{Actor, UiError};
 use crate::keychain::TokenStore;

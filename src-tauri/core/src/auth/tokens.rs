@@ -85,17 +85,28 @@ impl Auth {
     /// [`REFRESH_MARGIN_SECS`] left (no network, no lock), else a refresh — one at a time per
     /// account; transient failures are retried with backoff and never drop the stored token.
     pub async fn access_token(&self, address: &str) -> Result<AccessToken, UiError> {
+        self.access_token_within(address, REFRESH_MARGIN_SECS).await
+    }
+
+    /// [`Auth::access_token`] with another margin: the cached token is used only while it has
+    /// more than `margin_secs` left (upkeep refreshes ahead of time; `i64::MAX` forces a refresh).
+    pub async fn access_token_within(&self, address: &str, margin_secs: i64) -> Result<AccessToken, UiError> {
         let a = address.to_owned();
         let (tenant_id, account) = self.db(move |s| records::token_target(s, &a)).await?;
         let key = AccountKey::new(&tenant_id, &account.address);
-        if let Some(t) = self.cached(&key).await? {
-            return Ok(t);
+        let first = self.cached(&key).await?;
+        if let Some(t) = first.as_ref().filter(|t| self.left(t) > margin_secs) {
+            return Ok(AccessToken { token: t.token.clone(), expires_at: t.expires_at, refreshed: false });
         }
         let guard = self.refresh_lock(&key);
         let _held = guard.lock().await;
-        // Another task may have refreshed while this one waited.
+        // Another task may have refreshed while this one waited: use its token.
         if let Some(t) = self.cached(&key).await? {
-            return Ok(t);
+            let refreshed_meanwhile = first.as_ref().map(|f| f.expires_at) != Some(t.expires_at);
+            let left = self.left(&t);
+            if left > margin_secs || (refreshed_meanwhile && left > REFRESH_MARGIN_SECS) {
+                return Ok(t);
+            }
         }
         let k = key.clone();
         let refresh_token =
@@ -151,13 +162,15 @@ impl Auth {
         }
     }
 
+    /// Seconds the token has left.
+    fn left(&self, t: &AccessToken) -> i64 {
+        (t.expires_at - self.flows.now()).num_seconds()
+    }
+
+    /// The cached access token, expired or not.
     async fn cached(&self, key: &AccountKey) -> Result<Option<AccessToken>, UiError> {
         let k = key.clone();
         let Some(c) = self.keychain(move |t| t.get_access_token(&k)).await? else { return Ok(None) };
-        let now = self.flows.now().timestamp();
-        if c.expires_within(now, REFRESH_MARGIN_SECS) {
-            return Ok(None);
-        }
         let expires_at = Utc.timestamp_opt(c.expires_at, 0).single().unwrap_or_else(Utc::now);
         Ok(Some(AccessToken { token: c.token, expires_at, refreshed: false }))
     }

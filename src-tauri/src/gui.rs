@@ -38,6 +38,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .manage(AppState { store, auth: Arc::clone(&auth), data_dir })
         .manage(flows::LoopbackTasks::default())
         .setup(move |app| {
@@ -59,7 +60,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
                     flows::handle_deep_link(&handle, &auth, &url);
                 }
             }
-            flows::spawn_expiry_ticker(handle, Arc::clone(&auth));
+            flows::spawn_expiry_ticker(handle.clone(), Arc::clone(&auth));
+            crate::upkeep::spawn(handle, Arc::clone(&auth));
             Ok(())
         })
         .on_page_load(|_webview, payload| {

@@ -9,5 +9,6 @@ pub mod cli;
 mod commands;
 mod flows;
 mod gui;
+mod upkeep;
 
 pub use gui::{run_app, AppState};

@@ -21,6 +21,7 @@ pub mod discovery;
 pub mod error;
 pub mod identity;
 pub mod keychain;
+pub mod mailcheck;
 pub mod model;
 pub mod oauth;
 pub mod org;

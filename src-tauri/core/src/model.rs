@@ -503,3 +503,13 @@ pub struct FlowSnapshot {
     pub pending: Vec<FlowStarted>,
     pub last: Option<FlowFinished>,
 }
+
+/// Sent to the UI (event `exo://needs-reauth`) when upkeep found that an account's refresh token
+/// no longer works: the user must sign in again (step 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct NeedsReauth {
+    pub address: String,
+    pub error: crate::UiError,
+}

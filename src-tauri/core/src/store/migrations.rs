@@ -4,8 +4,12 @@ use std::sync::LazyLock;
 
 use rusqlite_migration::{Migrations, M};
 
-pub static MIGRATIONS: LazyLock<Migrations<'static>> =
-    LazyLock::new(|| Migrations::new(vec![M::up(include_str!("migrations/0001_init.sql"))]));
+pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
+    Migrations::new(vec![
+        M::up(include_str!("migrations/0001_init.sql")),
+        M::up(include_str!("migrations/0002_mail_check.sql")),
+    ])
+});
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,418 @@
+//! Every way a connection check can fail, who must act and what to do, as a [`UiError`].
+//!
+//! Messages are English (CLI, logs); the UI's ja/en texts are keyed by `kind`. Every `detail`
+//! has `protocol` (`IMAP`/`POP3`/`SMTP`), `server` (`host:port`), `host`, `port` and `address`,
+//! plus per kind: `reply` (the server's line, trimmed to 300 characters), `step`, `seconds`,
+//! `reason`, `command`, `offered`, `scope`.
+
+use crate::error::{Actor, UiError};
+use crate::model::Endpoint;
+
+use super::MailProtocol;
+
+/// Every kind a connection check can report.
+pub const MAILCHECK_ERROR_KINDS: &[&str] = &[
+    "mail_auth_failed",
+    "mail_smtp_auth_disabled",
+    "mail_mailbox_mismatch",
+    "mail_token_expired",
+    "mail_xoauth2_malformed",
+    "mail_mechanism_unsupported",
+    "mail_starttls_unavailable",
+    "mail_tls_certificate",
+    "mail_tls_failed",
+    "mail_dns_failure",
+    "mail_connection_refused",
+    "mail_unreachable",
+    "mail_timeout",
+    "mail_connection_closed",
+    "mail_temporary_failure",
+    "mail_command_failed",
+    "mail_protocol_error",
+    "mail_plain_not_allowed",
+];
+
+/// A step of a dialogue (where a timeout or a closed connection happened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Dns,
+    Connect,
+    Tls,
+    Greeting,
+    Starttls,
+    Capabilities,
+    Auth,
+    Command,
+    Logout,
+}
+
+impl Step {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dns => "dns",
+            Self::Connect => "connect",
+            Self::Tls => "tls",
+            Self::Greeting => "greeting",
+            Self::Starttls => "starttls",
+            Self::Capabilities => "capabilities",
+            Self::Auth => "auth",
+            Self::Command => "command",
+            Self::Logout => "logout",
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Self::Dns => "looking up the host name",
+            Self::Connect => "connecting",
+            Self::Tls => "setting up TLS",
+            Self::Greeting => "waiting for the greeting",
+            Self::Starttls => "starting TLS",
+            Self::Capabilities => "asking for capabilities",
+            Self::Auth => "signing in",
+            Self::Command => "running the check command",
+            Self::Logout => "logging out",
+        }
+    }
+}
+
+/// What went wrong in one protocol's dialogue. Never holds a secret: replies are scrubbed of
+/// the token and the XOAUTH2 blob before they reach a [`UiError`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MailCheckError {
+    /// The server refused the token (`NO AUTHENTICATE failed`, `535 5.7.3`, `-ERR`): expired,
+    /// revoked, signed by another key, for another audience or another mailbox (Dovecot).
+    #[error("the server refused the access token: {reply}")]
+    AuthFailed { reply: String },
+    /// `535 5.7.139 … SmtpClientAuthentication is disabled for the Tenant/Mailbox`.
+    #[error("SMTP AUTH is disabled for the {scope}: {reply}")]
+    SmtpAuthDisabled { reply: String, scope: &'static str },
+    /// Exchange: login accepted, then `BAD User is authenticated but not connected`.
+    #[error("the token belongs to another mailbox: {reply}")]
+    MailboxMismatch { reply: String },
+    /// `* BYE Session invalidated - AccessTokenExpired` (or the like) during the session.
+    #[error("the access token expired during the session: {reply}")]
+    TokenExpired { reply: String },
+    /// `501 5.5.124 Invalid XOAUTH2 auth data`, IMAP `BAD` to AUTHENTICATE.
+    #[error("the server could not read the XOAUTH2 data: {reply}")]
+    Xoauth2Malformed { reply: String },
+    /// XOAUTH2 not offered.
+    #[error("XOAUTH2 is not offered (offered: {offered})")]
+    MechanismUnsupported { offered: String },
+    /// STARTTLS not offered or refused.
+    #[error("STARTTLS is not available: {reply}")]
+    StarttlsUnavailable { reply: String },
+    #[error("the server's certificate is not trusted: {reason}")]
+    TlsCertificate { reason: String },
+    #[error("TLS failed: {reason}")]
+    Tls { reason: String },
+    #[error("the host name could not be resolved: {reason}")]
+    Dns { reason: String },
+    #[error("connection refused")]
+    ConnectionRefused,
+    #[error("the server could not be reached: {reason}")]
+    Unreachable { reason: String },
+    #[error("no answer within {secs} s while {}", step.words())]
+    Timeout { step: Step, secs: u64 },
+    #[error("the server closed the connection while {}", step.words())]
+    ConnectionClosed { step: Step, reply: Option<String> },
+    /// 4xx, `[UNAVAILABLE]`, `-ERR [SYS/TEMP]`.
+    #[error("temporary failure: {reply}")]
+    TemporaryFailure { reply: String },
+    /// Logged in, but the harmless command was refused.
+    #[error("{command} was refused: {reply}")]
+    CommandFailed { command: &'static str, reply: String },
+    /// An answer that is not the protocol (wrong port, not a mail server).
+    #[error("unexpected answer while {}: {reply}", step.words())]
+    Protocol { step: Step, reply: String },
+    /// `Security::Plain` towards a host that is not this computer.
+    #[error("unencrypted connections are allowed only to this computer")]
+    PlainNotAllowed,
+}
+
+/// Longest reply text kept in an error.
+const MAX_REPLY: usize = 300;
+
+/// A server line as shown to people: control characters out, at most [`MAX_REPLY`] characters.
+pub(crate) fn clean_reply(s: &str) -> String {
+    let s: String = s.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if s.chars().count() > MAX_REPLY {
+        let mut t: String = s.chars().take(MAX_REPLY).collect();
+        t.push('…');
+        t
+    } else {
+        s
+    }
+}
+
+/// Replaces any occurrence of the secrets in an error's message and detail (a server that
+/// echoes what it was sent must not put the token on the screen or into the log).
+pub(crate) fn scrub(mut e: UiError, secrets: &[&str]) -> UiError {
+    let hide = |s: &mut String| {
+        for secret in secrets.iter().filter(|s| s.len() >= 8) {
+            if s.contains(secret) {
+                *s = s.replace(secret, "<redacted>");
+            }
+        }
+    };
+    hide(&mut e.message);
+    for v in e.detail.values_mut() {
+        hide(v);
+    }
+    e
+}
+
+impl MailCheckError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AuthFailed { .. } => "mail_auth_failed",
+            Self::SmtpAuthDisabled { .. } => "mail_smtp_auth_disabled",
+            Self::MailboxMismatch { .. } => "mail_mailbox_mismatch",
+            Self::TokenExpired { .. } => "mail_token_expired",
+            Self::Xoauth2Malformed { .. } => "mail_xoauth2_malformed",
+            Self::MechanismUnsupported { .. } => "mail_mechanism_unsupported",
+            Self::StarttlsUnavailable { .. } => "mail_starttls_unavailable",
+            Self::TlsCertificate { .. } => "mail_tls_certificate",
+            Self::Tls { .. } => "mail_tls_failed",
+            Self::Dns { .. } => "mail_dns_failure",
+            Self::ConnectionRefused => "mail_connection_refused",
+            Self::Unreachable { .. } => "mail_unreachable",
+            Self::Timeout { .. } => "mail_timeout",
+            Self::ConnectionClosed { .. } => "mail_connection_closed",
+            Self::TemporaryFailure { .. } => "mail_temporary_failure",
+            Self::CommandFailed { .. } => "mail_command_failed",
+            Self::Protocol { .. } => "mail_protocol_error",
+            Self::PlainNotAllowed => "mail_plain_not_allowed",
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        match self {
+            Self::AuthFailed { .. } | Self::MailboxMismatch { .. } | Self::TokenExpired { .. } => Actor::User,
+            Self::SmtpAuthDisabled { .. }
+            | Self::MechanismUnsupported { .. }
+            | Self::StarttlsUnavailable { .. }
+            | Self::TlsCertificate { .. }
+            | Self::Tls { .. }
+            | Self::Protocol { .. }
+            | Self::PlainNotAllowed => Actor::Admin,
+            Self::Xoauth2Malformed { .. }
+            | Self::Dns { .. }
+            | Self::ConnectionRefused
+            | Self::Unreachable { .. }
+            | Self::Timeout { .. }
+            | Self::ConnectionClosed { .. }
+            | Self::TemporaryFailure { .. }
+            | Self::CommandFailed { .. } => Actor::Support,
+        }
+    }
+
+    /// The error as the UI and the CLI receive it, with the protocol, server and mailbox.
+    pub fn to_ui(&self, protocol: MailProtocol, endpoint: &Endpoint, address: &str) -> UiError {
+        let p = protocol.label();
+        let host = endpoint.host.as_str();
+        let server = format!("{host}:{}", endpoint.port);
+        let message = match self {
+            Self::AuthFailed { reply } => format!(
+                "{p} at {server} refused the access token of {address} (\"{reply}\"). Sign in again as {address} \
+                 (step 4). If it keeps failing, the administrator checks that {p} is enabled for the mailbox \
+                 (Microsoft 365 admin center → the user → Mail → Manage email apps) and that the admin consent \
+                 (step 3) covers {p}."
+            ),
+            Self::SmtpAuthDisabled { reply, scope } => {
+                let fix = if *scope == "mailbox" {
+                    format!("`Set-CASMailbox -Identity {address} -SmtpClientAuthenticationDisabled $false`")
+                } else {
+                    format!(
+                        "`Set-TransportConfig -SmtpClientAuthenticationDisabled $false` (the whole organization) or \
+                         `Set-CASMailbox -Identity {address} -SmtpClientAuthenticationDisabled $false` (this mailbox only)"
+                    )
+                };
+                format!(
+                    "SMTP at {server} refused to sign in {address} because Authenticated SMTP (SMTP AUTH) is turned \
+                     off for the {scope} (\"{reply}\"). This is an Exchange Online setting, not a problem with the \
+                     Microsoft sign-in or the token. The administrator turns Authenticated SMTP on: Microsoft 365 \
+                     admin center → the user → Mail → Manage email apps → Authenticated SMTP, or in Exchange Online \
+                     PowerShell {fix}. The change can take up to an hour."
+                )
+            }
+            Self::MailboxMismatch { reply } => format!(
+                "{p} at {server} accepted the token but could not open the mailbox {address} (\"{reply}\"): the \
+                 token belongs to another mailbox — most often someone else signed in. Sign in again as {address} \
+                 (step 4)."
+            ),
+            Self::TokenExpired { reply } => format!(
+                "The access token of {address} expired during the {p} session at {server} (\"{reply}\"). Check \
+                 again: exo-setup gets a fresh token first."
+            ),
+            Self::Xoauth2Malformed { reply } => format!(
+                "{p} at {server} could not read the XOAUTH2 sign-in data of {address} (\"{reply}\"). This points to \
+                 exo-setup or to something between it and the server (a proxy or security software that rewrites \
+                 mail traffic); report it with this message."
+            ),
+            Self::MechanismUnsupported { offered } => format!(
+                "{p} at {server} does not offer XOAUTH2 (OAuth 2.0) sign-in (it offers: {offered}). Check the host \
+                 name and port of the server in step 1; Exchange Online offers XOAUTH2 on outlook.office365.com \
+                 (IMAP 993, POP3 995) and smtp.office365.com (SMTP 587)."
+            ),
+            Self::StarttlsUnavailable { reply } => format!(
+                "{p} at {server} did not agree to encrypt the connection with STARTTLS (\"{reply}\"), and exo-setup \
+                 never sends a token unencrypted. Check the port and the security setting of the server in step 1."
+            ),
+            Self::TlsCertificate { reason } => format!(
+                "The certificate of {server} ({p}) is not trusted: {reason}. Nothing was sent. The host name in step \
+                 1 may be wrong, or something on the network intercepts encrypted connections (a proxy or security \
+                 software)."
+            ),
+            Self::Tls { reason } => format!(
+                "An encrypted (TLS) connection to {server} ({p}) could not be set up: {reason}. Check the port and \
+                 the security setting of the server in step 1 (TLS: IMAP 993, POP3 995; SMTP 587 uses STARTTLS)."
+            ),
+            Self::Dns { reason } => format!(
+                "The host name {host} ({p}) could not be found: {reason}. Check this computer's network connection \
+                 and DNS; if the name was typed for a custom server, the administrator checks it in step 1."
+            ),
+            Self::ConnectionRefused => format!(
+                "{server} refused the {p} connection: nothing accepts connections on that port, or a firewall \
+                 rejects them. Check the port in step 1 and that the network allows outgoing connections to it."
+            ),
+            Self::Unreachable { reason } => {
+                format!("{server} ({p}) could not be reached: {reason}. Check this computer's network connection.")
+            }
+            Self::Timeout { step, secs } => format!(
+                "{server} ({p}) did not answer within {secs} s while {}. A firewall may silently drop the \
+                 connection, or the server is slow; try again later.",
+                step.words()
+            ),
+            Self::ConnectionClosed { step, reply } => {
+                let said = reply.as_deref().map(|r| format!(" (\"{r}\")")).unwrap_or_default();
+                format!("{server} ({p}) closed the connection while {}{said}. Try again later.", step.words())
+            }
+            Self::TemporaryFailure { reply } => {
+                format!("{server} ({p}) reported a temporary problem (\"{reply}\"). Try again in a few minutes.")
+            }
+            Self::CommandFailed { command, reply } => format!(
+                "{address} signed in to {p} at {server}, but {command} was refused (\"{reply}\"). Try again later; \
+                 if it persists, the administrator checks the mailbox in Exchange."
+            ),
+            Self::Protocol { step, reply } => format!(
+                "{server} did not answer like a {p} server while {} (\"{reply}\"). Check the host name, port and \
+                 security setting of the server in step 1.",
+                step.words()
+            ),
+            Self::PlainNotAllowed => format!(
+                "The server entry connects to {p} at {server} without encryption; exo-setup sends a token \
+                 unencrypted only to this computer (localhost, for tests). Choose TLS or STARTTLS for the server in \
+                 step 1."
+            ),
+        };
+        let mut e = UiError::new(self.kind(), self.actor(), message)
+            .with("protocol", p)
+            .with("server", &server)
+            .with("host", host)
+            .with("port", endpoint.port)
+            .with("address", address);
+        match self {
+            Self::AuthFailed { reply }
+            | Self::MailboxMismatch { reply }
+            | Self::TokenExpired { reply }
+            | Self::Xoauth2Malformed { reply }
+            | Self::StarttlsUnavailable { reply }
+            | Self::TemporaryFailure { reply } => e = e.with("reply", reply),
+            Self::SmtpAuthDisabled { reply, scope } => e = e.with("reply", reply).with("scope", scope),
+            Self::MechanismUnsupported { offered } => e = e.with("offered", offered),
+            Self::TlsCertificate { reason }
+            | Self::Tls { reason }
+            | Self::Dns { reason }
+            | Self::Unreachable { reason } => e = e.with("reason", reason),
+            Self::Timeout { step, secs } => e = e.with("step", step.as_str()).with("seconds", secs),
+            Self::ConnectionClosed { step, reply } => {
+                e = e.with("step", step.as_str());
+                if let Some(r) = reply {
+                    e = e.with("reply", r);
+                }
+            }
+            Self::CommandFailed { command, reply } => e = e.with("command", command).with("reply", reply),
+            Self::Protocol { step, reply } => e = e.with("step", step.as_str()).with("reply", reply),
+            Self::ConnectionRefused | Self::PlainNotAllowed => {}
+        }
+        e
+    }
+}
+
+/// Classifies texts every protocol may send: an expired token during the session.
+pub(crate) fn token_expired(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("accesstokenexpired") || t.contains("access token expired") || t.contains("token has expired")
+}
+
+/// Exchange's answer when the token is valid but for another mailbox.
+pub(crate) fn not_connected(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("authenticated but not connected")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Security;
+
+    #[test]
+    fn every_variant_has_a_listed_kind_and_names_the_server() {
+        let ep = Endpoint { host: "outlook.office365.com".into(), port: 993, security: Security::Tls };
+        let all = [
+            MailCheckError::AuthFailed { reply: "a".into() },
+            MailCheckError::SmtpAuthDisabled { reply: "a".into(), scope: "tenant" },
+            MailCheckError::MailboxMismatch { reply: "a".into() },
+            MailCheckError::TokenExpired { reply: "a".into() },
+            MailCheckError::Xoauth2Malformed { reply: "a".into() },
+            MailCheckError::MechanismUnsupported { offered: "PLAIN".into() },
+            MailCheckError::StarttlsUnavailable { reply: "a".into() },
+            MailCheckError::TlsCertificate { reason: "a".into() },
+            MailCheckError::Tls { reason: "a".into() },
+            MailCheckError::Dns { reason: "a".into() },
+            MailCheckError::ConnectionRefused,
+            MailCheckError::Unreachable { reason: "a".into() },
+            MailCheckError::Timeout { step: Step::Greeting, secs: 1 },
+            MailCheckError::ConnectionClosed { step: Step::Auth, reply: None },
+            MailCheckError::TemporaryFailure { reply: "a".into() },
+            MailCheckError::CommandFailed { command: "STAT", reply: "a".into() },
+            MailCheckError::Protocol { step: Step::Greeting, reply: "a".into() },
+            MailCheckError::PlainNotAllowed,
+        ];
+        assert_eq!(all.len(), MAILCHECK_ERROR_KINDS.len());
+        for e in &all {
+            let ui = e.to_ui(MailProtocol::Imap, &ep, "taro@contoso.example");
+            assert!(MAILCHECK_ERROR_KINDS.contains(&ui.kind.as_str()), "{}", ui.kind);
+            assert!(ui.message.contains("outlook.office365.com"), "{}", ui.message);
+            assert_eq!(ui.detail["server"], "outlook.office365.com:993");
+        }
+    }
+
+    #[test]
+    fn smtp_auth_disabled_names_the_admin_setting() {
+        let ep = Endpoint { host: "smtp.office365.com".into(), port: 587, security: Security::Starttls };
+        let ui = MailCheckError::SmtpAuthDisabled { reply: "535 5.7.139".into(), scope: "tenant" }.to_ui(
+            MailProtocol::Smtp,
+            &ep,
+            "taro@contoso.example",
+        );
+        assert_eq!(ui.actor, Actor::Admin);
+        for needle in [
+            "Authenticated SMTP",
+            "Set-TransportConfig -SmtpClientAuthenticationDisabled $false",
+            "Set-CASMailbox -Identity taro@contoso.example -SmtpClientAuthenticationDisabled $false",
+            "not a problem with the Microsoft sign-in",
+        ] {
+            assert!(ui.message.contains(needle), "{needle}: {}", ui.message);
+        }
+    }
+
+    #[test]
+    fn scrub_hides_secrets_and_clean_reply_trims() {
+        let e = UiError::new("k", Actor::User, "said eyJsecret-token-value").with("reply", "x eyJsecret-token-value");
+        let e = scrub(e, &["eyJsecret-token-value"]);
+        assert!(!e.message.contains("eyJ") && !e.detail["reply"].contains("eyJ"));
+        assert_eq!(clean_reply(" a\tb\r\n"), "a b");
+        assert_eq!(clean_reply(&"x".repeat(400)).chars().count(), MAX_REPLY + 1);
+    }
+}

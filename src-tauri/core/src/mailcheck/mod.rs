@@ -1,0 +1,306 @@
+//! Issue 5, first half: prove that a mailbox's access token works — an XOAUTH2 login to the
+//! account's real mail servers, one harmless command, logout.
+//!
+//! Per account, [`check_account`] checks its receive protocol (IMAP or POP3) and SMTP, both at
+//! once, against the endpoints of the account's server entry ([`crate::model::MailServer`]):
+//! - IMAP: `CAPABILITY`, `AUTHENTICATE XOAUTH2` (initial response when `SASL-IR` is offered),
+//!   `SELECT INBOX`, `LOGOUT`;
+//! - POP3: `CAPA`, `AUTH XOAUTH2` + the blob on the `+` line (Microsoft's documented exchange),
+//!   `STAT`, `QUIT`;
+//! - SMTP: `EHLO`, `STARTTLS`, `EHLO`, `AUTH XOAUTH2 <blob>`, `NOOP`, `QUIT`.
+//!
+//! The XOAUTH2 blob is `base64("user=" + address + "\x01auth=Bearer " + token + "\x01\x01")`.
+//! What a server answers is classified into a [`MailCheckError`] (kinds in
+//! [`MAILCHECK_ERROR_KINDS`]): Exchange Online's `NO AUTHENTICATE failed`, `535 5.7.3`,
+//! `535 5.7.139 … SmtpClientAuthentication is disabled …` (an admin setting, not OAuth),
+//! `501 5.5.124`, `BAD User is authenticated but not connected` (a token of another mailbox),
+//! `* BYE Session invalidated - AccessTokenExpired`, and the network's own failures (DNS,
+//! refused, unreachable, TLS certificate, timeouts of every step).
+//!
+//! The three dialogues are small hand-written clients ([`imap`], [`pop3`], [`smtp`]) over one
+//! line transport ([`net`]: DNS, TCP, rustls with the platform's roots, STARTTLS, a timeout on
+//! every read and write). Why not `async-imap` and `lettre`: async-imap logs every command it
+//! writes — the AUTHENTICATE continuation, i.e. the token — at TRACE through `log`, and needs
+//! Rust 1.88 (the workspace's MSRV is 1.85); lettre's XOAUTH2 aborts with a client error on the
+//! failure challenge (`334 <base64 JSON>`, what Dovecot and Gmail send) so the server's real
+//! `535` is lost, and keeps the token in a plain `String`. A check needs three commands per
+//! protocol; owning them keeps every reply text, every timeout and every byte of the secret
+//! under our control. POP3 has no maintained async client at all.
+//!
+//! Secrets: the token and the blob are [`Secret`]s (redacted `Debug`/`Display`, zeroized); they
+//! are written to the socket and nowhere else — no log line, error, detail or panic names them,
+//! and a server reply that echoes them is scrubbed before it reaches an error.
+//!
+//! Plain (unencrypted) endpoints are refused unless the host is this computer (`localhost` or a
+//! loopback address, for tests): a token never crosses a network in the clear.
+
+mod error;
+mod imap;
+mod net;
+mod pop3;
+mod record;
+mod smtp;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+pub use error::{MailCheckError, Step, MAILCHECK_ERROR_KINDS};
+pub use record::{last_verification, record, Verification};
+
+use crate::auth::Auth;
+use crate::error::{Actor, UiError};
+use crate::keychain::Secret;
+use crate::model::{Endpoint, ReceiveProtocol, Security, ServerAuth};
+
+/// A protocol the check logs in to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum MailProtocol {
+    Imap,
+    Pop3,
+    Smtp,
+}
+
+impl MailProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Imap => "imap",
+            Self::Pop3 => "pop3",
+            Self::Smtp => "smtp",
+        }
+    }
+
+    /// How messages name it: `IMAP`, `POP3`, `SMTP`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Imap => "IMAP",
+            Self::Pop3 => "POP3",
+            Self::Smtp => "SMTP",
+        }
+    }
+}
+
+impl From<ReceiveProtocol> for MailProtocol {
+    fn from(p: ReceiveProtocol) -> Self {
+        match p {
+            ReceiveProtocol::Imap => Self::Imap,
+            ReceiveProtocol::Pop3 => Self::Pop3,
+        }
+    }
+}
+
+/// The outcome for one protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ProtocolCheck {
+    pub protocol: MailProtocol,
+    /// `host:port` as in the server entry.
+    pub server: String,
+    pub security: Security,
+    pub ok: bool,
+    /// Why it failed (`None` when `ok`); kinds in [`MAILCHECK_ERROR_KINDS`].
+    pub error: Option<UiError>,
+    /// Wall time of the whole dialogue, connect to logout.
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+}
+
+/// The result of [`check_account`]: never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct MailCheckReport {
+    pub address: String,
+    /// Every checked protocol logged in and ran its command.
+    pub verified: bool,
+    /// RFC 3339 (UTC, seconds), when the check started.
+    pub checked_at: String,
+    /// The receive protocol first, then SMTP.
+    pub checks: Vec<ProtocolCheck>,
+}
+
+impl MailCheckReport {
+    /// Builds a report from per-protocol results (`verified` = all ok and at least one).
+    pub fn new(address: &str, checked_at: String, checks: Vec<ProtocolCheck>) -> Self {
+        let verified = !checks.is_empty() && checks.iter().all(|c| c.ok);
+        Self { address: address.to_owned(), verified, checked_at, checks }
+    }
+
+    /// The first failure (what the account's `status_detail` records).
+    pub fn first_error(&self) -> Option<&UiError> {
+        self.checks.iter().find_map(|c| c.error.as_ref())
+    }
+}
+
+/// Time limits of each step of a dialogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// DNS lookup plus TCP connect (all addresses together).
+    pub connect: Duration,
+    /// A TLS handshake (implicit TLS or after STARTTLS).
+    pub tls: Duration,
+    /// The server's greeting.
+    pub greeting: Duration,
+    /// The answer to the XOAUTH2 login (Exchange validates the token: allow it time).
+    pub auth: Duration,
+    /// Any other reply (capabilities, STARTTLS, the harmless command, logout).
+    pub command: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            tls: Duration::from_secs(10),
+            greeting: Duration::from_secs(15),
+            auth: Duration::from_secs(20),
+            command: Duration::from_secs(15),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The same limit for every step (tests).
+    pub fn all(d: Duration) -> Self {
+        Self { connect: d, tls: d, greeting: d, auth: d, command: d }
+    }
+
+    pub(crate) fn for_step(&self, step: Step) -> Duration {
+        match step {
+            Step::Dns | Step::Connect => self.connect,
+            Step::Tls => self.tls,
+            Step::Greeting => self.greeting,
+            Step::Auth => self.auth,
+            Step::Starttls | Step::Capabilities | Step::Command | Step::Logout => self.command,
+        }
+    }
+}
+
+/// How to check.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub timeouts: Timeouts,
+    /// PEM certificate(s) trusted **in addition to** the platform's roots — a test CA, or an
+    /// organization's private CA. There is deliberately no way to accept an invalid certificate.
+    pub extra_root_pem: Option<String>,
+}
+
+/// `base64("user=" + address + "\x01auth=Bearer " + token + "\x01\x01")`, itself a secret.
+pub fn xoauth2_blob(address: &str, token: &Secret) -> Secret {
+    let raw = zeroize::Zeroizing::new(format!("user={address}\x01auth=Bearer {}\x01\x01", token.expose()));
+    Secret::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()))
+}
+
+/// IMAP: login, `SELECT INBOX`, logout.
+pub async fn check_imap(endpoint: &Endpoint, address: &str, token: &Secret, opts: &CheckOptions) -> ProtocolCheck {
+    run(MailProtocol::Imap, endpoint, address, token, opts).await
+}
+
+/// POP3: login, `STAT`, `QUIT`.
+pub async fn check_pop3(endpoint: &Endpoint, address: &str, token: &Secret, opts: &CheckOptions) -> ProtocolCheck {
+    run(MailProtocol::Pop3, endpoint, address, token, opts).await
+}
+
+/// SMTP: login, `NOOP`, `QUIT`.
+pub async fn check_smtp(endpoint: &Endpoint, address: &str, token: &Secret, opts: &CheckOptions) -> ProtocolCheck {
+    run(MailProtocol::Smtp, endpoint, address, token, opts).await
+}
+
+async fn run(
+    protocol: MailProtocol,
+    endpoint: &Endpoint,
+    address: &str,
+    token: &Secret,
+    opts: &CheckOptions,
+) -> ProtocolCheck {
+    let started = Instant::now();
+    let blob = xoauth2_blob(address, token);
+    let result = async {
+        let mut conn = net::Conn::open(endpoint, opts).await?;
+        match protocol {
+            MailProtocol::Imap => imap::session(&mut conn, &blob).await,
+            MailProtocol::Pop3 => pop3::session(&mut conn, &blob).await,
+            MailProtocol::Smtp => smtp::session(&mut conn, &blob).await,
+        }
+    }
+    .await;
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let server = format!("{}:{}", endpoint.host, endpoint.port);
+    let error = result.err().map(|e| {
+        let ui = e.to_ui(protocol, endpoint, address);
+        error::scrub(ui, &[token.expose(), blob.expose()])
+    });
+    match &error {
+        None => tracing::debug!(protocol = protocol.as_str(), %server, duration_ms, "mail check passed"),
+        Some(e) => {
+            tracing::info!(protocol = protocol.as_str(), %server, duration_ms, kind = %e.kind, "mail check failed")
+        }
+    }
+    ProtocolCheck { protocol, server, security: endpoint.security, ok: error.is_none(), error, duration_ms }
+}
+
+/// Checks a registered mailbox with its access token ([`Auth::access_token`]: cached or
+/// refreshed): its receive protocol and SMTP at once, on the endpoints of its server entry.
+/// The outcome is recorded ([`record`]: status `verified` or `error`, an `account.check` audit
+/// entry) and returned. An `Err` means no check could start (not registered, not signed in, the
+/// server is off or not OAuth, the token could not be had); failures of the check itself are in
+/// the report.
+pub async fn check_account(auth: &Auth, address: &str, opts: &CheckOptions) -> Result<MailCheckReport, UiError> {
+    let a = address.trim().to_owned();
+    let (account, server) = auth
+        .db(move |s| {
+            let conn = s.conn();
+            let account = crate::accounts::find_by_address(&conn, &a)?.ok_or_else(|| {
+                UiError::new(
+                    "account_not_registered",
+                    Actor::Admin,
+                    format!("The mailbox {a} is not registered in exo-setup (step 2)."),
+                )
+                .with("address", &a)
+            })?;
+            let server = crate::org::server(&conn, account.server_id)?;
+            Ok((account, server))
+        })
+        .await?;
+    if server.auth != ServerAuth::Oauth2 {
+        return Err(UiError::new(
+            "server_not_oauth",
+            Actor::Admin,
+            format!(
+                "The mailbox {} is on the server '{}', which does not use Microsoft sign-in (OAuth 2.0).",
+                account.address, server.name
+            ),
+        )
+        .with("address", &account.address)
+        .with("server", &server.name));
+    }
+    if !server.enabled {
+        return Err(UiError::new(
+            "server_disabled",
+            Actor::Admin,
+            format!("The mail server '{}' is not in use. The administrator turns it on in step 1.", server.name),
+        )
+        .with("server", &server.name));
+    }
+    let token = auth.access_token(&account.address).await?;
+    let checked_at = crate::store::now();
+    let receive = MailProtocol::from(account.receive_protocol);
+    let receive_endpoint = match receive {
+        MailProtocol::Pop3 => &server.pop3,
+        _ => &server.imap,
+    };
+    let (first, smtp) = tokio::join!(
+        run(receive, receive_endpoint, &account.address, &token.token, opts),
+        run(MailProtocol::Smtp, &server.smtp, &account.address, &token.token, opts),
+    );
+    drop(token);
+    let report = MailCheckReport::new(&account.address, checked_at, vec![first, smtp]);
+    let r = report.clone();
+    auth.db(move |s| record(s, &r.address, &r).map(|_| ())).await?;
+    Ok(report)
+}

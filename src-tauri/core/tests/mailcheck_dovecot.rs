@@ -1,0 +1,498 @@
+//! The connection check against a real Dovecot 2.3 (IMAP, POP3, submission) that validates the
+//! entra emulator's access tokens locally with the emulator's public key (recipe in
+//! shared/reference/platform-recipes.md; the same set-up as tests/entra-emulator/tests/dovecot.rs).
+//!
+//! TLS is real: a test CA and a `localhost`/127.0.0.1 certificate are made with rcgen at test
+//! time; IMAP and POP3 run on implicit-TLS ports, SMTP (submission) and a second IMAP port use
+//! STARTTLS; the checker trusts the test CA through `CheckOptions::extra_root_pem` only.
+//! Submission relays to an in-test SMTP sink.
+//!
+//! Each test has its own emulator, store, keychain and Dovecot. Needs the `dovecot` binary
+//! (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond, installed by
+//! scripts/test.sh). Without it the tests FAIL, unless `EXO_SKIP_DOVECOT=1` is set.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use entra_emulator::{Config, Emulator, Keys, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use exo_setup_core::auth::Auth;
+use exo_setup_core::keychain::{MemoryKeychain, Secret, TokenStore};
+use exo_setup_core::mailcheck::{
+    check_account, check_imap, check_pop3, check_smtp, last_verification, xoauth2_blob, CheckOptions, MailProtocol,
+    ProtocolCheck, Timeouts,
+};
+use exo_setup_core::model::{
+    AccountInput, AccountStatus, Endpoint, FlowResult, OrgSettingsInput, ReceiveProtocol, RedirectMode, Security,
+    ServerAuth,
+};
+use exo_setup_core::Store;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
+const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
+const SMTP: &str = "https://outlook.office.com/SMTP.Send";
+const TARO: &str = "taro@contoso.example";
+const HANAKO: &str = "hanako@contoso.example";
+
+// ---------------------------------------------------------------------------------------------
+// Log capture (every log line at TRACE, dependencies' `log` records included).
+
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logs() -> &'static LogBuf {
+    static LOGS: OnceLock<LogBuf> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = LogBuf::default();
+        let writer = buf.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init()
+            .expect("the only subscriber of this test binary");
+        buf
+    })
+}
+
+fn captured_logs() -> String {
+    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dovecot.
+
+fn find_dovecot() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+        .map(|d| d.join("dovecot"))
+        .find(|p| p.is_file())
+}
+
+/// `None` (skip) when dovecot is missing and EXO_SKIP_DOVECOT=1; panics when it is missing otherwise.
+fn dovecot_or_skip() -> Option<PathBuf> {
+    let found = find_dovecot();
+    if found.is_none() {
+        if std::env::var("EXO_SKIP_DOVECOT").as_deref() == Ok("1") {
+            eprintln!("SKIPPED: dovecot not installed and EXO_SKIP_DOVECOT=1");
+            return None;
+        }
+        panic!(
+            "`dovecot` is not on PATH: install dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond \
+             (scripts/test.sh does), or set EXO_SKIP_DOVECOT=1 to skip these tests"
+        );
+    }
+    if std::env::var("EXO_SKIP_DOVECOT").as_deref() == Ok("1") {
+        eprintln!("SKIPPED: EXO_SKIP_DOVECOT=1");
+        return None;
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Ports {
+    imaps: u16,
+    imap_starttls: u16,
+    pop3s: u16,
+    submission: u16,
+}
+
+/// A private Dovecot instance; stopped (SIGTERM) on drop.
+struct Dovecot {
+    child: Child,
+    dir: tempfile::TempDir,
+    ports: Ports,
+    /// The test CA (PEM) that issued Dovecot's certificate.
+    ca_pem: String,
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dovecot {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
+    }
+}
+
+/// A test CA and a certificate for `localhost` and 127.0.0.1: (CA PEM, certificate PEM, key PEM).
+fn test_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "exo-setup mailcheck test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.subject_alt_names = vec![
+        SanType::DnsName("localhost".try_into().unwrap()),
+        SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
+    ];
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// An SMTP sink for submission's relay: 220, 250 to everything, 221 to QUIT.
+async fn relay_sink() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (rd, mut wr) = stream.into_split();
+                let mut rd = BufReader::new(rd);
+                if wr.write_all(b"220 sink ESMTP\r\n").await.is_err() {
+                    return;
+                }
+                loop {
+                    let mut line = String::new();
+                    if matches!(rd.read_line(&mut line).await, Ok(0) | Err(_)) {
+                        return;
+                    }
+                    let u = line.trim().to_ascii_uppercase();
+                    let answer: &[u8] = if u.starts_with("EHLO") {
+                        b"250-sink\r\n250 8BITMIME\r\n"
+                    } else if u == "QUIT" {
+                        b"221 2.0.0 bye\r\n"
+                    } else {
+                        b"250 2.0.0 OK\r\n"
+                    };
+                    if wr.write_all(answer).await.is_err() || u == "QUIT" {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+async fn start_dovecot(bin: &Path, issuer: &str, emu: &Emulator) -> Dovecot {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for sub in ["run", "state", "mail"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::set_permissions(d.join("mail"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let key = emu.write_dovecot_key(&d.join("keys")).unwrap();
+    for p in [d.join("keys"), d.join("keys/default"), d.join("keys/default/RS256")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ca_pem, cert_pem, key_pem) = test_pki();
+    std::fs::write(d.join("cert.pem"), cert_pem).unwrap();
+    std::fs::write(d.join("key.pem"), key_pem).unwrap();
+    let ports = Ports { imaps: free_port(), imap_starttls: free_port(), pop3s: free_port(), submission: free_port() };
+    let relay = relay_sink().await;
+    let dir_s = d.display();
+    std::fs::write(
+        d.join("oauth2.conf.ext"),
+        format!(
+            "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={dir_s}/keys/\n\
+             username_attribute = email\nissuers = {issuer}\n"
+        ),
+    )
+    .unwrap();
+    let Ports { imaps, imap_starttls, pop3s, submission } = ports;
+    std::fs::write(
+        d.join("dovecot.conf"),
+        format!(
+            "protocols = imap pop3 submission\nlisten = 127.0.0.1\nbase_dir = {dir_s}/run\nstate_dir = {dir_s}/state\n\
+             log_path = {dir_s}/dovecot.log\n\
+             ssl = yes\nssl_cert = <{dir_s}/cert.pem\nssl_key = <{dir_s}/key.pem\nssl_min_protocol = TLSv1.2\n\
+             disable_plaintext_auth = no\n\
+             auth_mechanisms = xoauth2 oauthbearer\nauth_failure_delay = 0\nauth_verbose = yes\n\
+             default_internal_user = dovecot\ndefault_login_user = dovenull\nfirst_valid_uid = 1\n\
+             mail_location = maildir:~/Maildir\nhostname = localhost\n\
+             service imap-login {{\n inet_listener imap {{\n  address = 127.0.0.1\n  port = {imap_starttls}\n }}\n \
+               inet_listener imaps {{\n  address = 127.0.0.1\n  port = {imaps}\n  ssl = yes\n }}\n}}\n\
+             service pop3-login {{\n inet_listener pop3 {{\n  port = 0\n }}\n \
+               inet_listener pop3s {{\n  address = 127.0.0.1\n  port = {pop3s}\n  ssl = yes\n }}\n}}\n\
+             service submission-login {{\n inet_listener submission {{\n  address = 127.0.0.1\n  port = {submission}\n }}\n}}\n\
+             submission_relay_host = 127.0.0.1\nsubmission_relay_port = {relay}\nsubmission_relay_trusted = yes\n\
+             passdb {{\n driver = oauth2\n mechanisms = xoauth2 oauthbearer\n args = {dir_s}/oauth2.conf.ext\n}}\n\
+             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={dir_s}/mail/%u\n}}\n\
+             service anvil {{\n unix_listener anvil-auth-penalty {{\n  path = anvil-auth-penalty-disabled\n }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg("-c")
+        .arg(d.join("dovecot.conf"))
+        .arg("-F")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start dovecot");
+    let dc = Dovecot { child, dir, ports, ca_pem };
+    for port in [imaps, imap_starttls, pop3s, submission] {
+        let mut ready = false;
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(ready, "dovecot did not listen on {port}: {}", dc.log());
+    }
+    dc
+}
+
+// ---------------------------------------------------------------------------------------------
+// The set-up: emulator, store with a "Dovecot" server, two signed-in accounts, Dovecot.
+
+struct Env {
+    _dir: tempfile::TempDir,
+    _emu: Emulator,
+    store: Arc<Store>,
+    auth: Arc<Auth>,
+    dc: Dovecot,
+}
+
+impl Env {
+    fn ep(&self, port: u16, security: Security) -> Endpoint {
+        Endpoint { host: "localhost".into(), port, security }
+    }
+    fn imaps(&self) -> Endpoint {
+        self.ep(self.dc.ports.imaps, Security::Tls)
+    }
+    fn pop3s(&self) -> Endpoint {
+        self.ep(self.dc.ports.pop3s, Security::Tls)
+    }
+    fn submission(&self) -> Endpoint {
+        self.ep(self.dc.ports.submission, Security::Starttls)
+    }
+    fn opts(&self) -> CheckOptions {
+        CheckOptions { timeouts: Timeouts::all(Duration::from_secs(10)), extra_root_pem: Some(self.dc.ca_pem.clone()) }
+    }
+    async fn token(&self, address: &str) -> Secret {
+        self.auth.access_token(address).await.unwrap().token
+    }
+    /// The three checks of `address` with `token`.
+    async fn all_three(&self, address: &str, token: &Secret) -> [ProtocolCheck; 3] {
+        let o = self.opts();
+        let (imap, pop, smtp) = (self.imaps(), self.pop3s(), self.submission());
+        let (a, b, c) = tokio::join!(
+            check_imap(&imap, address, token, &o),
+            check_pop3(&pop, address, token, &o),
+            check_smtp(&smtp, address, token, &o)
+        );
+        [a, b, c]
+    }
+}
+
+fn account(address: &str, protocol: ReceiveProtocol, server_id: i64) -> AccountInput {
+    AccountInput {
+        login_name: address.split('@').next().unwrap().to_owned(),
+        user_display_name: address.to_owned(),
+        address: address.to_owned(),
+        display_name: String::new(),
+        receive_protocol: protocol,
+        server_id,
+    }
+}
+
+async fn sign_in(auth: &Auth, address: &str) {
+    let (_, url) = auth.begin_sign_in(address, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = http.get(url.as_str()).send().await.unwrap();
+    let location = resp.headers().get("location").expect("a redirect").to_str().unwrap().to_owned();
+    let f = auth.complete(&location).await;
+    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
+}
+
+async fn env() -> Option<Env> {
+    let bin = dovecot_or_skip()?;
+    logs();
+    let emu = Emulator::start(Config::default_demo()).await.unwrap();
+    emu.set_auto_approve(true);
+    emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP, SMTP, POP]);
+    let dc = start_dovecot(&bin, &emu.access_token_issuer(DEMO_TENANT_ID), &emu).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    exo_setup_core::org::save_exchange_online(
+        &store,
+        &OrgSettingsInput {
+            tenant: DEMO_TENANT_ID.into(),
+            client_id: DEMO_CLIENT_ID.into(),
+            authority: emu.base_url(),
+            redirect_mode: RedirectMode::DeepLink,
+        },
+    )
+    .await
+    .unwrap();
+    let ep = |port, security| Endpoint { host: "localhost".into(), port, security };
+    let server = exo_setup_core::org::add_server(
+        &store,
+        "Dovecot",
+        &ep(dc.ports.imaps, Security::Tls),
+        &ep(dc.ports.pop3s, Security::Tls),
+        &ep(dc.ports.submission, Security::Starttls),
+        ServerAuth::Oauth2,
+    )
+    .unwrap();
+    exo_setup_core::accounts::add(&store, &account(TARO, ReceiveProtocol::Imap, server.id)).unwrap();
+    exo_setup_core::accounts::add(&store, &account(HANAKO, ReceiveProtocol::Pop3, server.id)).unwrap();
+    let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
+    let auth = Arc::new(Auth::new(store.clone(), tokens));
+    sign_in(&auth, TARO).await;
+    sign_in(&auth, HANAKO).await;
+    Some(Env { _dir: dir, _emu: emu, store, auth, dc })
+}
+
+/// Re-signs the claims of `token` (edited by `edit`) with `keys`.
+fn resign(token: &Secret, keys: &Keys, edit: impl FnOnce(&mut serde_json::Value)) -> Secret {
+    let payload = token.expose().split('.').nth(1).unwrap();
+    let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    edit(&mut claims);
+    Secret::new(keys.sign(&claims))
+}
+
+fn assert_refused(checks: &[ProtocolCheck], kind: &str, dc: &Dovecot) {
+    for c in checks {
+        assert!(!c.ok, "{c:?}\n{}", dc.log());
+        assert_eq!(c.error.as_ref().unwrap().kind, kind, "{c:?}\n{}", dc.log());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_account_verifies_imap_pop3_and_smtp_over_tls_and_records_it() {
+    let Some(e) = env().await else { return };
+    let opts = e.opts();
+
+    let report = check_account(&e.auth, TARO, &opts).await.unwrap();
+    assert!(report.verified, "{report:#?}\n{}", e.dc.log());
+    let protocols: Vec<_> = report.checks.iter().map(|c| c.protocol).collect();
+    assert_eq!(protocols, [MailProtocol::Imap, MailProtocol::Smtp]);
+    assert_eq!(report.checks[0].server, format!("localhost:{}", e.dc.ports.imaps));
+    assert_eq!(report.checks[0].security, Security::Tls);
+    assert_eq!(report.checks[1].security, Security::Starttls);
+
+    let report = check_account(&e.auth, HANAKO, &opts).await.unwrap();
+    assert!(report.verified, "{report:#?}\n{}", e.dc.log());
+    let protocols: Vec<_> = report.checks.iter().map(|c| c.protocol).collect();
+    assert_eq!(protocols, [MailProtocol::Pop3, MailProtocol::Smtp]);
+
+    // Recorded: status verified, time and protocols, an audit entry without a token.
+    let row = exo_setup_core::accounts::find_by_address(&e.store.conn(), HANAKO).unwrap().unwrap();
+    assert_eq!(row.status, AccountStatus::Verified);
+    let v = last_verification(&e.store.conn(), HANAKO).unwrap().unwrap();
+    assert_eq!(v.verified_at, report.checked_at);
+    assert_eq!(v.protocols, [MailProtocol::Pop3, MailProtocol::Smtp]);
+    let audit = exo_setup_core::store::list_audit(&e.store.conn(), 50).unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "account.check").count(), 2);
+
+    // No token or XOAUTH2 blob in the report, the audit log, the database file or any log line.
+    let (taro, hanako) = (e.token(TARO).await, e.token(HANAKO).await);
+    let shown = format!("{report:?} {} {audit:?} {}", serde_json::to_string(&report).unwrap(), captured_logs());
+    let db = std::fs::read(e.store.path()).unwrap();
+    for (address, t) in [(TARO, &taro), (HANAKO, &hanako)] {
+        let blob = xoauth2_blob(address, t);
+        assert!(!shown.contains(t.expose()) && !shown.contains(blob.expose()), "a secret was shown");
+        assert!(!db.windows(40).any(|w| w == &t.expose().as_bytes()[..40]), "a token in the database file");
+    }
+    assert!(captured_logs().contains("mail check passed"), "the capture works");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_over_starttls_passes_and_an_untrusted_certificate_is_refused() {
+    let Some(e) = env().await else { return };
+    let token = e.token(TARO).await;
+    let starttls = e.ep(e.dc.ports.imap_starttls, Security::Starttls);
+    let c = check_imap(&starttls, TARO, &token, &e.opts()).await;
+    assert!(c.ok, "{c:?}\n{}", e.dc.log());
+
+    // Without the test CA the certificate is not trusted: nothing is sent.
+    let platform_only = CheckOptions { extra_root_pem: None, ..e.opts() };
+    for c in [
+        check_imap(&e.imaps(), TARO, &token, &platform_only).await,
+        check_imap(&starttls, TARO, &token, &platform_only).await,
+        check_smtp(&e.submission(), TARO, &token, &platform_only).await,
+    ] {
+        let err = c.error.as_ref().unwrap_or_else(|| panic!("{c:?}"));
+        assert_eq!(err.kind, "mail_tls_certificate", "{c:?}");
+        assert!(err.message.contains("not issued by a certificate authority"), "{}", err.message);
+    }
+    // The right CA but another host name (127.0.0.1 is in the certificate; 127.0.0.2 is not a
+    // listener, so use the IP the certificate names and check it passes).
+    let by_ip = Endpoint { host: "127.0.0.1".into(), ..e.imaps() };
+    assert!(check_imap(&by_ip, TARO, &token, &e.opts()).await.ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_of_another_mailbox_is_refused_on_all_three() {
+    let Some(e) = env().await else { return };
+    let taro = e.token(TARO).await;
+    let checks = e.all_three(HANAKO, &taro).await;
+    assert_refused(&checks, "mail_auth_failed", &e.dc);
+    assert!(e.dc.log().contains("did not match"), "{}", e.dc.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refused_on_all_three() {
+    let Some(e) = env().await else { return };
+    let now = chrono::Utc::now().timestamp();
+    let expired = resign(&e.token(TARO).await, &Keys::test_only(), |c| {
+        c["iat"] = (now - 7200).into();
+        c["nbf"] = (now - 7200).into();
+        c["exp"] = (now - 3600).into();
+    });
+    let checks = e.all_three(TARO, &expired).await;
+    assert_refused(&checks, "mail_auth_failed", &e.dc);
+    assert!(e.dc.log().to_ascii_lowercase().contains("expired"), "{}", e.dc.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_or_another_key_is_refused_on_all_three() {
+    let Some(e) = env().await else { return };
+    let token = e.token(TARO).await;
+    // The emulator's claims, signed by a key Dovecot does not know.
+    let foreign = resign(&token, &Keys::generate().unwrap(), |_| {});
+    assert_refused(&e.all_three(TARO, &foreign).await, "mail_auth_failed", &e.dc);
+    // The emulator's token with its signature altered.
+    let mut forged: Vec<char> = token.expose().chars().collect();
+    let i = forged.len() - 20;
+    forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+    let forged = Secret::new(forged.into_iter().collect::<String>());
+    assert_refused(&e.all_three(TARO, &forged).await, "mail_auth_failed", &e.dc);
+    // Dovecot 2.3.19 logs "Bad signature" (later versions "Incorrect JWT signature").
+    let log = e.dc.log();
+    assert!(
+        log.contains("not found") && (log.contains("Bad signature") || log.contains("Incorrect JWT signature")),
+        "{log}"
+    );
+}

@@ -24,6 +24,7 @@ fn main() {
                 "cancel_flow",
                 "flow_snapshot",
                 "sign_out",
+                "check_account",
             ]),
         ),
     )

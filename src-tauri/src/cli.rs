@@ -18,10 +18,11 @@ use exo_setup_core::auth::{browser, Auth, AUTH_ERROR_KINDS};
 use exo_setup_core::csv_io::{self, ExportEncoding};
 use exo_setup_core::keychain::OsKeychain;
 use exo_setup_core::model::{
-    AccountInput, AccountQuery, FlowResult, ImportMode, OrgSettingsInput, ReceiveProtocol, RedirectMode,
+    AccountInput, AccountQuery, Endpoint, FlowResult, ImportMode, OrgSettingsInput, ReceiveProtocol, RedirectMode,
+    Security,
 };
 use exo_setup_core::oauth::OAUTH_ERROR_KINDS;
-use exo_setup_core::{accounts, org, overview, Actor, Store, UiError};
+use exo_setup_core::{accounts, mailcheck, org, overview, Actor, Store, UiError};
 
 /// The exit codes, as `--help` shows them.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
@@ -87,6 +88,17 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Prove the sign-in works: log in to the mailbox's IMAP or POP3 server and its SMTP server
+    /// with XOAUTH2, run a harmless command (SELECT INBOX / STAT / NOOP) and record "verified".
+    Check {
+        /// The signed-in mailbox.
+        address: String,
+        /// PEM file of a certificate authority to trust in addition to the system's (a private CA).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Sign a mailbox out on this computer: delete its tokens from the keychain.
     Logout {
         /// The mailbox.
@@ -118,6 +130,19 @@ pub enum ServerCommand {
     Enable(EnableArgs),
     /// Stop the Exchange Online server.
     Disable,
+    /// Set where a server's IMAP, POP3 and SMTP endpoints are (national clouds, gateways, tests):
+    /// HOST:PORT[:tls|starttls|plain] each (plain only on this computer).
+    Endpoints {
+        #[arg(long, value_name = "HOST:PORT[:SECURITY]")]
+        imap: String,
+        #[arg(long, value_name = "HOST:PORT[:SECURITY]")]
+        pop3: String,
+        #[arg(long, value_name = "HOST:PORT[:SECURITY]")]
+        smtp: String,
+        /// The server's name.
+        #[arg(long, default_value = "Exchange Online")]
+        server: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -209,9 +234,51 @@ pub fn exit_code(e: &UiError) -> u8 {
         | "jwks_unavailable" => 4,
         _ if e.actor == Actor::Support => 4,
         // A sign-in matter the user settles: not signed in, declined, cancelled, timed out, wrong account…
-        _ if e.actor == Actor::User && (OAUTH_ERROR_KINDS.contains(&kind) || AUTH_ERROR_KINDS.contains(&kind)) => 8,
+        _ if e.actor == Actor::User
+            && (OAUTH_ERROR_KINDS.contains(&kind)
+                || AUTH_ERROR_KINDS.contains(&kind)
+                || mailcheck::MAILCHECK_ERROR_KINDS.contains(&kind)) =>
+        {
+            8
+        }
         _ => 3,
     }
+}
+
+/// `HOST:PORT[:tls|starttls|plain]`.
+fn parse_endpoint(
+    protocol: &str,
+    spec: &str,
+    default_port: u16,
+    default_security: Security,
+) -> Result<Endpoint, UiError> {
+    let bad = || {
+        UiError::new(
+            "endpoint_invalid",
+            Actor::Admin,
+            format!("--{protocol} '{spec}' is not HOST:PORT[:tls|starttls|plain]."),
+        )
+        .with("protocol", protocol)
+        .with("host", spec)
+        .with("port", "")
+    };
+    let mut parts = spec.split(':');
+    let host = parts.next().filter(|h| !h.is_empty()).ok_or_else(bad)?.to_owned();
+    let port = match parts.next() {
+        Some(p) => p.parse::<u16>().map_err(|_| bad())?,
+        None => default_port,
+    };
+    let security = match parts.next() {
+        None => default_security,
+        Some("tls") => Security::Tls,
+        Some("starttls") => Security::Starttls,
+        Some("plain") => Security::Plain,
+        Some(_) => return Err(bad()),
+    };
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(Endpoint { host, port, security })
 }
 
 fn print_error(e: &UiError) {
@@ -282,6 +349,37 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                 );
             }
             Ok(0)
+        }
+        Command::Check { address, ca_file, json } => {
+            let extra_root_pem = match ca_file {
+                Some(f) => Some(std::fs::read_to_string(&f).map_err(|e| {
+                    UiError::new("ca_file_unreadable", Actor::User, format!("{} could not be read: {e}", f.display()))
+                        .with("path", f.display())
+                })?),
+                None => None,
+            };
+            let opts = mailcheck::CheckOptions { extra_root_pem, ..Default::default() };
+            let report = block_on(async { mailcheck::check_account(&auth(store), &address, &opts).await })?;
+            if json {
+                json_out(&report)?;
+            } else {
+                for c in &report.checks {
+                    match &c.error {
+                        None => println!("{:<5} {}  OK ({} ms)", c.protocol.label(), c.server, c.duration_ms),
+                        Some(e) => println!("{:<5} {}  FAILED: {}", c.protocol.label(), c.server, e.message),
+                    }
+                }
+                println!("{}", if report.verified { "verified" } else { "not verified" });
+            }
+            match report.first_error() {
+                Some(e) if !report.verified => {
+                    if !json {
+                        print_error(e);
+                    }
+                    Ok(exit_code(e))
+                }
+                _ => Ok(0),
+            }
         }
         Command::Logout { address } => {
             let a = block_on(auth(store).sign_out(&address))?;
@@ -357,6 +455,29 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                     println!("Exchange Online is ON.");
                 }
             }
+            Ok(0)
+        }
+        Command::Server(ServerCommand::Endpoints { imap, pop3, smtp, server }) => {
+            let id = org::servers(&store.conn())
+                .map_err(|e| UiError::from(exo_setup_core::store::StoreError::Sql(e)))?
+                .into_iter()
+                .find(|s| s.name.eq_ignore_ascii_case(&server))
+                .map(|s| s.id)
+                .ok_or_else(|| {
+                    UiError::new("server_not_found", Actor::Admin, format!("There is no mail server named '{server}'."))
+                        .with("server", &server)
+                })?;
+            let s = org::set_server_endpoints(
+                store,
+                id,
+                &parse_endpoint("imap", &imap, 993, Security::Tls)?,
+                &parse_endpoint("pop3", &pop3, 995, Security::Tls)?,
+                &parse_endpoint("smtp", &smtp, 587, Security::Starttls)?,
+            )?;
+            println!(
+                "{}: IMAP {}:{}  POP3 {}:{}  SMTP {}:{}",
+                s.name, s.imap.host, s.imap.port, s.pop3.host, s.pop3.port, s.smtp.host, s.smtp.port
+            );
             Ok(0)
         }
         Command::Server(ServerCommand::Disable) => {

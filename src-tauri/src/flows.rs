@@ -15,6 +15,7 @@ use std::time::Duration;
 use exo_setup_core::auth::loopback::LoopbackListener;
 use exo_setup_core::auth::{browser, Auth};
 use exo_setup_core::identity;
+use exo_setup_core::mailcheck::{self, CheckOptions, MailCheckReport};
 use exo_setup_core::model::{FlowFinished, FlowResult, FlowStarted, RedirectMode};
 use exo_setup_core::oauth::FLOW_TTL;
 use exo_setup_core::UiError;
@@ -23,6 +24,41 @@ use url::Url;
 
 /// Event sent to the UI when a flow ends (payload: [`FlowFinished`]).
 pub const FLOW_FINISHED: &str = "exo://flow-finished";
+
+/// Event sent to the UI when a connection check ended (payload: [`MailCheckReport`]).
+pub const ACCOUNT_CHECKED: &str = "exo://account-checked";
+
+/// Extra certificate authority (PEM file) the connection check trusts besides the system's:
+/// an organization's private CA, or the test suite's.
+pub const CA_FILE_ENV: &str = "EXO_SETUP_CA_FILE";
+
+/// Runs the connection check of a mailbox and tells the UI (event [`ACCOUNT_CHECKED`]).
+pub async fn check_and_announce<R: Runtime>(
+    app: &AppHandle<R>,
+    auth: &Arc<Auth>,
+    address: &str,
+) -> Result<MailCheckReport, UiError> {
+    let extra_root_pem = std::env::var_os(CA_FILE_ENV).and_then(|p| std::fs::read_to_string(p).ok());
+    let opts = CheckOptions { extra_root_pem, ..Default::default() };
+    let report = mailcheck::check_account(auth, address, &opts).await?;
+    crate::commands::trace_ipc(ACCOUNT_CHECKED, &report);
+    if let Err(e) = app.emit(ACCOUNT_CHECKED, &report) {
+        tracing::warn!("could not send {ACCOUNT_CHECKED}: {e}");
+    }
+    Ok(report)
+}
+
+/// After a sign-in, proves the token with the connection check (in the background).
+fn check_after_sign_in<R: Runtime>(app: &AppHandle<R>, auth: &Arc<Auth>, finished: &FlowFinished) {
+    if let FlowResult::SignedIn { sign_in } = &finished.result {
+        let (app, auth, address) = (app.clone(), Arc::clone(auth), sign_in.address.clone());
+        tauri::async_runtime::spawn(async move {
+            if let Err(e) = check_and_announce(&app, &auth, &address).await {
+                tracing::info!(kind = %e.kind, "connection check after sign-in could not run");
+            }
+        });
+    }
+}
 
 /// Loopback listeners waiting, by flow id (aborted on cancel).
 #[derive(Default)]
@@ -66,6 +102,7 @@ pub fn handle_deep_link<R: Runtime>(app: &AppHandle<R>, auth: &Arc<Auth>, url: &
     tauri::async_runtime::spawn(async move {
         let finished = auth.complete(&url).await;
         emit_finished(&app, &finished);
+        check_after_sign_in(&app, &auth, &finished);
     });
 }
 
@@ -99,6 +136,7 @@ where
                         _ => request.respond(true, "").await,
                     }
                     emit_finished(&app2, &finished);
+                    check_after_sign_in(&app2, &auth2, &finished);
                 }
                 // The flow's own expiry (ticker) reports the timeout.
                 Err(e) => tracing::info!(kind = %e.kind, "loopback listener ended"),

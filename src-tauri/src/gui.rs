@@ -90,6 +90,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
             crate::commands::cancel_flow,
             crate::commands::flow_snapshot,
             crate::commands::sign_out,
+            crate::commands::check_account,
         ])
         .run(tauri::generate_context!())
 }

@@ -239,3 +239,137 @@ pub fn add_server(
     tx.commit().map_err(sql)?;
     server(&conn, id)
 }
+
+/// Changes where a server's IMAP, POP3 and SMTP endpoints are — for Exchange Online in a national
+/// cloud (e.g. `partner.outlook.cn`), an on-premises gateway, or a test server on this machine.
+/// Unencrypted (`plain`) endpoints are accepted only on loopback hosts.
+pub fn set_server_endpoints(
+    store: &Store,
+    id: i64,
+    imap: &Endpoint,
+    pop3: &Endpoint,
+    smtp: &Endpoint,
+) -> Result<MailServer, UiError> {
+    for (protocol, e) in [("imap", imap), ("pop3", pop3), ("smtp", smtp)] {
+        check_endpoint(protocol, e)?;
+    }
+    let s = server(&store.conn(), id)?;
+    let sec = |s: Security| match s {
+        Security::Tls => "tls",
+        Security::Starttls => "starttls",
+        Security::Plain => "plain",
+    };
+    let conn = store.conn();
+    let tx = conn.unchecked_transaction().map_err(sql)?;
+    tx.execute(
+        "UPDATE mail_servers SET imap_host = ?2, imap_port = ?3, imap_security = ?4, pop3_host = ?5, pop3_port = ?6,
+         pop3_security = ?7, smtp_host = ?8, smtp_port = ?9, smtp_security = ?10 WHERE id = ?1",
+        params![
+            id,
+            imap.host,
+            imap.port,
+            sec(imap.security),
+            pop3.host,
+            pop3.port,
+            sec(pop3.security),
+            smtp.host,
+            smtp.port,
+            sec(smtp.security)
+        ],
+    )
+    .map_err(sql)?;
+    audit(
+        &tx,
+        "server.endpoints",
+        &s.name,
+        json!({
+            "imap": format!("{}:{}", imap.host, imap.port),
+            "pop3": format!("{}:{}", pop3.host, pop3.port),
+            "smtp": format!("{}:{}", smtp.host, smtp.port),
+        }),
+    )
+    .map_err(sql)?;
+    tx.commit().map_err(sql)?;
+    server(&conn, id)
+}
+
+fn check_endpoint(protocol: &str, e: &Endpoint) -> Result<(), UiError> {
+    let host = e.host.trim();
+    let valid_host = !host.is_empty()
+        && host.len() <= 253
+        && (host.parse::<std::net::IpAddr>().is_ok()
+            || host
+                .split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
+    if !valid_host || e.port == 0 {
+        return Err(UiError::new(
+            "endpoint_invalid",
+            Actor::Admin,
+            format!("The {protocol} server '{}:{}' is not a valid host name and port.", e.host, e.port),
+        )
+        .with("protocol", protocol)
+        .with("host", &e.host)
+        .with("port", e.port));
+    }
+    let loopback =
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if e.security == Security::Plain && !loopback {
+        return Err(UiError::new(
+            "endpoint_insecure",
+            Actor::Admin,
+            format!(
+                "The {protocol} server {host} would be reached without encryption; use TLS or STARTTLS (unencrypted is only allowed on this computer, for tests)."
+            ),
+        )
+        .with("protocol", protocol)
+        .with("host", host));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    fn ep(host: &str, port: u16, security: Security) -> Endpoint {
+        Endpoint { host: host.into(), port, security }
+    }
+
+    #[test]
+    fn endpoints_are_checked_and_saved_with_an_audit_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        let err = set_server_endpoints(
+            &store,
+            EXCHANGE_ONLINE_ID,
+            &ep("imap.example", 993, Security::Tls),
+            &ep("pop.example", 995, Security::Tls),
+            &ep("smtp.example", 25, Security::Plain),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, "endpoint_insecure");
+        let err = set_server_endpoints(
+            &store,
+            EXCHANGE_ONLINE_ID,
+            &ep("bad host", 993, Security::Tls),
+            &ep("pop.example", 995, Security::Tls),
+            &ep("smtp.example", 587, Security::Starttls),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind, "endpoint_invalid");
+        assert_eq!(server(&store.conn(), EXCHANGE_ONLINE_ID).unwrap().imap.host, "outlook.office365.com");
+
+        let s = set_server_endpoints(
+            &store,
+            EXCHANGE_ONLINE_ID,
+            &ep("127.0.0.1", 1993, Security::Tls),
+            &ep("localhost", 1110, Security::Plain),
+            &ep("127.0.0.1", 1587, Security::Starttls),
+        )
+        .unwrap();
+        assert_eq!((s.imap.host.as_str(), s.imap.port), ("127.0.0.1", 1993));
+        assert_eq!(s.pop3.security, Security::Plain);
+        let audit = crate::store::list_audit(&store.conn(), 5).unwrap();
+        assert_eq!(audit[0].action, "server.endpoints");
+    }
+}

@@ -4,11 +4,13 @@
 
 mod accounts;
 mod auth;
+mod check;
 mod csv;
 mod setup;
 
 pub use accounts::*;
 pub use auth::*;
+pub use check::*;
 pub use csv::*;
 pub use setup::*;
 

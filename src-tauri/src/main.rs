@@ -38,12 +38,15 @@ fn main() -> ExitCode {
 /// Logs go to stderr, or to the file `EXO_SETUP_LOG_FILE` (appended; the test suite scans it for
 /// token strings), filtered by `EXO_SETUP_LOG` (default `warn`). No log line ever holds a secret.
 fn init_logging() {
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("EXO_SETUP_LOG").unwrap_or_else(|_| "warn".into());
     let file = std::env::var_os("EXO_SETUP_LOG_FILE")
         .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // The core's subscriber: whatever EXO_SETUP_LOG says, the mail crates' wire tracing (which
+    // carries the access token) stays off.
+    use exo_setup_core::logging::subscriber;
     match file {
-        Some(f) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
-        None => builder.with_writer(std::io::stderr).init(),
+        Some(f) => subscriber(filter, std::sync::Mutex::new(f), false).init(),
+        None => subscriber(filter, std::io::stderr, true).init(),
     }
 }

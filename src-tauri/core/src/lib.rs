@@ -12,6 +12,7 @@
 //! - [`accounts`]: step 2, users and their mail accounts;
 //! - [`csv_io`]: CSV import (preview, all-or-nothing or valid rows only) and export;
 //! - [`overview`]: the state of the four steps;
+//! - [`logging`]: the app's log subscriber, which keeps the mail crates' wire (tokens) out;
 //! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows.
 
 pub mod accounts;
@@ -21,6 +22,7 @@ pub mod discovery;
 pub mod error;
 pub mod identity;
 pub mod keychain;
+pub mod logging;
 pub mod mailcheck;
 pub mod model;
 pub mod oauth;

@@ -62,12 +62,13 @@ fn logs() -> &'static LogBuf {
     LOGS.get_or_init(|| {
         let buf = LogBuf::default();
         let writer = buf.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init()
-            .expect("the only subscriber of this test binary");
+        // The app's own subscriber (exo_setup_core::logging), opened up to TRACE everywhere.
+        let app = exo_setup_core::logging::subscriber(
+            tracing_subscriber::EnvFilter::new("trace"),
+            move || writer.clone(),
+            false,
+        );
+        tracing_subscriber::util::SubscriberInitExt::try_init(app).expect("the only subscriber of this test binary");
         buf
     })
 }

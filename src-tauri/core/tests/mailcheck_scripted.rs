@@ -49,12 +49,13 @@ fn logs() -> &'static LogBuf {
     LOGS.get_or_init(|| {
         let buf = LogBuf::default();
         let writer = buf.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .try_init()
-            .expect("the only subscriber of this test binary");
+        // The app's own subscriber (exo_setup_core::logging), opened up to TRACE everywhere.
+        let app = exo_setup_core::logging::subscriber(
+            tracing_subscriber::EnvFilter::new("trace"),
+            move || writer.clone(),
+            false,
+        );
+        tracing_subscriber::util::SubscriberInitExt::try_init(app).expect("the only subscriber of this test binary");
         buf
     })
 }
@@ -100,7 +101,8 @@ struct Responder {
 }
 
 /// Listens on 127.0.0.1; per connection sends `greeting` (none: stays silent), then answers each
-/// line with `script(line)`.
+/// line with `script(line)`. `{tag}` in an answer stands for the first word of the last line that
+/// had more than one (an IMAP command's tag, also when answering a continuation line).
 async fn responder(greeting: Option<&'static [&'static str]>, script: fn(&str) -> Act) -> Responder {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -125,6 +127,7 @@ async fn responder(greeting: Option<&'static [&'static str]>, script: fn(&str) -
                     }
                 }
                 let mut rd = BufReader::new(rd);
+                let mut last_tag = String::new();
                 loop {
                     let mut line = String::new();
                     match rd.read_line(&mut line).await {
@@ -133,9 +136,13 @@ async fn responder(greeting: Option<&'static [&'static str]>, script: fn(&str) -
                     }
                     let line = line.trim_end_matches(['\r', '\n']).to_owned();
                     rec.lock().unwrap().push(line.clone());
+                    if let Some((first, _)) = line.split_once(' ') {
+                        last_tag = first.to_owned();
+                    }
                     match script(&line) {
                         Act::Say(lines) => {
                             for l in lines {
+                                let l = l.replace("{tag}", &last_tag);
                                 if wr.write_all(format!("{l}\r\n").as_bytes()).await.is_err() {
                                     return;
                                 }
@@ -329,6 +336,18 @@ fn imap_common(line: &str) -> Option<Act> {
     }
 }
 
+/// The AUTHENTICATE exchange as Exchange runs it: `+ ` to `AUTHENTICATE XOAUTH2`, `done` (with
+/// `{tag}`) to the blob line that follows.
+fn imap_auth(line: &str, done: &str) -> Option<Act> {
+    if line.ends_with(" AUTHENTICATE XOAUTH2") {
+        Some(say(&["+ "]))
+    } else if line.len() > 40 && !line.contains(' ') {
+        Some(say(&[done]))
+    } else {
+        None
+    }
+}
+
 fn imap_select_ok(t: &str) -> Act {
     Act::Say(vec![
         "* 3 EXISTS".into(),
@@ -342,11 +361,9 @@ fn imap_select_ok(t: &str) -> Act {
 #[tokio::test]
 async fn imap_login_and_select_pass() {
     let r = responder(Some(IMAP_GREETING), |line| {
-        imap_common(line).unwrap_or_else(|| {
+        imap_common(line).or_else(|| imap_auth(line, "{tag} OK AUTHENTICATE completed.")).unwrap_or_else(|| {
             let t = tag(line);
-            if line.contains("AUTHENTICATE XOAUTH2 ") {
-                Act::Say(vec![format!("{t} OK AUTHENTICATE completed.")])
-            } else if line.contains("SELECT INBOX") {
+            if line.ends_with(" SELECT \"INBOX\"") {
                 imap_select_ok(t)
             } else {
                 Act::Say(vec![format!("{t} BAD Command Error. 12")])
@@ -358,53 +375,51 @@ async fn imap_login_and_select_pass() {
     assert!(c.ok, "{c:?}");
     assert_no_secret(&c);
     let received = r.received.lock().unwrap().clone();
-    assert!(received.iter().any(|l| l.ends_with("LOGOUT")), "{received:?}");
+    let commands: Vec<&str> = received.iter().map(|l| l.split_once(' ').map_or(l.as_str(), |(_, c)| c)).collect();
+    assert_eq!(commands, ["CAPABILITY", "AUTHENTICATE XOAUTH2", &blob(), "SELECT \"INBOX\"", "LOGOUT"]);
 }
 
 #[tokio::test]
-async fn imap_without_sasl_ir_sends_the_blob_after_the_continuation() {
+async fn imap_answers_a_failure_challenge_with_an_empty_line_and_reports_the_no() {
+    // Dovecot's way (and Gmail's): `+ <base64 JSON status>`, the client's empty line, then NO.
     let r = responder(Some(IMAP_GREETING), |line| {
-        let t = tag(line);
-        if line.ends_with("CAPABILITY") {
-            return Act::Say(vec!["* CAPABILITY IMAP4rev1 AUTH=XOAUTH2".into(), format!("{t} OK done")]);
+        if line.is_empty() {
+            return say(&["{tag} NO [AUTHENTICATIONFAILED] Authentication failed."]);
         }
-        if line.ends_with("AUTHENTICATE XOAUTH2") {
-            return say(&["+ "]);
-        }
-        if !line.contains(' ') && line.len() > 40 {
-            return say(&["A1 OK AUTHENTICATE completed."]);
-        }
-        imap_common(line).unwrap_or_else(|| imap_select_ok(t))
+        imap_common(line)
+            .or_else(|| imap_auth(line, "+ eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiIifQ=="))
+            .unwrap_or_else(|| Act::Say(vec![format!("{} BAD unexpected", tag(line))]))
     })
     .await;
-    let c = check_imap(&plain(r.port), TARO, &token(), &opts()).await;
-    assert!(c.ok, "{c:?}");
-    assert!(r.received.lock().unwrap().contains(&blob()));
+    let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
+    assert!(e.detail["reply"].ends_with(" NO [AUTHENTICATIONFAILED] Authentication failed."), "{e:?}");
+    let received = r.received.lock().unwrap().clone();
+    assert_eq!(received[received.len() - 2..], [blob(), String::new()], "the blob, then the empty answer");
 }
 
 #[tokio::test]
 async fn imap_no_authenticate_failed_is_an_auth_failure() {
     let r = responder(Some(IMAP_GREETING), |line| {
-        imap_common(line).unwrap_or_else(|| Act::Say(vec![format!("{} NO AUTHENTICATE failed.", tag(line))]))
+        imap_common(line)
+            .or_else(|| imap_auth(line, "{tag} NO AUTHENTICATE failed."))
+            .unwrap_or_else(|| Act::Say(vec![format!("{} BAD unexpected", tag(line))]))
     })
     .await;
     let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
-    assert_eq!(e.detail["reply"], "A1 NO AUTHENTICATE failed.");
+    // The server's own line, tag included.
+    let reply = &e.detail["reply"];
+    assert!(reply.starts_with('A') && reply.ends_with(" NO AUTHENTICATE failed."), "{reply}");
     assert_eq!(e.detail["protocol"], "IMAP");
 }
 
 #[tokio::test]
 async fn imap_authenticated_but_not_connected_is_a_token_of_another_mailbox() {
     let r = responder(Some(IMAP_GREETING), |line| {
-        imap_common(line).unwrap_or_else(|| {
-            let t = tag(line);
-            if line.contains("AUTHENTICATE") {
-                Act::Say(vec![format!("{t} OK AUTHENTICATE completed.")])
-            } else {
-                Act::Say(vec![format!("{t} BAD User is authenticated but not connected.")])
-            }
-        })
+        imap_common(line)
+            .or_else(|| imap_auth(line, "{tag} OK AUTHENTICATE completed."))
+            .unwrap_or_else(|| Act::Say(vec![format!("{} BAD User is authenticated but not connected.", tag(line))]))
     })
     .await;
     let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
@@ -415,13 +430,9 @@ async fn imap_authenticated_but_not_connected_is_a_token_of_another_mailbox() {
 #[tokio::test]
 async fn imap_session_invalidated_by_an_expired_token() {
     let r = responder(Some(IMAP_GREETING), |line| {
-        imap_common(line).unwrap_or_else(|| {
-            if line.contains("AUTHENTICATE") {
-                Act::Say(vec![format!("{} OK AUTHENTICATE completed.", tag(line))])
-            } else {
-                say(&["* BYE Session invalidated - AccessTokenExpired"])
-            }
-        })
+        imap_common(line)
+            .or_else(|| imap_auth(line, "{tag} OK AUTHENTICATE completed."))
+            .unwrap_or_else(|| say(&["* BYE Session invalidated - AccessTokenExpired"]))
     })
     .await;
     let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
@@ -546,14 +557,9 @@ async fn record_sets_verified_with_time_and_protocols_or_error_with_the_kind() {
     .unwrap();
 
     let imap = responder(Some(IMAP_GREETING), |line| {
-        imap_common(line).unwrap_or_else(|| {
-            let t = tag(line);
-            if line.contains("AUTHENTICATE") {
-                Act::Say(vec![format!("{t} OK AUTHENTICATE completed.")])
-            } else {
-                imap_select_ok(t)
-            }
-        })
+        imap_common(line)
+            .or_else(|| imap_auth(line, "{tag} OK AUTHENTICATE completed."))
+            .unwrap_or_else(|| imap_select_ok(tag(line)))
     })
     .await;
     let smtp_ok = responder(Some(SMTP_GREETING), |line| {
@@ -608,10 +614,7 @@ async fn trace_logs_of_checks_never_hold_the_token() {
         smtp_common(line).unwrap_or_else(|| say(&["535 5.7.3 Authentication unsuccessful"]))
     })
     .await;
-    let i = responder(Some(IMAP_GREETING), |line| {
-        imap_common(line).unwrap_or_else(|| Act::Say(vec![format!("{} OK done", tag(line))]))
-    })
-    .await;
+    let i = responder(Some(IMAP_GREETING), imap_ok).await;
     let t = token();
     let (es, ei, o) = (plain(r.port), plain(i.port), opts());
     let (a, b) = tokio::join!(check_smtp(&es, TARO, &t, &o), check_imap(&ei, TARO, &t, &o));
@@ -622,4 +625,37 @@ async fn trace_logs_of_checks_never_hold_the_token() {
     assert!(logs.contains("mail check failed") && logs.contains("mail_auth_failed"), "{logs}");
     assert!(!logs.contains(TOKEN), "the token is in the logs");
     assert!(!logs.contains(&blob()), "the XOAUTH2 blob is in the logs");
+    assert!(i.received.lock().unwrap().contains(&blob()), "the blob went over the wire");
+}
+
+/// A whole passing IMAP session.
+fn imap_ok(line: &str) -> Act {
+    imap_common(line)
+        .or_else(|| imap_auth(line, "{tag} OK AUTHENTICATE completed."))
+        .unwrap_or_else(|| imap_select_ok(tag(line)))
+}
+
+/// Why the app's logging filter (exo_setup_core::logging) is needed: under a plain TRACE
+/// subscriber, async-imap logs the AUTHENTICATE continuation — the XOAUTH2 blob, i.e. the token.
+#[test]
+fn without_the_apps_log_filter_async_imap_would_log_the_token() {
+    logs(); // this binary's global subscriber, and with it the `log` → tracing bridge
+    let bare_buf = LogBuf::default();
+    let writer = bare_buf.clone();
+    let bare = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let c = tracing::subscriber::with_default(bare, || {
+        rt.block_on(async {
+            let r = responder(Some(IMAP_GREETING), imap_ok).await;
+            check_imap(&plain(r.port), TARO, &token(), &opts()).await
+        })
+    });
+    assert!(c.ok, "{c:?}");
+    let bare_logs = String::from_utf8_lossy(&bare_buf.0.lock().unwrap()).into_owned();
+    assert!(bare_logs.contains(&blob()), "async-imap no longer logs what it writes: {bare_logs}");
+    assert!(!captured_logs().contains(&blob()), "the app's subscriber let the blob through");
 }

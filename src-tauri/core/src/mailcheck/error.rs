@@ -153,6 +153,13 @@ pub(crate) fn scrub(mut e: UiError, secrets: &[&str]) -> UiError {
             if s.contains(secret) {
                 *s = s.replace(secret, "<redacted>");
             }
+            // A reply cut at MAX_REPLY may end with the beginning of a secret.
+            let body = s.strip_suffix('…').unwrap_or(s).to_owned();
+            let cut =
+                (8..secret.len()).rev().filter(|k| secret.is_char_boundary(*k)).find(|k| body.ends_with(&secret[..*k]));
+            if let Some(k) = cut {
+                *s = format!("{}<redacted>…", &body[..body.len() - k]);
+            }
         }
     };
     hide(&mut e.message);
@@ -414,5 +421,12 @@ mod tests {
         assert!(!e.message.contains("eyJ") && !e.detail["reply"].contains("eyJ"));
         assert_eq!(clean_reply(" a\tb\r\n"), "a b");
         assert_eq!(clean_reply(&"x".repeat(400)).chars().count(), MAX_REPLY + 1);
+        // An echo cut in the middle of the secret keeps none of it.
+        let secret = "dXNlcj10YXJvQGNvbnRvc28uZXhhbXBsZQFhdXRoPUJlYXJlciBleUpoYkdjaU9pSlNVekkxTmlJcw==";
+        let reply = clean_reply(&format!("{} {}", "y".repeat(280), secret));
+        let e =
+            scrub(UiError::new("mail_auth_failed", crate::Actor::User, reply.clone()).with("reply", &reply), &[secret]);
+        assert!(!e.message.contains(&secret[..8]) && !e.detail["reply"].contains(&secret[..8]), "{}", e.message);
+        assert!(e.message.ends_with("<redacted>…"), "{}", e.message);
     }
 }

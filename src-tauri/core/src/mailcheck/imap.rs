@@ -1,23 +1,47 @@
-//! The IMAP check (RFC 9051 subset): greeting, [`STARTTLS`], `CAPABILITY`,
+//! The IMAP check with async-imap (tokio): greeting, `STARTTLS`, `CAPABILITY`,
 //! `AUTHENTICATE XOAUTH2`, `SELECT INBOX`, `LOGOUT`.
 //!
-//! Exchange Online: `A1 OK AUTHENTICATE completed.` or `A1 NO AUTHENTICATE failed.`; a token of
+//! Exchange Online: `OK AUTHENTICATE completed.` or `NO AUTHENTICATE failed.`; a token of
 //! another mailbox logs in and then gets `BAD User is authenticated but not connected.`; an
 //! expired token ends the session with `* BYE Session invalidated - AccessTokenExpired`.
 //! Dovecot answers a refused token with a `+ <base64 JSON>` failure challenge, to which the
-//! client sends an empty line before the tagged `NO`.
+//! client sends an empty line before the tagged `NO` ([`Xoauth2`] does).
 //!
-//! Line-based on purpose: none of these commands' answers carries a literal that matters.
+//! async-imap reports a refusal as an error value (`No`/`Bad` with a debug rendering of the
+//! response); the server's own line, which messages quote and classification reads, comes from
+//! [`Heard`]. async-imap logs every line it writes at TRACE through `log` — with the token in the
+//! AUTHENTICATE continuation —, which [`crate::logging`] keeps out of every log.
+
+use async_imap::error::Error as ImapError;
+use async_imap::imap_proto::{Response, Status};
+use async_imap::types::{Capability, UnsolicitedResponse};
+use async_imap::{Authenticator, Client};
+use base64::Engine;
+use zeroize::Zeroizing;
 
 use super::error::{clean_reply, not_connected, token_expired, MailCheckError, Step};
-use super::net::Conn;
+use super::net::{self, Heard, Tap};
+use super::CheckOptions;
 use crate::keychain::Secret;
-use crate::model::Security;
+use crate::model::{Endpoint, Security};
 
-/// A tagged completion: `OK`, `NO` or `BAD` and the whole line.
-struct Done {
-    status: String,
-    line: String,
+/// XOAUTH2 for async-imap: the first challenge (the empty `+`) gets the raw
+/// `user=…\x01auth=Bearer …\x01\x01` (async-imap base64-encodes it, giving the blob); any later
+/// one is the failure challenge and gets the empty answer.
+struct Xoauth2 {
+    raw: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl Authenticator for Xoauth2 {
+    type Response = Zeroizing<Vec<u8>>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Self::Response {
+        self.raw.take().unwrap_or_default()
+    }
+}
+
+fn is_bye(line: &str) -> bool {
+    line.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("* BYE"))
 }
 
 /// An untagged `* BYE`: the session is over.
@@ -30,143 +54,144 @@ fn bye(line: &str, step: Step) -> MailCheckError {
     }
 }
 
-fn is_bye(line: &str) -> bool {
-    line.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("* BYE"))
-}
-
-/// Reads until the line tagged `tag`; untagged lines go to `untagged`.
-async fn until_tagged(c: &mut Conn, tag: &str, step: Step, untagged: &mut Vec<String>) -> Result<Done, MailCheckError> {
-    loop {
-        let line = c.line(step).await?;
-        if is_bye(&line) {
-            return Err(bye(&line, step));
+/// A read or write failure, or a line async-imap could not parse.
+fn io_failure(e: &std::io::Error, step: Step, heard: &Heard) -> MailCheckError {
+    match e.kind() {
+        std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData
+            if !e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) =>
+        {
+            MailCheckError::Protocol { step, reply: heard.last_line().unwrap_or_else(|| clean_reply(&e.to_string())) }
         }
-        if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
-            let status = rest.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-            return Ok(Done { status, line });
-        }
-        if line.starts_with("* ") || line == "*" {
-            untagged.push(line);
-            continue;
-        }
-        return Err(MailCheckError::Protocol { step, reply: clean_reply(&line) });
+        _ => net::io_error(e, step),
     }
 }
 
-async fn command(c: &mut Conn, tag: &str, cmd: &str, step: Step) -> Result<(Done, Vec<String>), MailCheckError> {
-    c.send(&format!("{tag} {cmd}"), step).await?;
-    let mut untagged = Vec::new();
-    let done = until_tagged(c, tag, step, &mut untagged).await?;
-    Ok((done, untagged))
+/// Any async-imap failure but a refusal the step classifies itself.
+fn failure(e: &ImapError, step: Step, heard: &Heard) -> MailCheckError {
+    let line = heard.last_line();
+    if let Some(l) = line.as_deref().filter(|l| is_bye(l)) {
+        return bye(l, step);
+    }
+    match e {
+        ImapError::Io(io) => io_failure(io, step, heard),
+        ImapError::ConnectionLost => MailCheckError::ConnectionClosed { step, reply: None },
+        _ => MailCheckError::Protocol { step, reply: line.unwrap_or_else(|| clean_reply(&e.to_string())) },
+    }
 }
 
-pub(super) async fn session(c: &mut Conn, blob: &Secret) -> Result<(), MailCheckError> {
-    let greeting = c.line(Step::Greeting).await?;
-    let g = greeting.to_ascii_uppercase();
-    if is_bye(&greeting) {
-        return Err(bye(&greeting, Step::Greeting));
+/// The server's `NO`/`BAD` line for a refusal (async-imap's own rendering if none was heard).
+fn refusal_line(e: &ImapError, heard: &Heard) -> String {
+    heard.last_line().unwrap_or_else(|| clean_reply(&e.to_string()))
+}
+
+pub(super) async fn session(ep: &Endpoint, opts: &CheckOptions, blob: &Secret) -> Result<(), MailCheckError> {
+    let t = &opts.timeouts;
+    let heard = Heard::default();
+    let mut client = Client::new(Tap::new(net::connect(ep, opts).await?, heard.clone()));
+
+    match net::within(t, Step::Greeting, client.read_response()).await? {
+        Ok(Some(greeting)) => match greeting.parsed() {
+            Response::Data { status: Status::Ok | Status::PreAuth, .. } => {}
+            Response::Data { status: Status::Bye, .. } => {
+                return Err(bye(&heard.last_line().unwrap_or_default(), Step::Greeting))
+            }
+            _ => {
+                return Err(MailCheckError::Protocol {
+                    step: Step::Greeting,
+                    reply: heard.last_line().unwrap_or_default(),
+                })
+            }
+        },
+        Ok(None) => return Err(MailCheckError::ConnectionClosed { step: Step::Greeting, reply: heard.last_line() }),
+        Err(e) => return Err(io_failure(&e, Step::Greeting, &heard)),
     }
-    if !g.starts_with("* OK") {
-        return Err(MailCheckError::Protocol { step: Step::Greeting, reply: clean_reply(&greeting) });
-    }
-    if c.security() == Security::Starttls {
-        let (done, _) = command(c, "S1", "STARTTLS", Step::Starttls).await?;
-        if done.status != "OK" {
-            return Err(MailCheckError::StarttlsUnavailable { reply: clean_reply(&done.line) });
+
+    if ep.security == Security::Starttls {
+        match net::within(t, Step::Starttls, client.run_command_and_check_ok("STARTTLS", None)).await? {
+            Ok(()) => {}
+            Err(e @ (ImapError::No(_) | ImapError::Bad(_))) => {
+                return Err(MailCheckError::StarttlsUnavailable { reply: refusal_line(&e, &heard) })
+            }
+            Err(e) => return Err(failure(&e, Step::Starttls, &heard)),
         }
-        c.start_tls().await?;
+        // Whatever async-imap buffered after the OK is dropped with it, never read as protected.
+        let plain = client.into_inner().into_inner();
+        client = Client::new(Tap::new(net::start_tls(plain, &ep.host, opts).await?, heard.clone()));
     }
-    // Capabilities change after STARTTLS: always ask (again).
-    let (done, untagged) = command(c, "C1", "CAPABILITY", Step::Capabilities).await?;
-    if done.status != "OK" {
-        return Err(MailCheckError::Protocol { step: Step::Capabilities, reply: clean_reply(&done.line) });
+
+    // Capabilities change after STARTTLS: always ask (again). The untagged answer comes through
+    // the channel async-imap hands untagged responses to.
+    let (tx, rx) = async_channel::unbounded();
+    match net::within(t, Step::Capabilities, client.run_command_and_check_ok("CAPABILITY", Some(tx))).await? {
+        Ok(()) => {}
+        Err(e @ (ImapError::No(_) | ImapError::Bad(_))) => {
+            return Err(MailCheckError::Protocol { step: Step::Capabilities, reply: refusal_line(&e, &heard) })
+        }
+        Err(e) => return Err(failure(&e, Step::Capabilities, &heard)),
     }
-    let caps: Vec<String> = untagged
-        .iter()
-        .filter(|l| l.to_ascii_uppercase().starts_with("* CAPABILITY "))
-        .flat_map(|l| l.split_whitespace().skip(2).map(str::to_ascii_uppercase))
-        .collect();
-    if !caps.iter().any(|c| c == "AUTH=XOAUTH2") {
-        let offered: Vec<&str> = caps.iter().filter_map(|c| c.strip_prefix("AUTH=")).collect();
-        let offered = if offered.is_empty() { "none".to_owned() } else { offered.join(" ") };
+    let mut mechanisms = Vec::new();
+    while let Ok(u) = rx.try_recv() {
+        if let UnsolicitedResponse::Other(data) = u {
+            if let Response::Capabilities(caps) = data.parsed() {
+                mechanisms.extend(caps.iter().filter_map(|c| match Capability::from(c) {
+                    Capability::Auth(m) => Some(m.to_ascii_uppercase()),
+                    _ => None,
+                }));
+            }
+        }
+    }
+    if !mechanisms.iter().any(|m| m == "XOAUTH2") {
+        let offered = if mechanisms.is_empty() { "none".to_owned() } else { mechanisms.join(" ") };
         return Err(MailCheckError::MechanismUnsupported { offered });
     }
-    authenticate(c, blob, caps.iter().any(|c| c == "SASL-IR")).await?;
 
-    let (done, _) = command(c, "C2", "SELECT INBOX", Step::Command).await?;
-    match done.status.as_str() {
-        "OK" => {}
-        _ if not_connected(&done.line) => {
-            return Err(MailCheckError::MailboxMismatch { reply: clean_reply(&done.line) })
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(blob.expose())
+        .map(Zeroizing::new)
+        .map_err(|e| MailCheckError::Xoauth2Malformed { reply: format!("the XOAUTH2 data is not base64: {e}") })?;
+    let authenticator = Xoauth2 { raw: Some(raw) };
+    let mut session = match net::within(t, Step::Auth, client.authenticate("XOAUTH2", authenticator)).await? {
+        Ok(s) => s,
+        Err((e @ (ImapError::No(_) | ImapError::Bad(_)), _)) => {
+            let line = refusal_line(&e, &heard);
+            return Err(if is_bye(&line) { bye(&line, Step::Auth) } else { auth_refused(&line, &e) });
         }
-        _ if token_expired(&done.line) => return Err(MailCheckError::TokenExpired { reply: clean_reply(&done.line) }),
-        _ if done.line.to_ascii_uppercase().contains("[UNAVAILABLE]") => {
-            return Err(MailCheckError::TemporaryFailure { reply: clean_reply(&done.line) })
+        Err((e, _)) => return Err(failure(&e, Step::Auth, &heard)),
+    };
+
+    match net::within(t, Step::Command, session.select("INBOX")).await? {
+        Ok(_) => {}
+        Err(e @ (ImapError::No(_) | ImapError::Bad(_))) => {
+            let line = refusal_line(&e, &heard);
+            return Err(if is_bye(&line) {
+                bye(&line, Step::Command)
+            } else if not_connected(&line) {
+                MailCheckError::MailboxMismatch { reply: line }
+            } else if token_expired(&line) {
+                MailCheckError::TokenExpired { reply: line }
+            } else if line.to_ascii_uppercase().contains("[UNAVAILABLE]") {
+                MailCheckError::TemporaryFailure { reply: line }
+            } else {
+                MailCheckError::CommandFailed { command: "SELECT INBOX", reply: line }
+            });
         }
-        _ => return Err(MailCheckError::CommandFailed { command: "SELECT INBOX", reply: clean_reply(&done.line) }),
+        Err(e) => return Err(failure(&e, Step::Command, &heard)),
     }
-    c.quit("C3 LOGOUT").await;
+    // LOGOUT; its answer does not matter.
+    let _ = tokio::time::timeout(t.command.min(net::QUIT_WAIT), session.logout()).await;
     Ok(())
 }
 
-/// `AUTHENTICATE XOAUTH2` with the blob as initial response (SASL-IR) or after the `+`.
-async fn authenticate(c: &mut Conn, blob: &Secret, sasl_ir: bool) -> Result<(), MailCheckError> {
-    const TAG: &str = "A1";
-    let mut untagged = Vec::new();
-    if sasl_ir {
-        c.send_secret("A1 AUTHENTICATE XOAUTH2 ", blob, Step::Auth).await?;
-    } else {
-        c.send("A1 AUTHENTICATE XOAUTH2", Step::Auth).await?;
-        let line = c.line(Step::Auth).await?;
-        if line.starts_with('+') {
-            c.send_secret("", blob, Step::Auth).await?;
-        } else if let Some(rest) = line.strip_prefix("A1 ") {
-            return Err(auth_refused(rest, &line));
-        } else {
-            return Err(MailCheckError::Protocol { step: Step::Auth, reply: clean_reply(&line) });
-        }
-    }
-    let mut challenged = false;
-    loop {
-        let line = c.line(Step::Auth).await?;
-        if line.starts_with('+') {
-            // The failure challenge (base64 JSON with the HTTP-like status): an empty answer
-            // gets the tagged NO. A second one is not XOAUTH2.
-            if challenged {
-                return Err(MailCheckError::Protocol { step: Step::Auth, reply: clean_reply(&line) });
-            }
-            challenged = true;
-            c.send("", Step::Auth).await?;
-            continue;
-        }
-        if is_bye(&line) {
-            return Err(bye(&line, Step::Auth));
-        }
-        if let Some(rest) = line.strip_prefix(TAG).and_then(|r| r.strip_prefix(' ')) {
-            let status = rest.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
-            if status == "OK" {
-                return Ok(());
-            }
-            return Err(auth_refused(rest, &line));
-        }
-        if line.starts_with('*') {
-            untagged.push(line);
-            continue;
-        }
-        return Err(MailCheckError::Protocol { step: Step::Auth, reply: clean_reply(&line) });
-    }
-}
-
-fn auth_refused(rest: &str, line: &str) -> MailCheckError {
-    let reply = clean_reply(line);
-    let status = rest.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+/// A tagged `NO`/`BAD` to AUTHENTICATE.
+fn auth_refused(line: &str, e: &ImapError) -> MailCheckError {
+    let reply = line.to_owned();
     if not_connected(line) {
         MailCheckError::MailboxMismatch { reply }
     } else if token_expired(line) {
         MailCheckError::TokenExpired { reply }
     } else if line.to_ascii_uppercase().contains("[UNAVAILABLE]") {
         MailCheckError::TemporaryFailure { reply }
-    } else if status == "BAD" {
+    } else if matches!(e, ImapError::Bad(_)) {
         MailCheckError::Xoauth2Malformed { reply }
     } else {
         MailCheckError::AuthFailed { reply }

@@ -3,11 +3,14 @@
 //!
 //! Per account, [`check_account`] checks its receive protocol (IMAP or POP3) and SMTP, both at
 //! once, against the endpoints of the account's server entry ([`crate::model::MailServer`]):
-//! - IMAP: `CAPABILITY`, `AUTHENTICATE XOAUTH2` (initial response when `SASL-IR` is offered),
+//! - IMAP: `CAPABILITY`, `AUTHENTICATE XOAUTH2` + the blob after the `+` continuation,
 //!   `SELECT INBOX`, `LOGOUT`;
 //! - POP3: `CAPA`, `AUTH XOAUTH2` + the blob on the `+` line (Microsoft's documented exchange),
 //!   `STAT`, `QUIT`;
 //! - SMTP: `EHLO`, `STARTTLS`, `EHLO`, `AUTH XOAUTH2 <blob>`, `NOOP`, `QUIT`.
+//!
+//! A failure challenge (`+`/`334` with a base64 JSON status, what Dovecot and Gmail send) is
+//! answered with an empty line, which brings the server's final refusal.
 //!
 //! The XOAUTH2 blob is `base64("user=" + address + "\x01auth=Bearer " + token + "\x01\x01")`.
 //! What a server answers is classified into a [`MailCheckError`] (kinds in
@@ -17,19 +20,19 @@
 //! `* BYE Session invalidated - AccessTokenExpired`, and the network's own failures (DNS,
 //! refused, unreachable, TLS certificate, timeouts of every step).
 //!
-//! The three dialogues are small hand-written clients ([`imap`], [`pop3`], [`smtp`]) over one
-//! line transport ([`net`]: DNS, TCP, rustls with the platform's roots, STARTTLS, a timeout on
-//! every read and write). Why not `async-imap` and `lettre`: async-imap logs every command it
-//! writes — the AUTHENTICATE continuation, i.e. the token — at TRACE through `log`, and needs
-//! Rust 1.88 (the workspace's MSRV is 1.85); lettre's XOAUTH2 aborts with a client error on the
-//! failure challenge (`334 <base64 JSON>`, what Dovecot and Gmail send) so the server's real
-//! `535` is lost, and keeps the token in a plain `String`. A check needs three commands per
-//! protocol; owning them keeps every reply text, every timeout and every byte of the secret
-//! under our control. POP3 has no maintained async client at all.
+//! IMAP runs on `async-imap` ([`imap`]) and SMTP on `lettre`'s SMTP connection ([`smtp`]); POP3,
+//! which has no maintained async client, is a minimal dialogue of its own ([`pop3`]). All three
+//! share one transport ([`net`]: DNS, TCP, rustls with the platform's roots plus
+//! [`CheckOptions::extra_root_pem`], STARTTLS, plain text only to loopback), and every step runs
+//! within its own time limit ([`Timeouts`]). Where a crate reports a refusal only as an error
+//! value, the server's own line is taken from what the connection heard, so messages quote it.
 //!
 //! Secrets: the token and the blob are [`Secret`]s (redacted `Debug`/`Display`, zeroized); they
-//! are written to the socket and nowhere else — no log line, error, detail or panic names them,
-//! and a server reply that echoes them is scrubbed before it reaches an error.
+//! are written to the socket and nowhere else — no error, detail or panic names them, and a server
+//! reply that echoes them is scrubbed before it reaches an error. async-imap logs what it writes
+//! (the blob included) at TRACE: [`crate::logging`] caps its targets, and the app and the tests
+//! log through it. The copies the crates make while writing (async-imap's base64 `String`,
+//! lettre's formatted command) are short-lived and not zeroized.
 //!
 //! Plain (unencrypted) endpoints are refused unless the host is this computer (`localhost` or a
 //! loopback address, for tests): a token never crosses a network in the clear.
@@ -221,11 +224,10 @@ async fn run(
     let started = Instant::now();
     let blob = xoauth2_blob(address, token);
     let result = async {
-        let mut conn = net::Conn::open(endpoint, opts).await?;
         match protocol {
-            MailProtocol::Imap => imap::session(&mut conn, &blob).await,
-            MailProtocol::Pop3 => pop3::session(&mut conn, &blob).await,
-            MailProtocol::Smtp => smtp::session(&mut conn, &blob).await,
+            MailProtocol::Imap => imap::session(endpoint, opts, &blob).await,
+            MailProtocol::Pop3 => pop3::session(&mut net::Conn::open(endpoint, opts).await?, &blob).await,
+            MailProtocol::Smtp => smtp::session(endpoint, opts, &blob).await,
         }
     }
     .await;

@@ -1,16 +1,19 @@
-//! The line transport the three dialogues share: DNS, TCP, TLS (implicit or STARTTLS) with
-//! rustls and the platform's root certificates, CRLF lines, and a time limit on every step.
+//! The transport the three dialogues share: DNS, TCP, TLS (implicit or STARTTLS) with rustls and
+//! the platform's root certificates (plus [`CheckOptions::extra_root_pem`]), a time limit on every
+//! step, and [`Heard`], the tail of what the server sent (for error messages).
 //!
-//! Nothing here logs what it reads or writes. Secrets are written with [`Conn::send_secret`],
-//! from a buffer that is zeroized afterwards.
+//! IMAP (async-imap) and SMTP (lettre) run over a [`Tap`]ped [`Stream`]; POP3 uses [`Conn`], a
+//! small CRLF line reader. Nothing here logs what it reads or writes. POP3 writes secrets with
+//! [`Conn::send_secret`], from a buffer that is zeroized afterwards.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use lettre::transport::smtp::client::{Certificate, CertificateStore, TlsParameters};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
@@ -29,9 +32,19 @@ use crate::model::{Endpoint, Security};
 const MAX_LINE: u64 = 64 * 1024;
 
 /// A TCP stream, encrypted or not (plain only before STARTTLS, or to a loopback host).
-enum Stream {
+#[derive(Debug)]
+pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Stream::Plain(s) => s.peer_addr(),
+            Stream::Tls(s) => s.get_ref().0.peer_addr(),
+        }
+    }
 }
 
 impl AsyncRead for Stream {
@@ -61,6 +74,93 @@ impl AsyncWrite for Stream {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+/// How much of the server's output [`Heard`] keeps.
+const HEARD_TAIL: usize = 8 * 1024;
+
+/// The tail of what a server sent (never what the client wrote, so never a secret of ours): the
+/// crates report a refusal as an error value, this keeps the server's own line for the message.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Heard(Arc<Mutex<HeardInner>>);
+
+#[derive(Debug, Default)]
+struct HeardInner {
+    tail: Vec<u8>,
+    total: u64,
+}
+
+impl Heard {
+    fn push(&self, data: &[u8]) {
+        let mut h = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        h.total += data.len() as u64;
+        h.tail.extend_from_slice(data);
+        if h.tail.len() > HEARD_TAIL {
+            let cut = h.tail.len() - HEARD_TAIL;
+            h.tail.drain(..cut);
+        }
+    }
+
+    /// Whether the server sent anything at all.
+    pub(crate) fn anything(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).total > 0
+    }
+
+    /// The last complete, non-empty line the server sent (cleaned for messages).
+    pub(crate) fn last_line(&self) -> Option<String> {
+        let h = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let text = String::from_utf8_lossy(&h.tail);
+        let complete = &text[..text.rfind('\n')? + 1];
+        complete.lines().map(str::trim).rfind(|l| !l.is_empty()).map(clean_reply)
+    }
+}
+
+/// A stream that copies what it reads into a [`Heard`].
+#[derive(Debug)]
+pub(crate) struct Tap {
+    inner: Stream,
+    heard: Heard,
+}
+
+impl Tap {
+    pub(crate) fn new(inner: Stream, heard: Heard) -> Self {
+        Self { inner, heard }
+    }
+
+    pub(crate) fn into_inner(self) -> Stream {
+        self.inner
+    }
+}
+
+impl AsyncRead for Tap {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            this.heard.push(&buf.filled()[before..]);
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Tap {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// lettre takes any boxed tokio stream that can name its peer.
+impl lettre::transport::smtp::client::AsyncTokioStream for Tap {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
     }
 }
 
@@ -106,24 +206,42 @@ fn client_config(opts: &CheckOptions) -> Result<Arc<ClientConfig>, MailCheckErro
             let c = build(platform_roots().clone())?;
             Ok(Arc::clone(DEFAULT.get_or_init(|| c)))
         }
-        Some(pem) => {
+        Some(_) => {
             let mut roots = platform_roots().clone();
-            let mut n = 0;
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                let cert = cert.map_err(|e| MailCheckError::Tls { reason: format!("extra root certificate: {e}") })?;
+            for cert in extra_roots(opts)?.unwrap_or_default() {
                 roots.add(cert).map_err(|e| MailCheckError::Tls { reason: format!("extra root certificate: {e}") })?;
-                n += 1;
-            }
-            if n == 0 {
-                return Err(MailCheckError::Tls { reason: "extra root certificate: no certificate in the PEM".into() });
             }
             build(roots)
         }
     }
 }
 
+/// The extra root certificates of [`CheckOptions::extra_root_pem`] (`None`: there are none).
+fn extra_roots(opts: &CheckOptions) -> Result<Option<Vec<CertificateDer<'static>>>, MailCheckError> {
+    let Some(pem) = &opts.extra_root_pem else { return Ok(None) };
+    let certs = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| MailCheckError::Tls { reason: format!("extra root certificate: {e}") })?;
+    if certs.is_empty() {
+        return Err(MailCheckError::Tls { reason: "extra root certificate: no certificate in the PEM".into() });
+    }
+    Ok(Some(certs))
+}
+
+/// lettre's TLS settings for SMTP STARTTLS: its rustls (ring) with the platform's roots
+/// (`rustls-native-certs`, as [`client_config`]) plus the extra ones, TLS 1.2 at least.
+pub(crate) fn smtp_tls(host: &str, opts: &CheckOptions) -> Result<TlsParameters, MailCheckError> {
+    let mut b = TlsParameters::builder(bare_host(host).to_owned()).certificate_store(CertificateStore::Default);
+    for cert in extra_roots(opts)?.unwrap_or_default() {
+        let cert = Certificate::from_der(cert.to_vec())
+            .map_err(|e| MailCheckError::Tls { reason: format!("extra root certificate: {e}") })?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build_rustls().map_err(|e| MailCheckError::Tls { reason: e.to_string() })
+}
+
 /// A TLS failure: an untrusted or wrong certificate, or anything else.
-fn tls_error(e: io::Error) -> MailCheckError {
+pub(crate) fn tls_error(e: &io::Error) -> MailCheckError {
     match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(c)) => MailCheckError::TlsCertificate { reason: cert_reason(c) },
         Some(other) => MailCheckError::Tls { reason: other.to_string() },
@@ -148,80 +266,118 @@ fn cert_reason(c: &rustls::CertificateError) -> String {
     }
 }
 
+/// A read or write failure of an established connection.
+pub(crate) fn io_error(e: &io::Error, step: Step) -> MailCheckError {
+    if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
+        return tls_error(e);
+    }
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => MailCheckError::ConnectionClosed { step, reply: None },
+        _ => MailCheckError::Unreachable { reason: e.to_string() },
+    }
+}
+
 /// Time limit in whole seconds (for messages; at least 1).
-fn secs(d: Duration) -> u64 {
+pub(crate) fn secs(d: Duration) -> u64 {
     d.as_secs().max(1)
 }
 
-/// One connection to a mail server.
+/// Runs `f` within the step's time limit.
+pub(crate) async fn within<T>(
+    timeouts: &Timeouts,
+    step: Step,
+    f: impl std::future::Future<Output = T>,
+) -> Result<T, MailCheckError> {
+    let t = timeouts.for_step(step);
+    tokio::time::timeout(t, f).await.map_err(|_| MailCheckError::Timeout { step, secs: secs(t) })
+}
+
+/// DNS lookup, TCP connect (every address in turn, within [`Timeouts::connect`] in all), and for
+/// [`Security::Tls`] the TLS handshake. Plain connections only to loopback.
+pub(crate) async fn connect(ep: &Endpoint, opts: &CheckOptions) -> Result<Stream, MailCheckError> {
+    let plain = ep.security == Security::Plain;
+    if plain && !is_loopback_host(&ep.host) {
+        return Err(MailCheckError::PlainNotAllowed);
+    }
+    let t = opts.timeouts;
+    let deadline = tokio::time::Instant::now() + t.connect;
+    let host = bare_host(&ep.host);
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, ep.port))).await
+    {
+        Err(_) => return Err(MailCheckError::Dns { reason: format!("no answer within {} s", secs(t.connect)) }),
+        Ok(Err(e)) => return Err(MailCheckError::Dns { reason: dns_reason(&e) }),
+        Ok(Ok(a)) => a.filter(|a| !plain || a.ip().is_loopback()).collect(),
+    };
+    if addrs.is_empty() {
+        return Err(MailCheckError::Dns { reason: "the name has no usable address".into() });
+    }
+    let mut last = MailCheckError::Unreachable { reason: "no address could be reached".into() };
+    let mut tcp = None;
+    for addr in addrs {
+        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
+            Err(_) => return Err(MailCheckError::Timeout { step: Step::Connect, secs: secs(t.connect) }),
+            Ok(Ok(s)) => {
+                tcp = Some(s);
+                break;
+            }
+            Ok(Err(e)) => {
+                let refused = e.kind() == io::ErrorKind::ConnectionRefused;
+                // A refusal says more than "unreachable" (e.g. ::1 unreachable, 127.0.0.1 refused).
+                if refused || !matches!(last, MailCheckError::ConnectionRefused) {
+                    last = if refused {
+                        MailCheckError::ConnectionRefused
+                    } else if e.kind() == io::ErrorKind::TimedOut {
+                        MailCheckError::Timeout { step: Step::Connect, secs: secs(t.connect) }
+                    } else {
+                        MailCheckError::Unreachable { reason: e.to_string() }
+                    };
+                }
+            }
+        }
+    }
+    let Some(tcp) = tcp else { return Err(last) };
+    let _ = tcp.set_nodelay(true);
+    if ep.security == Security::Tls {
+        return start_tls(Stream::Plain(tcp), &ep.host, opts).await;
+    }
+    Ok(Stream::Plain(tcp))
+}
+
+/// The TLS handshake on a plain connection (implicit TLS, or after the server agreed to
+/// STARTTLS/STLS), within [`Timeouts::tls`], trusting the platform's roots and the extra ones.
+pub(crate) async fn start_tls(stream: Stream, host: &str, opts: &CheckOptions) -> Result<Stream, MailCheckError> {
+    let Stream::Plain(tcp) = stream else {
+        return Err(MailCheckError::Protocol { step: Step::Starttls, reply: "TLS is already on".into() });
+    };
+    let config = client_config(opts)?;
+    let host = bare_host(host).to_owned();
+    let name = ServerName::try_from(host.clone())
+        .map_err(|_| MailCheckError::Tls { reason: format!("'{host}' is not a valid TLS server name") })?;
+    let tls = within(&opts.timeouts, Step::Tls, TlsConnector::from(config).connect(name, tcp))
+        .await?
+        .map_err(|e| tls_error(&e))?;
+    Ok(Stream::Tls(Box::new(tls)))
+}
+
+/// One POP3 connection: CRLF lines, each read and write within its step's time limit.
 pub(crate) struct Conn {
     io: Option<BufReader<Stream>>,
     host: String,
     security: Security,
-    timeouts: Timeouts,
-    tls: Option<Arc<ClientConfig>>,
+    opts: CheckOptions,
 }
 
 impl Conn {
-    /// DNS lookup, TCP connect (every address in turn, within [`Timeouts::connect`] in all),
-    /// and for [`Security::Tls`] the TLS handshake. Plain connections only to loopback.
+    /// [`connect`], then lines.
     pub(crate) async fn open(ep: &Endpoint, opts: &CheckOptions) -> Result<Conn, MailCheckError> {
-        let plain = ep.security == Security::Plain;
-        if plain && !is_loopback_host(&ep.host) {
-            return Err(MailCheckError::PlainNotAllowed);
-        }
-        let t = opts.timeouts;
-        let deadline = tokio::time::Instant::now() + t.connect;
-        let host = bare_host(&ep.host).to_owned();
-        let addrs: Vec<SocketAddr> =
-            match tokio::time::timeout_at(deadline, tokio::net::lookup_host((host.as_str(), ep.port))).await {
-                Err(_) => {
-                    return Err(MailCheckError::Dns { reason: format!("no answer within {} s", secs(t.connect)) })
-                }
-                Ok(Err(e)) => return Err(MailCheckError::Dns { reason: dns_reason(&e) }),
-                Ok(Ok(a)) => a.filter(|a| !plain || a.ip().is_loopback()).collect(),
-            };
-        if addrs.is_empty() {
-            return Err(MailCheckError::Dns { reason: "the name has no usable address".into() });
-        }
-        let mut last = MailCheckError::Unreachable { reason: "no address could be reached".into() };
-        let mut tcp = None;
-        for addr in addrs {
-            match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
-                Err(_) => return Err(MailCheckError::Timeout { step: Step::Connect, secs: secs(t.connect) }),
-                Ok(Ok(s)) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Ok(Err(e)) => {
-                    let refused = e.kind() == io::ErrorKind::ConnectionRefused;
-                    // A refusal says more than "unreachable" (e.g. ::1 unreachable, 127.0.0.1 refused).
-                    if refused || !matches!(last, MailCheckError::ConnectionRefused) {
-                        last = if refused {
-                            MailCheckError::ConnectionRefused
-                        } else if e.kind() == io::ErrorKind::TimedOut {
-                            MailCheckError::Timeout { step: Step::Connect, secs: secs(t.connect) }
-                        } else {
-                            MailCheckError::Unreachable { reason: e.to_string() }
-                        };
-                    }
-                }
-            }
-        }
-        let Some(tcp) = tcp else { return Err(last) };
-        let _ = tcp.set_nodelay(true);
-        let mut conn =
-            Conn { io: Some(BufReader::new(Stream::Plain(tcp))), host, security: ep.security, timeouts: t, tls: None };
-        if ep.security != Security::Plain {
-            conn.tls = Some(client_config(opts)?);
-        }
-        if ep.security == Security::Tls {
-            conn.handshake().await?;
-        }
-        Ok(conn)
+        let stream = connect(ep, opts).await?;
+        Ok(Conn { io: Some(BufReader::new(stream)), host: ep.host.clone(), security: ep.security, opts: opts.clone() })
     }
 
-    /// How the endpoint is secured (the dialogues run STARTTLS for [`Security::Starttls`]).
+    /// How the endpoint is secured (the dialogue runs STLS for [`Security::Starttls`]).
     pub(crate) fn security(&self) -> Security {
         self.security
     }
@@ -230,8 +386,8 @@ impl Conn {
         self.io.as_mut().expect("the stream is only taken during a TLS handshake")
     }
 
-    /// Upgrades the connection after the server agreed to STARTTLS/STLS. Refuses when the
-    /// server already sent more (bytes injected before TLS must not be read as if protected).
+    /// Upgrades the connection after the server agreed to STLS. Refuses when the server already
+    /// sent more (bytes injected before TLS must not be read as if protected).
     pub(crate) async fn start_tls(&mut self) -> Result<(), MailCheckError> {
         if !self.io().buffer().is_empty() {
             return Err(MailCheckError::Protocol {
@@ -239,38 +395,21 @@ impl Conn {
                 reply: "the server sent data before the TLS handshake".into(),
             });
         }
-        self.handshake().await
-    }
-
-    async fn handshake(&mut self) -> Result<(), MailCheckError> {
-        let config = self.tls.clone().ok_or_else(|| MailCheckError::Tls { reason: "TLS is not configured".into() })?;
-        let name = ServerName::try_from(self.host.clone())
-            .map_err(|_| MailCheckError::Tls { reason: format!("'{}' is not a valid TLS server name", self.host) })?;
         let Some(io) = self.io.take() else { return Err(MailCheckError::Tls { reason: "no connection".into() }) };
-        let Stream::Plain(tcp) = io.into_inner() else {
-            return Err(MailCheckError::Protocol { step: Step::Starttls, reply: "TLS is already on".into() });
-        };
-        let t = self.timeouts.tls;
-        let tls = tokio::time::timeout(t, TlsConnector::from(config).connect(name, tcp))
-            .await
-            .map_err(|_| MailCheckError::Timeout { step: Step::Tls, secs: secs(t) })?
-            .map_err(tls_error)?;
-        self.io = Some(BufReader::new(Stream::Tls(Box::new(tls))));
+        let tls = start_tls(io.into_inner(), &self.host, &self.opts).await?;
+        self.io = Some(BufReader::new(tls));
         Ok(())
     }
 
     /// Reads one line (without CRLF), within the step's time limit.
     pub(crate) async fn line(&mut self, step: Step) -> Result<String, MailCheckError> {
-        let t = self.timeouts.for_step(step);
+        let timeouts = self.opts.timeouts;
         let mut buf = Vec::new();
         let read = async {
             let io = self.io();
             (&mut *io).take(MAX_LINE).read_until(b'\n', &mut buf).await
         };
-        let n = tokio::time::timeout(t, read)
-            .await
-            .map_err(|_| MailCheckError::Timeout { step, secs: secs(t) })?
-            .map_err(|e| self.io_error(e, step))?;
+        let n = within(&timeouts, step, read).await?.map_err(|e| io_error(&e, step))?;
         if n == 0 {
             return Err(MailCheckError::ConnectionClosed { step, reply: None });
         }
@@ -310,56 +449,32 @@ impl Conn {
     }
 
     async fn write(&mut self, data: &[u8], step: Step) -> Result<(), MailCheckError> {
-        let t = self.timeouts.for_step(step);
+        let timeouts = self.opts.timeouts;
         let write = async {
             let io = self.io();
             io.get_mut().write_all(data).await?;
             io.get_mut().flush().await
         };
-        tokio::time::timeout(t, write)
-            .await
-            .map_err(|_| MailCheckError::Timeout { step, secs: secs(t) })?
-            .map_err(|e| self.io_error(e, step))
+        within(&timeouts, step, write).await?.map_err(|e| io_error(&e, step))
     }
 
-    fn io_error(&self, e: io::Error, step: Step) -> MailCheckError {
-        if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
-            return tls_error(e);
-        }
-        match e.kind() {
-            io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => MailCheckError::ConnectionClosed { step, reply: None },
-            _ => MailCheckError::Unreachable { reason: e.to_string() },
-        }
-    }
-
-    /// Ends the session politely: sends `command`, waits briefly for any answer, closes. Errors
+    /// Ends the session politely: sends `command`, waits briefly for its answer, closes. Errors
     /// are ignored — the check has already passed or failed.
     pub(crate) async fn quit(&mut self, command: &str) {
-        let short = Timeouts { command: self.timeouts.command.min(Duration::from_secs(3)), ..self.timeouts };
-        let saved = std::mem::replace(&mut self.timeouts, short);
+        let short = Timeouts { command: self.opts.timeouts.command.min(QUIT_WAIT), ..self.opts.timeouts };
+        let saved = std::mem::replace(&mut self.opts.timeouts, short);
         if self.send(command, Step::Logout).await.is_ok() {
-            // IMAP answers `* BYE` then the tagged OK; POP3/SMTP one line. Read up to a few lines.
-            for _ in 0..4 {
-                match self.line(Step::Logout).await {
-                    Ok(l) if is_final_logout_line(&l) => break,
-                    Ok(_) => continue,
-                    Err(_) => break,
-                }
-            }
+            let _ = self.line(Step::Logout).await;
         }
         if let Some(io) = self.io.as_mut() {
             let _ = tokio::time::timeout(Duration::from_millis(500), io.get_mut().shutdown()).await;
         }
-        self.timeouts = saved;
+        self.opts.timeouts = saved;
     }
 }
 
-fn is_final_logout_line(l: &str) -> bool {
-    !l.starts_with('*') && !l.starts_with("221-")
-}
+/// The longest wait for the answer to a logout (`LOGOUT`, `QUIT`).
+pub(crate) const QUIT_WAIT: Duration = Duration::from_secs(3);
 
 fn dns_reason(e: &io::Error) -> String {
     let s = e.to_string();

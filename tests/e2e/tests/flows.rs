@@ -12,13 +12,23 @@
 //! passed through the app's environment to the browser script): a sign-in cancelled while waiting (its late redirect
 //! is then refused as `state_unknown`), and a completed one that must end in `wrong_account` naming both addresses.
 //! Nothing may be stored by either.
+//!
+//! The connection check the app runs after every sign-in (IMAP/POP3 + SMTP XOAUTH2 logins) goes to a private Dovecot
+//! ([`entra_emulator::dovecot`]: IMAP and POP3 over TLS, submission with STARTTLS, certificates from a test CA,
+//! the emulator's key validating the access tokens): the Exchange Online server's endpoints are pointed at it with
+//! `exo-setup --data-dir … server endpoints …` before the app starts, and the app trusts the test CA through
+//! `EXO_SETUP_CA_FILE`. After taro's sign-in the account must become `verified` in the window and in SQLite.
+//! Without Dovecot the test fails, unless `EXO_SKIP_DOVECOT=1` (then only the check's end, `verified` or `error`,
+//! is awaited).
 
 use std::{
     ffi::OsString,
     path::Path,
+    process::Command,
     time::{Duration, Instant},
 };
 
+use entra_emulator::dovecot::{self, Dovecot};
 use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
 use exo_e2e::{
     add_account, app_binary, app_instances, open_step1, repo_root, save_exchange, screenshot_path, DesktopHome, Result,
@@ -38,6 +48,11 @@ const IMAP_SCOPE: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send";
 /// Discovery against the emulator, and a whole browser round trip (curl hops, gio, second instance, token call).
 const FLOW_WAIT: Duration = Duration::from_secs(45);
+/// The connection check after a sign-in: IMAP and SMTP logins at once (default time limits: 10 s connect, 20 s auth).
+const CHECK_WAIT: Duration = Duration::from_secs(45);
+/// How long the badge may take to turn `verified` by itself once SQLite says so, before the test re-selects the
+/// mailbox (which lists the accounts again).
+const BADGE_WAIT: Duration = Duration::from_secs(5);
 
 /// What the test collects of the screen, to scan for token strings at the end.
 #[derive(Default)]
@@ -54,11 +69,14 @@ impl Seen {
     }
 }
 
-fn env_for(home: &DesktopHome, service: &str, extra: &[(&str, &str)]) -> RigOptions {
+fn env_for(home: &DesktopHome, service: &str, ca_file: Option<&Path>, extra: &[(&str, &str)]) -> RigOptions {
     let shots = screenshot_path(TEST);
     let mut o = RigOptions::default();
     for (k, v) in home.env() {
         o = o.env(&k, v);
+    }
+    if let Some(ca) = ca_file {
+        o = o.env("EXO_SETUP_CA_FILE", ca);
     }
     o = o
         .env("BROWSER", repo_root().join("scripts/test-browser.sh"))
@@ -155,6 +173,91 @@ async fn choose_mailbox(rig: &mut Rig, address: &str) -> Result {
     Ok(())
 }
 
+/// `{prefix} [data-testid=account-status]` showing one of `statuses` (a CSS selector list).
+fn badge(prefix: &str, statuses: &[&str]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("{prefix} [data-testid=account-status][data-status={s}]"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Points the Exchange Online server at the Dovecot with the app's own CLI, on the data directory the app will use.
+fn set_endpoints(data_dir: &Path, dc: &Dovecot) -> Result {
+    let out = Command::new(app_binary())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["server", "endpoints"])
+        .args(dc.endpoint_args())
+        .output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if !out.status.success() {
+        return Err(format!("exo-setup server endpoints {:?}: {}\n{text}", dc.endpoint_args(), out.status).into());
+    }
+    eprintln!("[{TEST}] exo-setup server endpoints: {}", text.trim());
+    let db = rusqlite::Connection::open(data_dir.join("exo-setup.sqlite3"))?;
+    let (imap, smtp): (u16, u16) =
+        db.query_row("SELECT imap_port, smtp_port FROM mail_servers WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    assert_eq!((imap, smtp), (dc.ports().imaps, dc.ports().submission), "Exchange Online's endpoints in SQLite");
+    Ok(())
+}
+
+/// (status, status_detail, verified_protocols) of a mailbox, read while the app may be running (WAL).
+fn account_state(data_dir: &Path, address: &str) -> Result<(String, Option<String>, Option<String>)> {
+    let db = rusqlite::Connection::open_with_flags(
+        data_dir.join("exo-setup.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    Ok(db.query_row(
+        "SELECT status, status_detail, verified_protocols FROM mail_accounts WHERE address = ?1",
+        [address],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
+}
+
+/// Waits until the connection check after the sign-in has recorded its end (`verified` or `error`) in SQLite.
+async fn checked_state(rig: &mut Rig, address: &str) -> Result<(String, Option<String>, Option<String>)> {
+    let deadline = Instant::now() + CHECK_WAIT;
+    loop {
+        let state = account_state(rig.data_dir.path(), address)?;
+        if state.0 == "verified" || state.0 == "error" {
+            return Ok(state);
+        }
+        if Instant::now() > deadline {
+            let what = format!("the connection check of {address} did not end within {CHECK_WAIT:?}: {state:?}");
+            return Err(rig.failure(&what).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Polls for `css` without a failure screenshot; true when it appeared within `timeout`.
+async fn appears(rig: &Rig, css: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if rig.exists(css).await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Chooses a mailbox in step 4's type-ahead once its suggestion shows `status`. The picker keeps the rows of its
+/// last search and searches again 150 ms after typing, so a quick click could choose a stale row.
+async fn rechoose_mailbox(rig: &mut Rig, address: &str, status: &str) -> Result {
+    let local = address.split('@').next().unwrap_or(address);
+    rig.fill("[data-testid=step4-address]", local).await?;
+    let option = format!("[data-testid=\"step4-option-{address}\"]");
+    rig.wait(&badge(&option, &[status])).await?;
+    rig.click(&option).await?;
+    rig.wait(&format!("[data-testid=step4-account][data-address=\"{address}\"]")).await?;
+    Ok(())
+}
+
 fn file_bytes(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap_or_default()
 }
@@ -173,9 +276,27 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     let service = format!("dev.exosetup.wizard.e2e-{}-{nanos}", std::process::id());
     let mut seen = Seen::default();
 
+    // ---- the mail server of the connection check, and the Exchange Online server pointed at it
+    let dc = Dovecot::start(&emu)?;
+    if dc.is_none() && std::env::var(dovecot::SKIP_ENV).as_deref() != Ok("1") {
+        return Err(format!(
+            "no Dovecot for the connection check after sign-in: {}; install dovecot-core dovecot-imapd dovecot-pop3d \
+             dovecot-submissiond (scripts/test.sh does) or set {}=1",
+            dovecot::skip_reason().unwrap_or_default(),
+            dovecot::SKIP_ENV
+        )
+        .into());
+    }
+    let data = tempfile::Builder::new().prefix(&format!("exo-e2e-{TEST}-")).tempdir()?;
+    if let Some(dc) = &dc {
+        set_endpoints(data.path(), dc)?;
+    }
+    let ca_file = dc.as_ref().map(|d| d.ca_file());
+
     // ================================================================ launch 1: steps 1–4 as taro
     // A short delay in the browser keeps the waiting panel on screen long enough to see it.
-    let mut rig = Rig::start_with(TEST, env_for(&home, &service, &[("TEST_BROWSER_DELAY", "2")])).await?;
+    let env = env_for(&home, &service, ca_file.as_deref(), &[("TEST_BROWSER_DELAY", "2")]);
+    let mut rig = Rig::start_with(TEST, RigOptions { data_dir: Some(data), ..env }).await?;
     open_step1(&mut rig).await?;
     check_scheme_handler(&mut rig, &home).await?;
 
@@ -258,11 +379,10 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     if signed_in_as.trim() != TARO {
         return Err(rig.failure(&format!("step4-signed-in-as shows {signed_in_as:?}, want {TARO}")).await);
     }
-    rig.wait("[data-testid=flow-success] [data-testid=account-status][data-status=signed_in]").await?;
-    rig.wait(&format!(
-        "[data-testid=step4-account][data-address=\"{TARO}\"] [data-testid=account-status][data-status=signed_in]"
-    ))
-    .await?;
+    // Signed in; the connection check that follows may already have turned it `verified`.
+    let taro_panel = format!("[data-testid=step4-account][data-address=\"{TARO}\"]");
+    rig.wait(&badge("[data-testid=flow-success]", &["signed_in", "verified"])).await?;
+    rig.wait(&badge(&taro_panel, &["signed_in", "verified"])).await?;
     rig.wait("[data-testid=step4-signout]").await?;
     rig.scroll_to("[data-testid=flow-success]").await?;
     rig.shot("step4-signed-in").await?;
@@ -271,6 +391,47 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     let delivered = last_delivered(SCHEME).unwrap_or_default();
     assert!(delivered.contains("code="), "the browser handed over {delivered:?}");
     eprintln!("[{TEST}] step 4 done after {:?}", t0.elapsed());
+
+    // ---- the connection check after the sign-in: IMAP + SMTP XOAUTH2 against the Dovecot → verified
+    let signed_in_at = Instant::now();
+    let (status, detail, protocols) = checked_state(&mut rig, TARO).await?;
+    eprintln!(
+        "[{TEST}] connection check recorded after {:?}: {status} {detail:?} {protocols:?}",
+        signed_in_at.elapsed()
+    );
+    if let Some(dc) = &dc {
+        if status != "verified" {
+            let what = format!(
+                "taro's connection check against the Dovecot ended in {status} ({detail:?})\n--- dovecot log:\n{}",
+                dc.log()
+            );
+            return Err(rig.failure(&what).await);
+        }
+        let verified = badge(&taro_panel, &["verified"]);
+        if appears(&rig, &verified, BADGE_WAIT).await {
+            eprintln!("[{TEST}] the step 4 badge turned verified by itself (exo://account-checked)");
+        } else {
+            // The UI did not refresh on exo://account-checked: choosing the mailbox again lists the accounts anew.
+            eprintln!("[{TEST}] the step 4 badge did not turn verified by itself within {BADGE_WAIT:?}: re-selecting");
+            rechoose_mailbox(&mut rig, TARO, "verified").await?;
+            rig.wait(&verified).await?;
+        }
+        // The logins really reached the Dovecot, over TLS, with XOAUTH2.
+        let log = dc.log();
+        for service in ["imap-login", "submission-login"] {
+            let login = log.lines().find(|l| l.contains(&format!("{service}: Info: Login: user=<{TARO}>")));
+            assert!(
+                login.is_some_and(|l| l.contains("method=XOAUTH2") && l.contains("TLS")),
+                "no {service} XOAUTH2 login of {TARO} over TLS in the Dovecot log:\n{log}"
+            );
+        }
+        std::fs::write(screenshot_path(TEST).join("dovecot.log"), &log)?;
+        let in_success = rig.exists(&badge("[data-testid=flow-success]", &["verified"])).await;
+        eprintln!("[{TEST}] the success panel's badge shows verified: {in_success}");
+        rig.scroll_to(&taro_panel).await?;
+        rig.shot("step4-verified").await?;
+        seen.page(&rig).await;
+    }
     let data = rig.finish().await?;
 
     // ---- what launch 1 left: the consent in SQLite, taro's tokens in the real keychain
@@ -284,9 +445,24 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
         assert_eq!(tenant_id, DEMO_TENANT_ID);
         assert_eq!(client_id, DEMO_CLIENT_ID);
         assert!(scopes.contains(IMAP_SCOPE), "admin_consents.scopes = {scopes:?}");
-        let status: String =
-            db.query_row("SELECT status FROM mail_accounts WHERE address = ?1", [TARO], |r| r.get(0))?;
-        assert_eq!(status, "signed_in", "taro's mail_accounts.status");
+        let (status, protocols, verified_at): (String, Option<String>, Option<String>) = db.query_row(
+            "SELECT status, verified_protocols, verified_at FROM mail_accounts WHERE address = ?1",
+            [TARO],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if dc.is_some() {
+            assert_eq!(status, "verified", "taro's mail_accounts.status");
+            assert_eq!(protocols.as_deref(), Some("imap smtp"), "taro's mail_accounts.verified_protocols");
+            assert!(verified_at.is_some(), "taro's mail_accounts.verified_at");
+            let checks: i64 = db.query_row(
+                "SELECT count(*) FROM audit_log WHERE action = 'account.check' AND target = ?1",
+                [TARO],
+                |r| r.get(0),
+            )?;
+            assert!(checks >= 1, "no account.check audit entry of taro");
+        } else {
+            assert!(status == "signed_in" || status == "error", "taro's mail_accounts.status = {status}");
+        }
     }
     let (taro_refresh, taro_access) = tokens_of(&service, TARO).await?;
     let taro_refresh = taro_refresh.filter(|t| !t.is_empty()).ok_or("no refresh token for taro in the keychain")?;
@@ -299,7 +475,12 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
 
     // ================================================================ launch 2: cancel, then the wrong account
     // The browser waits 4 s before it starts: time to press Cancel while the flow is pending.
-    let env = env_for(&home, &service, &[("TEST_BROWSER_LOGIN_HINT", HANAKO), ("TEST_BROWSER_DELAY", "4")]);
+    let env = env_for(
+        &home,
+        &service,
+        ca_file.as_deref(),
+        &[("TEST_BROWSER_LOGIN_HINT", HANAKO), ("TEST_BROWSER_DELAY", "4")],
+    );
     let mut rig = Rig::start_with(TEST, RigOptions { data_dir: Some(data), keep_shots: true, ..env }).await?;
     rig.click("[data-testid=start-user]").await?;
     rig.wait("[data-testid=step4-address]").await?;
@@ -354,6 +535,10 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
         let status: String =
             db.query_row("SELECT status FROM mail_accounts WHERE address = ?1", [JIRO], |r| r.get(0))?;
         assert_eq!(status, "not_signed_in", "jiro's mail_accounts.status after the wrong account");
+    }
+    if dc.is_some() {
+        let (status, _, _) = account_state(data.path(), TARO)?;
+        assert_eq!(status, "verified", "taro's mail_accounts.status after launch 2");
     }
     let snap_after = emu.snapshot();
     assert!(

@@ -26,6 +26,7 @@
 pub mod clock;
 pub mod config;
 pub mod directory;
+pub mod dovecot;
 mod endpoints;
 pub mod errors;
 pub mod faults;

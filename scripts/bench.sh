@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark harness (figures, not pass/fail; it fails only when something crashes):  bash scripts/bench.sh
-#   1. cold start to first painted wizard: target/debug/exo-setup vs target/debug/bare-window (a bare Tauri window
+#   1. cold start to first painted wizard: target/debug/exo-setup-gui vs target/debug/bare-window (a bare Tauri window
 #      with static HTML), median of N alternating runs (EXO_BENCH_RUNS, default 5) under one Xvfb + D-Bus session;
 #   2. total memory (PSS, and RSS) of each process plus its WebKit processes, 2 s after ready;
 #   3. CSV import of 10,000 accounts vs a raw batched rusqlite insert: the core's `bench_import` example
@@ -15,14 +15,14 @@ cd "$ROOT"
 . "$ROOT/scripts/common.sh"
 
 TARGET_DIR="$(exo_target_dir "$ROOT")"
-APP="${EXO_SETUP_BIN:-$TARGET_DIR/debug/exo-setup}"
+APP="${EXO_SETUP_BIN:-$TARGET_DIR/debug/exo-setup-gui}"
 BARE="${EXO_BARE_WINDOW_BIN:-$TARGET_DIR/debug/bare-window}"
 
 if [ "${EXO_BENCH_NO_BUILD:-0}" != 1 ]; then
   [ -f ui/dist/index.html ] || npm --prefix ui run build
-  cargo build --features prod --bin exo-setup --bin bare-window
+  cargo build --features prod --bin exo-setup --bin exo-setup-gui --bin bare-window
 fi
-for b in "$APP" "$BARE"; do [ -x "$b" ] || exo_die "$b missing: cargo build --features prod --bin exo-setup --bin bare-window"; done
+for b in "$APP" "$BARE"; do [ -x "$b" ] || exo_die "$b missing: cargo build --features prod --bin exo-setup --bin exo-setup-gui --bin bare-window"; done
 # A debug build without --features prod loads http://localhost:5173 and never becomes ready: say so up front.
 js="$(ls ui/dist/assets 2>/dev/null | grep '\.js$' | head -1 || true)"
 if [ -n "$js" ] && ! grep -qF "$js" "$APP"; then

@@ -50,8 +50,8 @@ exo_npm_ensure "$ROOT"
 echo "==> building the UI (npm --prefix ui run build)"
 npm --prefix ui run build
 
-echo "==> building the app with the UI embedded (cargo build --features prod)"
-cargo build --features prod --bin exo-setup
+echo "==> building the app with the UI embedded (cargo build --features prod: exo-setup + exo-setup-gui)"
+cargo build --features prod --bin exo-setup --bin exo-setup-gui
 app="$(exo_target_dir "$ROOT")/debug/exo-setup"
 
 if [ "$demo" = 1 ]; then

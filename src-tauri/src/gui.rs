@@ -44,9 +44,19 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, data_dir: PathBuf, store:
         .setup(move |app| {
             let handle = app.handle().clone();
             // Linux and Windows register the scheme at run time (macOS: by the bundle's Info.plist).
+            // It runs xdg-mime/update-desktop-database (tens of ms): off the main thread, so the
+            // window does not wait for it.
             #[cfg(any(target_os = "linux", windows))]
-            if let Err(e) = app.deep_link().register_all() {
-                tracing::warn!("could not register the {} scheme: {e}", exo_setup_core::identity::DEEP_LINK_SCHEME);
+            {
+                let h = handle.clone();
+                std::thread::spawn(move || {
+                    if let Err(e) = h.deep_link().register_all() {
+                        tracing::warn!(
+                            "could not register the {} scheme: {e}",
+                            exo_setup_core::identity::DEEP_LINK_SCHEME
+                        );
+                    }
+                });
             }
             // Listener first, then the URL that launched the app cold, so that none is missed.
             let (h, a) = (handle.clone(), Arc::clone(&auth));

@@ -9,6 +9,8 @@ pub mod cli;
 mod commands;
 mod flows;
 mod gui;
+pub mod launch;
+pub mod logging;
 mod upkeep;
 
 pub use gui::{run_app, AppState};

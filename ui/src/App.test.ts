@@ -1,7 +1,8 @@
-import { fireEvent, screen, waitFor } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
-import { overview } from './test/fixtures';
+import { appInfo, backend, demoSettings, overview, uiError } from './test/fixtures';
 import { renderApp } from './test/render';
+import App from './App.svelte';
 
 describe('language', () => {
   it('starts in Japanese when the system locale is Japanese, and switches to English', async () => {
@@ -85,3 +86,46 @@ describe('start screen and step indicator', () => {
     expect((screen.getByTestId('step3-grant') as HTMLButtonElement).disabled).toBe(false);
   });
 });
+
+describe('demo badge', () => {
+  it('is shown in the header from the start screen on while demo settings are set', async () => {
+    await renderApp({ demo: demoSettings() });
+    await waitFor(() => expect(screen.getByTestId('demo-badge').textContent).toBe('DEMO'));
+    await fireEvent.click(screen.getByTestId('start-user'));
+    expect(screen.getByTestId('demo-badge')).toBeTruthy();
+  });
+
+  it('is absent without demo settings', async () => {
+    await renderApp({ demo: null });
+    expect(screen.queryByTestId('demo-badge')).toBeNull();
+  });
+});
+
+describe('start failure and language switch', () => {
+  it('shows the failure with its error text when Rust cannot answer at start', async () => {
+    backendFailing();
+    await waitFor(() => expect(screen.getByTestId('error').getAttribute('data-kind')).toBe('storage'));
+    expect(document.body.textContent).toContain('The app could not load its settings.');
+  });
+
+  it('switches the language inside a step without losing what was typed', async () => {
+    await renderApp({ locale: 'en-US' });
+    await fireEvent.click(screen.getByTestId('start-admin'));
+    await fireEvent.input(document.getElementById('tenant') as HTMLInputElement, { target: { value: 'kept.example' } });
+    await fireEvent.click(screen.getByTestId('lang-ja'));
+    await waitFor(() => expect(screen.getByTestId('save-exchange').textContent).toContain('保存して使用する'));
+    expect((document.getElementById('tenant') as HTMLInputElement).value).toBe('kept.example');
+  });
+});
+
+function backendFailing() {
+  const info = appInfo();
+  backend({
+    app_info: () => info,
+    setup_overview: () => {
+      throw uiError('storage', 'support');
+    },
+    ui_ready: () => null,
+  });
+  render(App);
+}

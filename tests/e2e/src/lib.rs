@@ -2,7 +2,7 @@
 //!
 //! Each test gets: its own data directory (`EXO_SETUP_DATA_DIR`), its own `tauri-driver` on free ports (the driver
 //! passes its environment down to WebKitWebDriver and the app, so a per-test driver is how the data directory reaches
-//! the app), a WebDriver session on the REAL app binary (`target/debug/exo-setup` built with `--features prod`), and a
+//! the app), a WebDriver session on the REAL app binary (`target/debug/exo-setup-gui` built with `--features prod`), and a
 //! screenshot folder `target/e2e-screenshots/<test>/` where every screen visited is saved as `NN-name.png`.
 //! A local OpenID discovery endpoint ([`Discovery`]) stands in for login.microsoftonline.com.
 //!
@@ -33,12 +33,12 @@ fn err(msg: impl Into<String>) -> Error {
 
 // ------------------------------------------------------------------------------------------------ paths
 
-/// Absolute path of the app binary: `$EXO_SETUP_BIN`, else `<target>/debug/exo-setup`.
+/// Absolute path of the app binary: `$EXO_SETUP_BIN`, else `<target>/debug/exo-setup-gui` (the wizard).
 pub fn app_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("EXO_SETUP_BIN") {
         return PathBuf::from(p);
     }
-    target_dir().join("debug").join("exo-setup")
+    target_dir().join("debug").join("exo-setup-gui")
 }
 
 /// Cargo's target directory: `$CARGO_TARGET_DIR`, else `<repo>/target`.

@@ -7,11 +7,12 @@ import type { FlowPurpose } from '../bindings/FlowPurpose';
 import type { FlowResult } from '../bindings/FlowResult';
 import type { FlowStarted } from '../bindings/FlowStarted';
 import type { MailServer } from '../bindings/MailServer';
+import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { SetupOverview } from '../bindings/SetupOverview';
 import type { StepStatus } from '../bindings/StepStatus';
 import type { UiError } from '../bindings/UiError';
 
-export function appInfo(systemLocale = 'en-US'): AppInfo {
+export function appInfo(systemLocale = 'en-US', demo: OrgSettingsInput | null = null): AppInfo {
   return {
     productName: 'exo-setup',
     version: '0.1.0',
@@ -20,7 +21,18 @@ export function appInfo(systemLocale = 'en-US'): AppInfo {
     dataDir: '/tmp/exo',
     systemLocale,
     osUser: 'admin',
-    demo: null,
+    demo,
+  };
+}
+
+/** What `scripts/wizard.sh --demo` passes: the emulator's address, tenant and app. */
+export function demoSettings(overrides: Partial<OrgSettingsInput> = {}): OrgSettingsInput {
+  return {
+    tenant: 'contoso.example',
+    clientId: '11111111-2222-3333-4444-555555555555',
+    authority: 'http://127.0.0.1:8400',
+    redirectMode: 'loopback',
+    ...overrides,
   };
 }
 

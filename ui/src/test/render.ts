@@ -1,16 +1,17 @@
 import { render, screen, waitFor } from '@testing-library/svelte';
 import App from '../App.svelte';
 import { backend, appInfo, overview as makeOverview, type Call } from './fixtures';
+import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { SetupOverview } from '../bindings/SetupOverview';
 
 export type Handlers = Parameters<typeof backend>[0];
 
 /** Renders the whole app against a mocked backend and waits for the start screen. */
 export async function renderApp(
-  opts: { locale?: string; overview?: SetupOverview; handlers?: Handlers } = {},
+  opts: { locale?: string; overview?: SetupOverview; demo?: OrgSettingsInput | null; handlers?: Handlers } = {},
 ): Promise<{ calls: Call[] }> {
   const calls = backend({
-    app_info: () => appInfo(opts.locale ?? 'en-US'),
+    app_info: () => appInfo(opts.locale ?? 'en-US', opts.demo ?? null),
     setup_overview: () => opts.overview ?? makeOverview(),
     ui_ready: () => null,
     flow_snapshot: () => ({ pending: [], last: null }),

@@ -2,7 +2,12 @@ import { cleanup } from '@testing-library/svelte';
 import { clearMocks } from '@tauri-apps/api/mocks';
 import { afterEach } from 'vitest';
 import { app } from '../lib/app.svelte';
-import { setLang } from '../lib/i18n';
+import { loadLang, setLang } from '../lib/i18n';
+import { prefetchScreens } from '../lib/shell/screens.svelte';
+
+// The app loads catalogues and step screens after its first paint; tests render screens at once
+// and read texts in both languages, so both are loaded up front.
+await Promise.all([loadLang('ja'), loadLang('en'), prefetchScreens()]);
 
 afterEach(() => {
   cleanup();
@@ -10,5 +15,5 @@ afterEach(() => {
   localStorage.clear();
   sessionStorage.clear();
   Object.assign(app, { info: null, overview: null, mode: null, step: 1 });
-  setLang('en');
+  void setLang('en');
 });

@@ -1,6 +1,6 @@
 import type { ImportRowError } from '../../bindings/ImportRowError';
 import type { UiError } from '../../bindings/UiError';
-import { hasText, i18n, t, currentLang } from '../i18n';
+import { currentLang, hasText, t, template } from '../i18n';
 
 /** Detail keys one Rust error names differently from another of the same kind. */
 const ALIASES: Record<string, Record<string, string>> = {
@@ -17,8 +17,8 @@ export function errorText(error: UiError): string {
     if (params[name] === undefined && params[from] !== undefined) params[name] = params[from];
   }
   // A parameter Rust did not send is shown as a dash, never as a raw `{{name}}`.
-  const raw = i18n.getResource(currentLang(), 'translation', key);
-  if (typeof raw === 'string') {
+  const raw = template(currentLang(), key);
+  if (raw) {
     for (const [, name] of raw.matchAll(/\{\{\s*(\w+)\s*\}\}/g)) params[name] ??= '—';
   }
   return t(key, params);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ACTORS, CSV_REASONS, ERROR_KINDS } from '../errors/uiError';
 import { hasText, langFromLocale, LANGS, tIn } from './index';
 import en from './en.json';
@@ -51,5 +51,53 @@ describe('message catalogue', () => {
     expect(langFromLocale('en-US')).toBe('en');
     expect(langFromLocale('')).toBe('en');
     expect(langFromLocale(null)).toBe('en');
+  });
+});
+
+describe('loading the catalogues', () => {
+  // A fresh copy of the module: nothing loaded yet (the test setup loads both for every other test).
+  async function fresh() {
+    vi.resetModules();
+    return import('./index');
+  }
+
+  it('has the start screen texts in both languages before any catalogue is loaded', async () => {
+    const i18n = await fresh();
+    expect(i18n.tIn('ja', 'start.admin.title')).toBe('システム管理者の設定');
+    expect(i18n.tIn('en', 'start.admin.title')).toBe('Administrator setup');
+    expect(i18n.tIn('en', 'demo.notice', { authority: 'http://x' })).toContain('emulator at http://x, not');
+    expect(i18n.hasText('en', 'app.loading')).toBe(true);
+    // Everything else comes with the full catalogue.
+    expect(i18n.hasText('en', 'step1.save')).toBe(false);
+    expect(i18n.tIn('en', 'step1.save')).toBe('step1.save');
+  });
+
+  it('switches at once on the start screen, and waits for the catalogue once every text is needed', async () => {
+    const i18n = await fresh();
+    await i18n.setLang('ja');
+    expect(i18n.currentLang()).toBe('ja');
+    expect(document.documentElement.lang).toBe('ja');
+
+    await i18n.catalogueReady();
+    expect(i18n.t('step1.save')).toBe('保存して使用する');
+    expect(i18n.hasText('en', 'step1.save')).toBe(false);
+
+    // English is loaded on demand; until it is there, the Japanese texts stay.
+    const switched = i18n.setLang('en', true);
+    expect(i18n.currentLang()).toBe('ja');
+    expect(localStorage.getItem('exo-setup.lang')).toBe('en');
+    await switched;
+    expect(i18n.currentLang()).toBe('en');
+    expect(document.documentElement.lang).toBe('en');
+    expect(i18n.t('step1.save')).toBe('Save and use');
+  });
+
+  it('shows the language asked for last when switches overlap', async () => {
+    const i18n = await fresh();
+    await i18n.catalogueReady(); // English
+    const first = i18n.setLang('ja');
+    await i18n.setLang('en');
+    await first;
+    expect(i18n.currentLang()).toBe('en');
   });
 });

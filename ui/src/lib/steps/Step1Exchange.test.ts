@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
-import { lastCall, overview, uiError } from '../../test/fixtures';
+import { demoSettings, lastCall, overview, uiError } from '../../test/fixtures';
 import { renderApp } from '../../test/render';
 
 async function openStep1(opts: Parameters<typeof renderApp>[0] = {}) {
@@ -174,5 +174,59 @@ describe('step 1: Exchange Online', () => {
     await waitFor(() => expect(copied).toHaveLength(1));
     expect(copied[0]).toMatchObject({ text: 'dev.exosetup.wizard://oauth2/callback' });
     await waitFor(() => expect(document.body.textContent).toContain('Copied dev.exosetup.wizard://oauth2/callback'));
+  });
+});
+
+describe('step 1 in demo mode (scripts/wizard.sh --demo)', () => {
+  const value = (id: string) => (document.getElementById(id) as HTMLInputElement | null)?.value;
+  const checkedMode = () => (document.querySelector('input[name=redirect-mode]:checked') as HTMLInputElement).value;
+
+  it('without demo settings: no notice, no badge, an empty form', async () => {
+    await openStep1({ demo: null });
+    expect(screen.queryByTestId('demo-notice')).toBeNull();
+    expect(screen.queryByTestId('demo-badge')).toBeNull();
+    expect(value('tenant')).toBe('');
+    expect(value('client-id')).toBe('');
+    expect(document.getElementById('authority')).toBeNull();
+    expect(checkedMode()).toBe('deep_link');
+  });
+
+  it('pre-fills the form with the emulator values and says it is not Microsoft', async () => {
+    const demo = demoSettings();
+    const { calls } = await openStep1({ demo, handlers: { save_exchange_online: () => overview({ enabled: true }) } });
+    const notice = screen.getByTestId('demo-notice');
+    expect(notice.textContent).toContain('Demo mode');
+    expect(notice.textContent).toContain('local emulator at http://127.0.0.1:8400, not to Microsoft');
+    expect(notice.textContent).toContain('real tenant');
+    expect(screen.getByTestId('demo-badge').textContent).toBe('DEMO');
+    expect(value('tenant')).toBe('contoso.example');
+    expect(value('client-id')).toBe(CLIENT);
+    // The authority lives under "Advanced", which opens by itself to show it.
+    expect(screen.getByTestId('show-advanced').getAttribute('aria-expanded')).toBe('true');
+    expect(value('authority')).toBe('http://127.0.0.1:8400');
+    expect(checkedMode()).toBe('loopback');
+
+    await fireEvent.click(screen.getByTestId('save-exchange'));
+    await waitFor(() => expect(lastCall(calls, 'save_exchange_online')).toBeTruthy());
+    expect(lastCall(calls, 'save_exchange_online')?.args).toEqual({ input: demo });
+    // Saved: the form and its notice give way to the summary; the badge stays.
+    await waitFor(() => expect(screen.queryByTestId('demo-notice')).toBeNull());
+    expect(screen.getByTestId('demo-badge')).toBeTruthy();
+  });
+
+  it('says so in Japanese too', async () => {
+    await openStep1({ locale: 'ja-JP', demo: demoSettings({ redirectMode: 'deep_link' }) });
+    const notice = screen.getByTestId('demo-notice');
+    expect(notice.textContent).toContain('デモモード');
+    expect(notice.textContent).toContain('Microsoft 社ではなく、ローカルのエミュレーター (http://127.0.0.1:8400)');
+    expect(checkedMode()).toBe('deep_link');
+  });
+
+  it('keeps the saved settings of a configured organization (no pre-fill, no notice)', async () => {
+    await openStep1({ demo: demoSettings(), overview: overview({ enabled: true }) });
+    expect(screen.getByTestId('demo-badge')).toBeTruthy();
+    await fireEvent.click(screen.getByTestId('edit-exchange'));
+    expect(value('tenant')).toBe('contoso.onmicrosoft.com');
+    expect(screen.queryByTestId('demo-notice')).toBeNull();
   });
 });

@@ -4,7 +4,8 @@
 #      with static HTML), median of N alternating runs (EXO_BENCH_RUNS, default 5) under one Xvfb + D-Bus session;
 #   2. total memory (PSS, and RSS) of each process plus its WebKit processes, 2 s after ready;
 #   3. CSV import of 10,000 accounts vs a raw batched rusqlite insert: the core's `bench_import` example
-#      (release build), when it exists.
+#      (release build), when it exists;
+#   4. the token helper: `exo-setup token` with a cached token vs `secret-tool lookup` (scripts/bench_token.sh).
 # Both binaries are debug builds with the UI embedded (`cargo build --features prod`), as scripts/test.sh builds them.
 # EXO_BENCH_NO_BUILD=1 skips the (normally no-op) cargo build.
 set -euo pipefail
@@ -24,7 +25,7 @@ if [ "${EXO_BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 for b in "$APP" "$BARE"; do [ -x "$b" ] || exo_die "$b missing: cargo build --features prod --bin exo-setup --bin exo-setup-gui --bin bare-window"; done
 # A debug build without --features prod loads http://localhost:5173 and never becomes ready: say so up front.
-js="$(ls ui/dist/assets 2>/dev/null | grep '\.js$' | head -1 || true)"
+js="$(ls ui/dist/assets 2>/dev/null | grep '^index-.*\.js$' | head -1 || true)"
 if [ -n "$js" ] && ! grep -qF "$js" "$APP"; then
   echo "WARNING: $APP does not embed ui/dist/assets/$js: built without --features prod, or before the last UI build" >&2
 fi
@@ -44,6 +45,11 @@ if [ -f src-tauri/core/examples/bench_import.rs ] || [ -f src-tauri/core/example
 else
   echo "== CSV import: skipped (src-tauri/core/examples/bench_import.rs does not exist yet)"
 fi
+
+echo
+echo "== token helper: exo-setup token (cached) vs secret-tool lookup"
+cargo build -q --bin exo-setup -p entra-emulator --bin entra-emulator &&
+  dbus-run-session -- "$ROOT/scripts/with-keyring.sh" bash "$ROOT/scripts/bench_token.sh" || failed+=("token helper")
 
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "bench.sh: crashed: ${failed[*]}" >&2

@@ -5,7 +5,9 @@
 #   2. total memory (PSS, and RSS) of each process plus its WebKit processes, 2 s after ready;
 #   3. CSV import of 10,000 accounts vs a raw batched rusqlite insert: the core's `bench_import` example
 #      (release build), when it exists;
-#   4. the token helper: `exo-setup token` with a cached token vs `secret-tool lookup` (scripts/bench_token.sh).
+#   4. the token helper: `exo-setup token` with a cached token vs `secret-tool lookup` (scripts/bench_token.sh);
+#   5. deep-link callback -> token in keychain -> IMAP login verified vs the same exchanges done by curl: the core's
+#      `bench_signin` example (release build; emulator + test Dovecot + a real keychain; skipped without Dovecot).
 # Both binaries are debug builds with the UI embedded (`cargo build --features prod`), as scripts/test.sh builds them.
 # EXO_BENCH_NO_BUILD=1 skips the (normally no-op) cargo build.
 set -euo pipefail
@@ -50,6 +52,11 @@ echo
 echo "== token helper: exo-setup token (cached) vs secret-tool lookup"
 cargo build -q --bin exo-setup -p entra-emulator --bin entra-emulator &&
   dbus-run-session -- "$ROOT/scripts/with-keyring.sh" bash "$ROOT/scripts/bench_token.sh" || failed+=("token helper")
+
+echo
+echo "== sign-in to verified: cargo run -p exo-setup-core --release --example bench_signin"
+cargo build -q -p exo-setup-core --release --example bench_signin && sleep 3 &&
+  dbus-run-session -- "$ROOT/scripts/with-keyring.sh" "$TARGET_DIR/release/examples/bench_signin" || failed+=("bench_signin")
 
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "bench.sh: crashed: ${failed[*]}" >&2

@@ -57,6 +57,9 @@ pub struct Auth {
     started: Mutex<HashMap<String, FlowStarted>>,
     last: Mutex<Option<FlowFinished>>,
     refresh_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The current access token of each account, in this process's memory only: a second copy of
+    /// the keychain's cache that spares a D-Bus round trip (e.g. the check right after sign-in).
+    access_tokens: Mutex<HashMap<String, tokens::AccessToken>>,
     backoff: Backoff,
 }
 
@@ -89,6 +92,7 @@ impl Auth {
             started: Mutex::new(HashMap::new()),
             last: Mutex::new(None),
             refresh_locks: Mutex::new(HashMap::new()),
+            access_tokens: Mutex::new(HashMap::new()),
             backoff: Backoff::default(),
         }
     }

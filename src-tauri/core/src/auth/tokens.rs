@@ -19,7 +19,7 @@ use crate::oauth::{MailScopes, SignedIn};
 pub const REFRESH_MARGIN_SECS: i64 = 5 * 60;
 
 /// A valid access token (in memory only; never Serialize).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AccessToken {
     pub token: Secret,
     pub expires_at: DateTime<Utc>,
@@ -48,6 +48,7 @@ impl Auth {
         let refresh = s.refresh_token.clone();
         let k = key.clone();
         self.keychain(move |t| t.set_refresh_token(&k, &refresh)).await?;
+        self.remember_access(&key, &s.access_token, s.expires_at);
         let k = key.clone();
         if let Err(e) = self.keychain(move |t| t.set_access_token(&k, &cached)).await {
             // Only a cache: the refresh token is stored, the next use refreshes.
@@ -76,6 +77,19 @@ impl Auth {
         })
     }
 
+    fn memory_key(key: &AccountKey) -> String {
+        format!("{}\n{}", key.tenant(), key.address())
+    }
+
+    fn remember_access(&self, key: &AccountKey, token: &Secret, expires_at: DateTime<Utc>) {
+        let t = AccessToken { token: token.clone(), expires_at, refreshed: false };
+        lock(&self.access_tokens).insert(Self::memory_key(key), t);
+    }
+
+    fn forget_access(&self, key: &AccountKey) {
+        lock(&self.access_tokens).remove(&Self::memory_key(key));
+    }
+
     fn refresh_lock(&self, key: &AccountKey) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = lock(&self.refresh_locks);
         Arc::clone(locks.entry(format!("{}\n{}", key.tenant(), key.address())).or_default())
@@ -94,6 +108,10 @@ impl Auth {
         let a = address.to_owned();
         let (tenant_id, account) = self.db(move |s| records::token_target(s, &a)).await?;
         let key = AccountKey::new(&tenant_id, &account.address);
+        let in_memory = lock(&self.access_tokens).get(&Self::memory_key(&key)).cloned();
+        if let Some(t) = in_memory.filter(|t| self.left(t) > margin_secs) {
+            return Ok(t);
+        }
         let first = self.cached(&key).await?;
         if let Some(t) = first.as_ref().filter(|t| self.left(t) > margin_secs) {
             return Ok(AccessToken { token: t.token.clone(), expires_at: t.expires_at, refreshed: false });
@@ -128,6 +146,7 @@ impl Auth {
                 if let Err(e) = self.keychain(move |t| t.set_access_token(&k, &cached)).await {
                     tracing::warn!(kind = %e.kind, "could not cache the access token");
                 }
+                self.remember_access(&key, &r.access_token, r.expires_at);
                 if matches!(
                     account.status,
                     AccountStatus::NeedsReauth | AccountStatus::Error | AccountStatus::NotSignedIn
@@ -145,6 +164,7 @@ impl Auth {
                     let (a, kind) = (account.address.clone(), ui.kind.clone());
                     let status = if reauth { AccountStatus::NeedsReauth } else { AccountStatus::Error };
                     let k = key.clone();
+                    self.forget_access(&key);
                     let _ = self.keychain(move |t| t.delete_access_token(&k)).await;
                     self.db(move |s| {
                         records::set_status(
@@ -180,6 +200,7 @@ impl Auth {
         let a = address.to_owned();
         let (tenant_id, account) = self.db(move |s| records::token_target(s, &a)).await?;
         let key = AccountKey::new(&tenant_id, &account.address);
+        self.forget_access(&key);
         self.keychain(move |t| t.delete_account(&key)).await?;
         let a = account.address.clone();
         self.db(move |s| {

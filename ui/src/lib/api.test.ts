@@ -1,7 +1,9 @@
 import { emit } from '@tauri-apps/api/event';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { FlowFinished } from '../bindings/FlowFinished';
-import { backend, lastCall } from '../test/fixtures';
+import { backend, checkReport, lastCall, uiError } from '../test/fixtures';
+import type { MailCheckReport } from '../bindings/MailCheckReport';
+import type { NeedsReauth } from '../bindings/NeedsReauth';
 import { api } from './api';
 import { AccountPager } from './accounts/pager.svelte';
 import { toUiError } from './errors/uiError';
@@ -108,5 +110,65 @@ describe('AccountPager', () => {
     pager.ensure(0, 250);
     pager.ensure(50, 260);
     expect(offsets).toEqual([0, 100, 200]);
+  });
+});
+
+const notification = vi.hoisted(() => ({
+  isPermissionGranted: vi.fn<() => Promise<boolean>>(),
+  requestPermission: vi.fn<() => Promise<string>>(),
+  sendNotification: vi.fn<(options: { title: string; body: string }) => void>(),
+}));
+vi.mock('@tauri-apps/plugin-notification', () => notification);
+
+describe('api: connection check and notices', () => {
+  it('checks an account and normalizes each protocol error', async () => {
+    const raw = checkReport('taro@contoso.com', { failures: { smtp: uiError('mail_timeout', 'support') } });
+    (raw.checks[1].error as { actor: string }).actor = 'someone';
+    const calls = backend({ check_account: () => raw });
+    const report = await api.checkAccount('taro@contoso.com');
+    expect(lastCall(calls, 'check_account')?.args).toEqual({ address: 'taro@contoso.com' });
+    expect(report.verified).toBe(false);
+    expect(report.checks[0].error).toBeNull();
+    expect(report.checks[1].error?.actor).toBe('support');
+    expect(report.checks[1].error?.detail.server).toBe('smtp.office365.com:587');
+  });
+
+  it('delivers exo://account-checked and exo://needs-reauth', async () => {
+    backend({});
+    const reports: MailCheckReport[] = [];
+    const notices: NeedsReauth[] = [];
+    const stop1 = await api.onAccountChecked((r) => reports.push(r));
+    const stop2 = await api.onNeedsReauth((n) => notices.push(n));
+    await emit('exo://account-checked', checkReport('a@contoso.com'));
+    await emit('exo://needs-reauth', { address: 'a@contoso.com', error: { kind: 'reauthorization_required', actor: 'user', detail: { code: 50173 } } });
+    expect(reports.map((r) => r.address)).toEqual(['a@contoso.com']);
+    expect(notices).toEqual([
+      { address: 'a@contoso.com', error: { kind: 'reauthorization_required', actor: 'user', message: '', detail: { code: '50173' } } },
+    ]);
+    stop1();
+    stop2();
+    await emit('exo://account-checked', checkReport('b@contoso.com'));
+    expect(reports).toHaveLength(1);
+  });
+
+  it('asks for the notification permission only when it is not granted yet', async () => {
+    notification.isPermissionGranted.mockResolvedValue(true);
+    await expect(api.notify('T', 'B')).resolves.toBe(true);
+    expect(notification.requestPermission).not.toHaveBeenCalled();
+    expect(notification.sendNotification).toHaveBeenCalledWith({ title: 'T', body: 'B' });
+
+    notification.sendNotification.mockClear();
+    notification.isPermissionGranted.mockResolvedValue(false);
+    notification.requestPermission.mockResolvedValue('granted');
+    await expect(api.notify('T2', 'B2')).resolves.toBe(true);
+    expect(notification.sendNotification).toHaveBeenCalledWith({ title: 'T2', body: 'B2' });
+
+    notification.sendNotification.mockClear();
+    notification.requestPermission.mockResolvedValue('denied');
+    await expect(api.notify('T3', 'B3')).resolves.toBe(false);
+    expect(notification.sendNotification).not.toHaveBeenCalled();
+
+    notification.isPermissionGranted.mockRejectedValue('notification plugin missing');
+    await expect(api.notify('T4', 'B4')).rejects.toMatchObject({ kind: 'unexpected', message: 'notification plugin missing' });
   });
 });

@@ -16,6 +16,8 @@ import type { FlowStarted } from '../bindings/FlowStarted';
 import type { ImportMode } from '../bindings/ImportMode';
 import type { ImportOutcome } from '../bindings/ImportOutcome';
 import type { ImportPreview } from '../bindings/ImportPreview';
+import type { MailCheckReport } from '../bindings/MailCheckReport';
+import type { NeedsReauth } from '../bindings/NeedsReauth';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { SetupOverview } from '../bindings/SetupOverview';
 import { toUiError } from './errors/uiError';
@@ -37,6 +39,17 @@ export const FLOW_FINISHED_EVENT = 'exo://flow-finished';
 function normalizeFinished(raw: FlowFinished): FlowFinished {
   if (raw.result.outcome !== 'failed') return raw;
   return { ...raw, result: { outcome: 'failed', error: toUiError(raw.result.error) } };
+}
+
+/** The event Rust emits after every connection check (also the one it runs after each sign-in). */
+export const ACCOUNT_CHECKED_EVENT = 'exo://account-checked';
+
+/** The event Rust's token upkeep emits when an account's refresh failed for good. */
+export const NEEDS_REAUTH_EVENT = 'exo://needs-reauth';
+
+/** A check report with each protocol's error normalized like a rejected command's. */
+function normalizeReport(raw: MailCheckReport): MailCheckReport {
+  return { ...raw, checks: raw.checks.map((c) => ({ ...c, error: c.error ? toUiError(c.error) : null })) };
 }
 
 /** Ids are i64 in Rust; ts-rs may type them as bigint. The IPC carries them as JSON numbers. */
@@ -74,6 +87,32 @@ export const api = {
   /** Calls `handler` for every flow that ends; the returned function stops listening. */
   onFlowFinished: (handler: (finished: FlowFinished) => void): Promise<UnlistenFn> =>
     listen<FlowFinished>(FLOW_FINISHED_EVENT, (event) => handler(normalizeFinished(event.payload))),
+  /** Logs in to the mailbox's servers with its token (receive protocol and SMTP); records the outcome. */
+  checkAccount: async (address: string): Promise<MailCheckReport> =>
+    normalizeReport(await call<MailCheckReport>('check_account', { address })),
+  /** Calls `handler` after every connection check (`exo://account-checked`). */
+  onAccountChecked: (handler: (report: MailCheckReport) => void): Promise<UnlistenFn> =>
+    listen<MailCheckReport>(ACCOUNT_CHECKED_EVENT, (event) => handler(normalizeReport(event.payload))),
+  /** Calls `handler` when an account must sign in again (`exo://needs-reauth`). */
+  onNeedsReauth: (handler: (notice: NeedsReauth) => void): Promise<UnlistenFn> =>
+    listen<NeedsReauth>(NEEDS_REAUTH_EVENT, (event) =>
+      handler({ address: event.payload.address, error: toUiError(event.payload.error) }),
+    ),
+  /**
+   * Shows an OS notification, asking for the permission first if needed; false when it is not
+   * granted. The plugin is loaded on first use (it is not needed for the first screen).
+   */
+  notify: async (title: string, body: string): Promise<boolean> => {
+    try {
+      const plugin = await import('@tauri-apps/plugin-notification');
+      let granted = await plugin.isPermissionGranted();
+      if (!granted) granted = (await plugin.requestPermission()) === 'granted';
+      if (granted) plugin.sendNotification({ title, body });
+      return granted;
+    } catch (raw) {
+      throw toUiError(raw);
+    }
+  },
   /** Writes `text` to the clipboard (rejects with a UiError). */
   copyText: async (text: string): Promise<void> => {
     try {

@@ -6,6 +6,8 @@ import type { FlowFinished } from '../bindings/FlowFinished';
 import type { FlowPurpose } from '../bindings/FlowPurpose';
 import type { FlowResult } from '../bindings/FlowResult';
 import type { FlowStarted } from '../bindings/FlowStarted';
+import type { MailCheckReport } from '../bindings/MailCheckReport';
+import type { MailProtocol } from '../bindings/MailProtocol';
 import type { MailServer } from '../bindings/MailServer';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { SetupOverview } from '../bindings/SetupOverview';
@@ -139,6 +141,40 @@ export function flowFinished(flowId: string | null, purpose: FlowPurpose | null,
 
 export function uiError(kind: string, actor: UiError['actor'], detail: Record<string, string> = {}): UiError {
   return { kind, actor, message: `English ${kind}`, detail };
+}
+
+const SERVERS: Record<MailProtocol, string> = {
+  imap: 'outlook.office365.com:993',
+  pop3: 'outlook.office365.com:995',
+  smtp: 'smtp.office365.com:587',
+};
+
+/**
+ * A connection check of `address` over `receive` and SMTP; `failures` gives a failing protocol
+ * its error (the detail Rust always sends is filled in).
+ */
+export function checkReport(
+  address: string,
+  opts: { receive?: 'imap' | 'pop3'; failures?: Partial<Record<MailProtocol, UiError>>; checkedAt?: string } = {},
+): MailCheckReport {
+  const protocols: MailProtocol[] = [opts.receive ?? 'imap', 'smtp'];
+  const checks = protocols.map((protocol, i) => {
+    const server = SERVERS[protocol];
+    const [host, port] = server.split(':');
+    const failure = opts.failures?.[protocol];
+    const error: UiError | null = failure
+      ? { ...failure, detail: { protocol: protocol.toUpperCase(), server, host, port, address, ...failure.detail } }
+      : null;
+    return {
+      protocol,
+      server,
+      security: protocol === 'smtp' ? ('starttls' as const) : ('tls' as const),
+      ok: !error,
+      error,
+      durationMs: 420 + i * 1000,
+    };
+  });
+  return { address, verified: checks.every((c) => c.ok), checkedAt: opts.checkedAt ?? '2030-01-01T10:06:00Z', checks };
 }
 
 export interface Call {

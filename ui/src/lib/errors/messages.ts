@@ -8,6 +8,9 @@ const ALIASES: Record<string, Record<string, string>> = {
   issuer_mismatch: { actual: 'got' },
 };
 
+/** Detail values of the connection check that are codes, shown as words (`step: 'greeting'`). */
+const WORDS: Record<string, string> = { step: 'mailStep', scope: 'mailScope' };
+
 /** The localized explanation of an error, with its detail parameters filled in. */
 export function errorText(error: UiError): string {
   const key = `errors.${error.kind}`;
@@ -15,6 +18,12 @@ export function errorText(error: UiError): string {
   const params: Record<string, string> = { ...error.detail };
   for (const [name, from] of Object.entries(ALIASES[error.kind] ?? {})) {
     if (params[name] === undefined && params[from] !== undefined) params[name] = params[from];
+  }
+  if (error.kind.startsWith('mail_')) {
+    for (const [name, section] of Object.entries(WORDS)) {
+      const key = `${section}.${params[name]}`;
+      if (params[name] !== undefined && hasText(currentLang(), key)) params[name] = t(key);
+    }
   }
   // A parameter Rust did not send is shown as a dash, never as a raw `{{name}}`.
   const raw = template(currentLang(), key);
@@ -24,10 +33,21 @@ export function errorText(error: UiError): string {
   return t(key, params);
 }
 
+/**
+ * One line for an error kind (a status badge's tooltip, a notification): the kind's short text
+ * where it has one, else the first sentence of its full text.
+ */
+export function errorSummary(kind: string, detail: Record<string, string> = {}): string {
+  const short = `errorShort.${kind}`;
+  if (hasText(currentLang(), short)) return t(short, detail);
+  const full = errorText({ kind, actor: 'support', message: '', detail });
+  return /^.*?(?:。|[.!?](?=\s|$))/s.exec(full)?.[0] ?? full;
+}
+
 /** The lines support asks for: kind, Microsoft's code and IDs, and Rust's English message. */
 export function supportText(error: UiError): string {
   const lines = [`kind: ${error.kind}`];
-  for (const k of ['code', 'error', 'suberror', 'traceId', 'correlationId', 'timestamp', 'description']) {
+  for (const k of ['code', 'error', 'suberror', 'traceId', 'correlationId', 'timestamp', 'description', 'server', 'reply']) {
     if (error.detail[k]) lines.push(`${k}: ${error.detail[k]}`);
   }
   if (error.message) lines.push(`message: ${error.message}`);

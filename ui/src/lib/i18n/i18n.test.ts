@@ -1,6 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
+import { errorSummary, errorText } from '../errors/messages';
 import { ACTORS, CSV_REASONS, ERROR_KINDS } from '../errors/uiError';
-import { hasText, langFromLocale, LANGS, tIn } from './index';
+
+/** The connection check's kinds (`MAILCHECK_ERROR_KINDS` in Rust); each also has a short text. */
+const MAIL_CHECK_KINDS = ERROR_KINDS.filter((k) => k.startsWith('mail_'));
+import { hasText, langFromLocale, LANGS, setLang, tIn } from './index';
 import en from './en.json';
 import ja from './ja.json';
 
@@ -11,6 +15,59 @@ describe('message catalogue', () => {
     for (const lang of LANGS) expect(hasText(lang, `errors.${kind}`), `${lang} errors.${kind}`).toBe(true);
     expect(tIn('ja', `errors.${kind}`)).toMatch(japanese);
     expect(tIn('en', `errors.${kind}`)).not.toMatch(japanese);
+  });
+
+  it('lists every kind of the connection check', () => {
+    expect(MAIL_CHECK_KINDS).toHaveLength(18);
+    expect(MAIL_CHECK_KINDS).toContain('mail_smtp_auth_disabled');
+  });
+
+  it.each(MAIL_CHECK_KINDS)('connection check kind %s has a short text and names the server in both languages', async (kind) => {
+    const detail = {
+      protocol: 'IMAP',
+      server: 'outlook.office365.com:993',
+      host: 'outlook.office365.com',
+      port: '993',
+      address: 'taro@contoso.com',
+      reply: 'NO AUTHENTICATE failed',
+      step: 'auth',
+      seconds: '20',
+      reason: 'certificate expired',
+      command: 'SELECT',
+      offered: 'PLAIN',
+      scope: 'mailbox',
+    };
+    for (const lang of LANGS) {
+      expect(hasText(lang, `errorShort.${kind}`), `${lang} errorShort.${kind}`).toBe(true);
+      await setLang(lang);
+      const text = errorText({ kind, actor: 'admin', message: '', detail });
+      expect(text).toMatch(/outlook\.office365\.com/);
+      expect(text).not.toMatch(/\{\{|—|auth|mailStep|mailScope/);
+      expect(errorSummary(kind)).toBe(tIn(lang, `errorShort.${kind}`));
+    }
+    await setLang('en');
+  });
+
+  it('names the exact admin setting for a disabled SMTP AUTH, and says it is not OAuth', () => {
+    for (const lang of LANGS) {
+      const text = tIn(lang, 'errors.mail_smtp_auth_disabled', { address: 'taro@contoso.com', server: 's', scope: 'x' });
+      expect(text).toContain('Set-CASMailbox -Identity taro@contoso.com -SmtpClientAuthenticationDisabled $false');
+      expect(text).toContain('Set-TransportConfig -SmtpClientAuthenticationDisabled $false');
+      expect(text).toContain('OAuth');
+    }
+    expect(tIn('en', 'errors.mail_smtp_auth_disabled')).toContain(
+      'Microsoft 365 admin center → Users → Active users → the user → Mail → Manage email apps → check “Authenticated SMTP”',
+    );
+    expect(tIn('en', 'errors.mail_smtp_auth_disabled')).toContain('not a problem with the Microsoft sign-in (OAuth)');
+    expect(tIn('ja', 'errors.mail_smtp_auth_disabled')).toContain(
+      'Microsoft 365 管理センター → ユーザー → アクティブなユーザー → 対象のユーザー → メール → メール アプリの管理 で「認証済み SMTP」をオン',
+    );
+    expect(tIn('ja', 'errors.mail_smtp_auth_disabled')).toContain('OAuth) やトークンの問題ではありません');
+  });
+
+  it('summarizes other kinds by their first sentence', () => {
+    expect(errorSummary('not_signed_in', { address: 'a@b.c' })).toBe('a@b.c is not signed in yet.');
+    expect(errorSummary('no_such_kind')).toBe('Something unexpected happened.');
   });
 
   it.each(CSV_REASONS)('CSV row reason %s has Japanese and English text', (reason) => {

@@ -1,8 +1,10 @@
+import { emit } from '@tauri-apps/api/event';
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import type { AccountQuery } from '../../bindings/AccountQuery';
 import type { ImportPreview } from '../../bindings/ImportPreview';
-import { accountRow, lastCall, overview, uiError } from '../../test/fixtures';
+import { accountRow, checkReport, lastCall, overview, uiError } from '../../test/fixtures';
+import { setLang } from '../i18n';
 import { renderApp, type Handlers } from '../../test/render';
 
 const ROWS = Array.from({ length: 10_000 }, (_, i) => accountRow(i));
@@ -239,5 +241,45 @@ describe('step 2: mail accounts', () => {
     await openStep2({ export_csv: () => '/home/admin/accounts.csv' });
     await fireEvent.click(screen.getByTestId('export-csv'));
     await waitFor(() => expect(document.body.textContent).toContain('Exported to /home/admin/accounts.csv.'));
+  });
+});
+
+describe('step 2: account statuses', () => {
+  it('shows verified, error (with the reason) and needs_reauth, and follows connection checks', async () => {
+    const details: Record<number, string> = { 4: 'mail_smtp_auth_disabled', 3: 'reauthorization_required' };
+    let checked = false;
+    const { calls } = await openStep2({
+      list_accounts: (args) => {
+        const page = listAccounts(args);
+        const rows = page.rows.map((r, i) => {
+          const n = page.offset + i;
+          if (checked && n === 1) return { ...r, status: 'verified' as const };
+          return details[n] ? { ...r, statusDetail: details[n] } : r;
+        });
+        return { ...page, rows };
+      },
+    });
+    const row = (n: number) => screen.getAllByTestId('account-row').find((r) => r.getAttribute('data-address') === ROWS[n].address);
+    const badge = (n: number) => within(row(n) as HTMLElement).getByTestId('account-status');
+    await waitFor(() => expect(row(4)).toBeTruthy());
+    expect(badge(2).getAttribute('data-status')).toBe('verified');
+    expect(badge(2).hasAttribute('title')).toBe(false);
+    expect(badge(4).getAttribute('data-status')).toBe('error');
+    expect(badge(4).getAttribute('title')).toBe('Authenticated SMTP is turned off (an Exchange Online setting)');
+    expect(badge(4).textContent).toContain('Error: Authenticated SMTP is turned off');
+    expect(badge(3).getAttribute('data-status')).toBe('needs_reauth');
+    expect(badge(3).getAttribute('title')).toBe(
+      'The saved sign-in has expired or was revoked (for example after a password change).',
+    );
+    setLang('ja');
+    await waitFor(() => expect(badge(4).getAttribute('title')).toBe('認証済み SMTP が無効です (Exchange Online の設定)'));
+    expect(badge(2).textContent).toContain('接続確認済み');
+
+    // A check ends (here: after user00001 signed in on this computer): the list is read again.
+    const before = calls.filter((c) => c.cmd === 'list_accounts').length;
+    checked = true;
+    await emit('exo://account-checked', checkReport(ROWS[1].address));
+    await waitFor(() => expect(badge(1).getAttribute('data-status')).toBe('verified'));
+    expect(calls.filter((c) => c.cmd === 'list_accounts').length).toBeGreaterThan(before);
   });
 });

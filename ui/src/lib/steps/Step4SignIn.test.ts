@@ -7,7 +7,17 @@ import type { FlowFinished } from '../../bindings/FlowFinished';
 import type { FlowSnapshot } from '../../bindings/FlowSnapshot';
 import type { SetupOverview } from '../../bindings/SetupOverview';
 import type { SignInSummary } from '../../bindings/SignInSummary';
-import { accountRow, flowFinished, flowStarted, lastCall, overview, uiError, type Call } from '../../test/fixtures';
+import type { MailCheckReport } from '../../bindings/MailCheckReport';
+import {
+  accountRow,
+  checkReport,
+  flowFinished,
+  flowStarted,
+  lastCall,
+  overview,
+  uiError,
+  type Call,
+} from '../../test/fixtures';
 import { renderApp, type Handlers } from '../../test/render';
 import { setLang } from '../i18n';
 
@@ -42,6 +52,7 @@ async function openStep4(opts: { overview?: SetupOverview; handlers?: Handlers }
       list_accounts: listAccounts,
       begin_sign_in: (args) => flowStarted('sign_in', { address: (args as { address: string }).address }),
       cancel_flow: () => null,
+      check_account: (args) => checkReport((args as { address: string }).address),
       ...opts.handlers,
     },
   });
@@ -204,5 +215,200 @@ describe('step 4: sign in to your mailbox', () => {
     await openStep4({ overview: { ...ready(), accountCount: 0 } });
     expect(screen.getByTestId('step4-not-ready').textContent).toContain('your administrator must register yours in step 2');
     expect(screen.queryByTestId('step4-address')).toBeNull();
+  });
+});
+
+async function checked(report: MailCheckReport) {
+  await emit('exo://account-checked', report);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+const badgeOf = (testid: string) => within(screen.getByTestId(testid)).getByTestId('account-status');
+
+/** A promise with its resolve function (an answer from Rust that the test releases). */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('step 4: the connection check', () => {
+  it('shows "checking" after the sign-in, then the result, and the badge turns verified by itself', async () => {
+    const row = ROWS[0];
+    const { calls } = await openStep4();
+    await choose(row.address);
+    expect(screen.queryByTestId('step4-check')).toBeNull(); // not signed in: nothing to check
+    await fireEvent.click(screen.getByTestId('step4-signin'));
+    await screen.findByTestId('flow-waiting');
+    await finish(flowFinished('flow-sign_in-1', 'sign_in', { outcome: 'signed_in', sign_in: summary(row) }));
+
+    // Rust checks by itself after the sign-in; the screen does not start a second check.
+    expect((await screen.findByTestId('check-running')).textContent).toContain('Checking your mailbox connection…');
+    expect((screen.getByTestId('step4-check') as HTMLButtonElement).disabled).toBe(true);
+    expect(lastCall(calls, 'check_account')).toBeUndefined();
+    expect(badgeOf('step4-account').getAttribute('data-status')).toBe('signed_in');
+
+    await checked(checkReport(row.address));
+    const result = await screen.findByTestId('check-result');
+    expect(result.getAttribute('data-verified')).toBe('true');
+    expect(screen.queryByTestId('check-running')).toBeNull();
+    const imap = screen.getByTestId('check-protocol-imap');
+    expect(imap.getAttribute('data-ok')).toBe('true');
+    expect(imap.textContent).toContain('IMAP');
+    expect(imap.textContent).toContain('Signed in to outlook.office365.com:993 (0.4 s)');
+    const smtp = screen.getByTestId('check-protocol-smtp');
+    expect(smtp.getAttribute('data-ok')).toBe('true');
+    expect(smtp.textContent).toContain('smtp.office365.com:587 (1.4 s)');
+    expect(result.textContent).toContain('every check passed');
+    expect(result.textContent).toMatch(/Checked .*2030/);
+    // No re-choosing: the event updates the chosen account and the success panel.
+    expect(badgeOf('step4-account').getAttribute('data-status')).toBe('verified');
+    expect(badgeOf('flow-success').getAttribute('data-status')).toBe('verified');
+    expect(screen.getByTestId('step4-check').textContent?.trim()).toBe('Check again');
+    expect(lastCall(calls, 'check_account')).toBeUndefined();
+  });
+
+  it('checks a signed-in mailbox when it is chosen, and explains a disabled SMTP AUTH in both languages', async () => {
+    const row = ROWS[1]; // signed_in, POP3
+    const smtpOff = uiError('mail_smtp_auth_disabled', 'admin', { scope: 'tenant', reply: '535 5.7.139 Authentication unsuccessful' });
+    const { calls } = await openStep4({
+      handlers: { check_account: () => checkReport(row.address, { receive: 'pop3', failures: { smtp: smtpOff } }) },
+    });
+    await choose(row.address);
+    await waitFor(() => expect(lastCall(calls, 'check_account')?.args).toEqual({ address: row.address }));
+    const result = await screen.findByTestId('check-result');
+    expect(result.getAttribute('data-verified')).toBe('false');
+    expect(screen.getByTestId('check-protocol-pop3').getAttribute('data-ok')).toBe('true');
+    const smtp = screen.getByTestId('check-protocol-smtp');
+    expect(smtp.getAttribute('data-ok')).toBe('false');
+    const alert = within(smtp).getByTestId('error');
+    expect(alert.getAttribute('data-kind')).toBe('mail_smtp_auth_disabled');
+    expect(within(alert).getByTestId('actor-badge').getAttribute('data-actor')).toBe('admin');
+    for (const text of [
+      'Authenticated SMTP (SMTP AUTH) is turned off for the whole organization (tenant)',
+      'not a problem with the Microsoft sign-in (OAuth) or the token',
+      'Microsoft 365 admin center → Users → Active users → the user → Mail → Manage email apps → check “Authenticated SMTP”',
+      `Set-CASMailbox -Identity ${row.address} -SmtpClientAuthenticationDisabled $false`,
+      'Set-TransportConfig -SmtpClientAuthenticationDisabled $false',
+    ])
+      expect(alert.textContent).toContain(text);
+    expect(within(alert).getByTestId('support-reply').textContent).toBe('535 5.7.139 Authentication unsuccessful');
+    const badge = badgeOf('step4-account');
+    expect(badge.getAttribute('data-status')).toBe('error');
+    expect(badge.getAttribute('data-detail')).toBe('mail_smtp_auth_disabled');
+    expect(badge.getAttribute('title')).toBe('Authenticated SMTP is turned off (an Exchange Online setting)');
+
+    setLang('ja');
+    await waitFor(() => expect(within(screen.getByTestId('check-protocol-smtp')).getByTestId('error').textContent).toContain('認証済み SMTP'));
+    const ja = within(screen.getByTestId('check-protocol-smtp')).getByTestId('error').textContent ?? '';
+    expect(ja).toContain('組織全体 (テナント) で「認証済み SMTP」(SMTP AUTH) が無効');
+    expect(ja).toContain('Microsoft のサインイン (OAuth) やトークンの問題ではありません');
+    expect(ja).toContain('メール アプリの管理');
+    expect(ja).toContain(`Set-CASMailbox -Identity ${row.address} -SmtpClientAuthenticationDisabled $false`);
+    expect(ja).toContain('Set-TransportConfig -SmtpClientAuthenticationDisabled $false');
+    expect(screen.getByTestId('step4-check').textContent?.trim()).toBe('もう一度確認する');
+  });
+
+  it('"Check again" runs the check, shows it running, and names the step of a timeout', async () => {
+    const row = ROWS[2]; // verified
+    const answers: Array<ReturnType<typeof deferred<MailCheckReport>>> = [];
+    const { calls } = await openStep4({
+      handlers: {
+        check_account: () => {
+          const d = deferred<MailCheckReport>();
+          answers.push(d);
+          return d.promise;
+        },
+      },
+    });
+    await choose(row.address);
+    await screen.findByTestId('check-running');
+    answers[0].resolve(checkReport(row.address));
+    expect((await screen.findByTestId('check-result')).getAttribute('data-verified')).toBe('true');
+
+    await fireEvent.click(screen.getByTestId('step4-check'));
+    await screen.findByTestId('check-running');
+    expect(screen.queryByTestId('check-result')).toBeNull();
+    expect((screen.getByTestId('step4-check') as HTMLButtonElement).disabled).toBe(true);
+    expect(calls.filter((c) => c.cmd === 'check_account')).toHaveLength(2);
+    const timeout = uiError('mail_timeout', 'support', { step: 'greeting', seconds: '15' });
+    answers[1].resolve(checkReport(row.address, { failures: { imap: timeout }, checkedAt: '2030-01-01T11:00:00Z' }));
+    const imap = await screen.findByTestId('check-protocol-imap');
+    expect(imap.getAttribute('data-ok')).toBe('false');
+    expect(imap.textContent).toContain(
+      'outlook.office365.com:993 (IMAP) did not answer within 15 seconds while waiting for the server\'s greeting.',
+    );
+    expect(screen.getByTestId('check-protocol-smtp').getAttribute('data-ok')).toBe('true');
+    expect(badgeOf('step4-account').getAttribute('data-status')).toBe('error');
+    setLang('ja');
+    await waitFor(() => expect(screen.getByTestId('check-protocol-imap').textContent).toContain('サーバーの応答待ちの段階で'));
+  });
+
+  it('ignores checks of other mailboxes and older reports', async () => {
+    const row = ROWS[1];
+    await openStep4();
+    await choose(row.address);
+    await screen.findByTestId('check-result');
+    await checked(checkReport(ROWS[6].address, { failures: { imap: uiError('mail_auth_failed', 'user') } }));
+    await checked(
+      checkReport(row.address, { failures: { imap: uiError('mail_auth_failed', 'user') }, checkedAt: '2029-12-31T00:00:00Z' }),
+    );
+    expect(screen.getByTestId('check-result').getAttribute('data-verified')).toBe('true');
+    expect(badgeOf('step4-account').getAttribute('data-status')).toBe('verified');
+  });
+
+  it('shows why a check could not run and reloads the account (it may have to sign in again)', async () => {
+    const row = ROWS[6]; // signed_in
+    let status: AccountRow['status'] = 'signed_in';
+    const { calls } = await openStep4({
+      handlers: {
+        list_accounts: (args) => {
+          const page = listAccounts(args);
+          return { ...page, rows: page.rows.map((r) => (r.id === row.id ? { ...r, status, statusDetail: 'reauthorization_required' } : r)) };
+        },
+        check_account: () => {
+          status = 'needs_reauth';
+          throw uiError('reauthorization_required', 'user', { address: row.address });
+        },
+      },
+    });
+    await choose(row.address);
+    const box = await screen.findByTestId('check-error');
+    expect(box.textContent).toContain('The check could not run.');
+    expect(box.textContent).toContain('The saved sign-in has expired or was revoked');
+    await waitFor(() => expect(badgeOf('step4-account').getAttribute('data-status')).toBe('needs_reauth'));
+    expect(badgeOf('step4-account').getAttribute('title')).toBe(
+      'The saved sign-in has expired or was revoked (for example after a password change).',
+    );
+    expect(screen.getByTestId('step4-signin').textContent?.trim()).toBe('Sign in again');
+    expect(calls.filter((c) => c.cmd === 'check_account')).toHaveLength(1);
+  });
+
+  it('never chooses a stale suggestion while a search is due', async () => {
+    const row = ROWS[0];
+    let status: AccountRow['status'] = 'not_signed_in';
+    const { calls } = await openStep4({
+      handlers: {
+        list_accounts: (args) => {
+          const page = listAccounts(args);
+          return { ...page, rows: page.rows.map((r) => (r.id === row.id ? { ...r, status } : r)) };
+        },
+      },
+    });
+    const input = screen.getByTestId('step4-address');
+    await fireEvent.focus(input);
+    const option = await screen.findByTestId(`step4-option-${row.address}`);
+    expect(within(option).getByTestId('account-status').getAttribute('data-status')).toBe('not_signed_in');
+    // Meanwhile the mailbox was signed in and checked (e.g. in another window or by the CLI).
+    status = 'verified';
+    await fireEvent.input(input, { target: { value: 'user00000' } });
+    await fireEvent.click(option); // within the 150 ms before the search
+    await waitFor(() => expect(screen.getByTestId('step4-account').getAttribute('data-address')).toBe(row.address));
+    expect(badgeOf('step4-account').getAttribute('data-status')).toBe('verified');
+    const searches = calls.filter((c) => c.cmd === 'list_accounts').map((c) => (c.args as { query: AccountQuery }).query.search);
+    expect(searches).toEqual(['', 'user00000']);
+    // The search that was due does not run any more.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(calls.filter((c) => c.cmd === 'list_accounts')).toHaveLength(2);
   });
 });

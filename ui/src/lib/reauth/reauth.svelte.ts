@@ -1,0 +1,35 @@
+/**
+ * "Sign in again" notices from Rust's token upkeep (`exo://needs-reauth`), shown as a banner above
+ * every screen. This module is small and in the entry chunk; the banner, its texts and the OS
+ * notification are loaded when the first notice arrives (`announce.ts`).
+ */
+import type { NeedsReauth } from '../../bindings/NeedsReauth';
+import { api, type UnlistenFn } from '../api';
+import { chooseMode } from '../app.svelte';
+
+export const reauth = $state<{ notices: NeedsReauth[]; open: string | null }>({ notices: [], open: null });
+
+const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+/** Shows `notice` (replacing an older one of the same mailbox). */
+export function addNotice(notice: NeedsReauth): void {
+  reauth.notices = [...reauth.notices.filter((n) => !same(n.address, notice.address)), notice];
+}
+
+export function dismissNotice(address: string): void {
+  reauth.notices = reauth.notices.filter((n) => !same(n.address, address));
+}
+
+/** Opens step 4 with `address` chosen (step 4 picks `reauth.open` up and clears it). */
+export function openSignIn(address: string): void {
+  dismissNotice(address);
+  reauth.open = address;
+  chooseMode('user');
+}
+
+/** Listens for notices for the whole run of the app; each is shown and sent as an OS notification. */
+export function listenForReauth(): Promise<UnlistenFn> {
+  return api.onNeedsReauth((notice) => {
+    void import('./announce').then((m) => m.announce(notice));
+  });
+}

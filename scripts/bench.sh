@@ -50,7 +50,7 @@ fi
 
 echo
 echo "== token helper: exo-setup token (cached) vs secret-tool lookup"
-cargo build -q --bin exo-setup -p entra-emulator --bin entra-emulator &&
+cargo build -q --features prod --bin exo-setup && cargo build -q -p entra-emulator --bin entra-emulator &&
   dbus-run-session -- "$ROOT/scripts/with-keyring.sh" bash "$ROOT/scripts/bench_token.sh" || failed+=("token helper")
 
 echo

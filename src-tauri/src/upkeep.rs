@@ -26,7 +26,10 @@ fn interval() -> Duration {
 
 pub fn spawn<R: Runtime>(app: AppHandle<R>, auth: Arc<Auth>) {
     tauri::async_runtime::spawn(async move {
-        let mut tick = tokio::time::interval(interval());
+        // The first round waits a little: start-up belongs to the window.
+        let period = interval();
+        let mut tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + period.min(Duration::from_secs(20)), period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

@@ -9,9 +9,8 @@
 //! cancelled and foreign callbacks) leaves consents, accounts and the keychain exactly as they
 //! were, and no token ever reaches the database files, a returned payload or a log line.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use entra_emulator::{
@@ -43,38 +42,8 @@ fn deep_link() -> String {
 // Log capture: one global subscriber at TRACE (log records of dependencies included) writing
 // into a buffer that the token scan reads.
 
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static LogBuf {
-    static LOGS: OnceLock<LogBuf> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = LogBuf::default();
-        let writer = buf.clone();
-        // The app's own subscriber (exo_setup_core::logging), opened up to TRACE everywhere.
-        let app = exo_setup_core::logging::subscriber(
-            tracing_subscriber::EnvFilter::new("trace"),
-            move || writer.clone(),
-            false,
-        );
-        tracing_subscriber::util::SubscriberInitExt::try_init(app).expect("the only subscriber of this test binary");
-        buf
-    })
-}
-
-fn captured_logs() -> String {
-    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
-}
+mod common;
+use common::{captured_logs, logs};
 
 // ---------------------------------------------------------------------------------------------
 // The set-up of every test.

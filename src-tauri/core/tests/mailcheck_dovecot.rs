@@ -11,11 +11,10 @@
 //! (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond, installed by
 //! scripts/test.sh). Without it the tests FAIL, unless `EXO_SKIP_DOVECOT=1` is set.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -44,38 +43,8 @@ const HANAKO: &str = "hanako@contoso.example";
 // ---------------------------------------------------------------------------------------------
 // Log capture (every log line at TRACE, dependencies' `log` records included).
 
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static LogBuf {
-    static LOGS: OnceLock<LogBuf> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = LogBuf::default();
-        let writer = buf.clone();
-        // The app's own subscriber (exo_setup_core::logging), opened up to TRACE everywhere.
-        let app = exo_setup_core::logging::subscriber(
-            tracing_subscriber::EnvFilter::new("trace"),
-            move || writer.clone(),
-            false,
-        );
-        tracing_subscriber::util::SubscriberInitExt::try_init(app).expect("the only subscriber of this test binary");
-        buf
-    })
-}
-
-fn captured_logs() -> String {
-    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
-}
+mod common;
+use common::{captured_logs, logs};
 
 // ---------------------------------------------------------------------------------------------
 // Dovecot.

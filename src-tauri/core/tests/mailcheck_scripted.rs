@@ -9,8 +9,7 @@
 //! (dependencies' `log` records included), and the token and its XOAUTH2 blob must never appear
 //! there, in a report's `Debug` output, an error message or its detail.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -31,38 +30,8 @@ const TARO: &str = "taro@contoso.example";
 // ---------------------------------------------------------------------------------------------
 // Log capture.
 
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static LogBuf {
-    static LOGS: OnceLock<LogBuf> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = LogBuf::default();
-        let writer = buf.clone();
-        // The app's own subscriber (exo_setup_core::logging), opened up to TRACE everywhere.
-        let app = exo_setup_core::logging::subscriber(
-            tracing_subscriber::EnvFilter::new("trace"),
-            move || writer.clone(),
-            false,
-        );
-        tracing_subscriber::util::SubscriberInitExt::try_init(app).expect("the only subscriber of this test binary");
-        buf
-    })
-}
-
-fn captured_logs() -> String {
-    String::from_utf8_lossy(&logs().0.lock().unwrap()).into_owned()
-}
+mod common;
+use common::{captured_logs, logs, LogBuf};
 
 fn token() -> Secret {
     logs();

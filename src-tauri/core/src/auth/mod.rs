@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex};
 
 use url::Url;
 
+pub(crate) use records::usable_server;
 pub use tokens::{AccessToken, REFRESH_MARGIN_SECS};
 pub use upkeep::{UpkeepPolicy, UpkeepReport};
 

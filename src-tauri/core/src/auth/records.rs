@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::accounts;
 use crate::error::{Actor, UiError};
-use crate::model::{AccountRow, AccountStatus, AdminConsent, OrgSettings, ServerAuth};
+use crate::model::{AccountRow, AccountStatus, AdminConsent, MailServer, OrgSettings, ServerAuth};
 use crate::oauth::{AdminConsentGranted, MailScopes};
 use crate::org::{self, sql};
 use crate::overview::current_consent;
@@ -42,7 +42,16 @@ pub(crate) fn sign_in_target(s: &Store, address: &str) -> Result<SignInTarget, U
         )
         .with("address", address.trim())
     })?;
-    let server = org::server(&conn, account.server_id)?;
+    usable_server(&conn, &account)?;
+    let needed = MailScopes::for_account(account.receive_protocol);
+    let admin_consent_known = current_consent(&conn, &org.tenant_id, &org.client_id)?
+        .is_some_and(|c| needed.exchange_scopes().iter().all(|n| c.scopes.iter().any(|g| g.eq_ignore_ascii_case(n))));
+    Ok(SignInTarget { account, admin_consent_known })
+}
+
+/// The account's server, when it can be signed in to: OAuth 2.0 and turned on.
+pub(crate) fn usable_server(conn: &rusqlite::Connection, account: &AccountRow) -> Result<MailServer, UiError> {
+    let server = org::server(conn, account.server_id)?;
     if server.auth != ServerAuth::Oauth2 {
         return Err(UiError::new(
             "server_not_oauth",
@@ -63,10 +72,7 @@ pub(crate) fn sign_in_target(s: &Store, address: &str) -> Result<SignInTarget, U
         )
         .with("server", &server.name));
     }
-    let needed = MailScopes::for_account(account.receive_protocol);
-    let admin_consent_known = current_consent(&conn, &org.tenant_id, &org.client_id)?
-        .is_some_and(|c| needed.exchange_scopes().iter().all(|n| c.scopes.iter().any(|g| g.eq_ignore_ascii_case(n))));
-    Ok(SignInTarget { account, admin_consent_known })
+    Ok(server)
 }
 
 /// The tenant of the saved settings and the account (for its keychain key).

@@ -56,7 +56,7 @@ pub use record::{last_verification, record, Verification};
 use crate::auth::Auth;
 use crate::error::{Actor, UiError};
 use crate::keychain::Secret;
-use crate::model::{Endpoint, ReceiveProtocol, Security, ServerAuth};
+use crate::model::{Endpoint, ReceiveProtocol, Security};
 
 /// A protocol the check logs in to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -265,30 +265,10 @@ pub async fn check_account(auth: &Auth, address: &str, opts: &CheckOptions) -> R
                 )
                 .with("address", &a)
             })?;
-            let server = crate::org::server(&conn, account.server_id)?;
+            let server = crate::auth::usable_server(&conn, &account)?;
             Ok((account, server))
         })
         .await?;
-    if server.auth != ServerAuth::Oauth2 {
-        return Err(UiError::new(
-            "server_not_oauth",
-            Actor::Admin,
-            format!(
-                "The mailbox {} is on the server '{}', which does not use Microsoft sign-in (OAuth 2.0).",
-                account.address, server.name
-            ),
-        )
-        .with("address", &account.address)
-        .with("server", &server.name));
-    }
-    if !server.enabled {
-        return Err(UiError::new(
-            "server_disabled",
-            Actor::Admin,
-            format!("The mail server '{}' is not in use. The administrator turns it on in step 1.", server.name),
-        )
-        .with("server", &server.name));
-    }
     let token = auth.access_token(&account.address).await?;
     let checked_at = crate::store::now();
     let receive = MailProtocol::from(account.receive_protocol);

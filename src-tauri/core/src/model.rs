@@ -93,6 +93,17 @@ pub enum Security {
     Plain,
 }
 
+impl Security {
+    /// The value stored in SQLite.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Tls => "tls",
+            Self::Starttls => "starttls",
+            Self::Plain => "plain",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 #[ts(export)]

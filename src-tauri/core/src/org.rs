@@ -215,17 +215,12 @@ pub fn add_server(
     if name.is_empty() {
         return Err(UiError::new("server_name_required", Actor::Admin, "Enter a name for the mail server."));
     }
-    let sec = |s: Security| match s {
-        Security::Tls => "tls",
-        Security::Starttls => "starttls",
-        Security::Plain => "plain",
-    };
     let conn = store.conn();
     let tx = conn.unchecked_transaction().map_err(sql)?;
     tx.execute(
         "INSERT INTO mail_servers (name, builtin, enabled, imap_host, imap_port, imap_security, pop3_host, pop3_port, pop3_security, smtp_host, smtp_port, smtp_security, auth)
          VALUES (?1, 0, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![name, imap.host, imap.port, sec(imap.security), pop3.host, pop3.port, sec(pop3.security), smtp.host, smtp.port, sec(smtp.security),
+        params![name, imap.host, imap.port, imap.security.as_str(), pop3.host, pop3.port, pop3.security.as_str(), smtp.host, smtp.port, smtp.security.as_str(),
             if auth == ServerAuth::Oauth2 { "oauth2" } else { "password" }],
     )
     .map_err(|e| match e {
@@ -254,11 +249,6 @@ pub fn set_server_endpoints(
         check_endpoint(protocol, e)?;
     }
     let s = server(&store.conn(), id)?;
-    let sec = |s: Security| match s {
-        Security::Tls => "tls",
-        Security::Starttls => "starttls",
-        Security::Plain => "plain",
-    };
     let conn = store.conn();
     let tx = conn.unchecked_transaction().map_err(sql)?;
     tx.execute(
@@ -268,13 +258,13 @@ pub fn set_server_endpoints(
             id,
             imap.host,
             imap.port,
-            sec(imap.security),
+            imap.security.as_str(),
             pop3.host,
             pop3.port,
-            sec(pop3.security),
+            pop3.security.as_str(),
             smtp.host,
             smtp.port,
-            sec(smtp.security)
+            smtp.security.as_str()
         ],
     )
     .map_err(sql)?;

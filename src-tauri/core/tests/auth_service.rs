@@ -25,7 +25,6 @@ use exo_setup_core::model::{
 };
 use exo_setup_core::oauth::{Backoff, MailScopes, ManualClock, PendingFlows, PERSONAL_ACCOUNT_TENANT};
 use exo_setup_core::{Actor, Store, UiError};
-use url::Url;
 
 const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
@@ -43,7 +42,7 @@ fn deep_link() -> String {
 // into a buffer that the token scan reads.
 
 mod common;
-use common::{captured_logs, logs};
+use common::{browse, captured_logs, logs, param, with_param};
 
 // ---------------------------------------------------------------------------------------------
 // The set-up of every test.
@@ -109,39 +108,6 @@ async fn env() -> Env {
 
 fn key(address: &str) -> AccountKey {
     AccountKey::new(DEMO_TENANT_ID, address)
-}
-
-// ---------------------------------------------------------------------------------------------
-// The browser and URL helpers (as in tests/oauth_flow.rs).
-
-async fn browse(url: &str) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = http.get(url).send().await.unwrap();
-    let status = resp.status();
-    match resp.headers().get("location") {
-        Some(l) => l.to_str().unwrap().to_owned(),
-        None => panic!("no redirect from {url}: HTTP {status}: {}", resp.text().await.unwrap_or_default()),
-    }
-}
-
-fn with_param(url: &str, key: &str, value: Option<&str>) -> String {
-    let mut u = Url::parse(url).unwrap();
-    let pairs: Vec<(String, String)> = u.query_pairs().into_owned().filter(|(k, _)| k != key).collect();
-    {
-        let mut q = u.query_pairs_mut();
-        q.clear();
-        for (k, v) in &pairs {
-            q.append_pair(k, v);
-        }
-        if let Some(v) = value {
-            q.append_pair(key, v);
-        }
-    }
-    u.to_string()
-}
-
-fn param(url: &str, key: &str) -> Option<String> {
-    Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ use entra_emulator::{
 use exo_setup_core::model::ReceiveProtocol;
 use exo_setup_core::oauth::*;
 use exo_setup_core::{Actor, UiError};
-use url::Url;
+
+mod common;
+use common::{browse, param, with_param};
 
 const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
@@ -55,37 +57,6 @@ fn sign_in(address: &str) -> SignInRequest {
         redirect_uri: DEEP_LINK.into(),
         admin_consent_known: true,
     }
-}
-
-/// The test browser: one GET, the `Location` it answers with.
-async fn browse(url: &str) -> String {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = http.get(url).send().await.unwrap();
-    let status = resp.status();
-    match resp.headers().get("location") {
-        Some(l) => l.to_str().unwrap().to_owned(),
-        None => panic!("no redirect from {url}: HTTP {status}: {}", resp.text().await.unwrap_or_default()),
-    }
-}
-
-fn with_param(url: &str, key: &str, value: Option<&str>) -> String {
-    let mut u = Url::parse(url).unwrap();
-    let pairs: Vec<(String, String)> = u.query_pairs().into_owned().filter(|(k, _)| k != key).collect();
-    {
-        let mut q = u.query_pairs_mut();
-        q.clear();
-        for (k, v) in &pairs {
-            q.append_pair(k, v);
-        }
-        if let Some(v) = value {
-            q.append_pair(key, v);
-        }
-    }
-    u.to_string()
-}
-
-fn param(url: &str, key: &str) -> Option<String> {
-    Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
 
 async fn signed_in(e: &Env, address: &str) -> SignedIn {

@@ -1,10 +1,14 @@
-//! Shared by the integration tests that scan logs for tokens: one global subscriber per test
+//! Shared by the core's integration tests.
+//!
+//! The test browser ([`browse`]) and URL helpers; and, for the tests that scan logs for tokens, one global subscriber per test
 //! binary — the app's own (`exo_setup_core::logging::subscriber`), opened up to TRACE everywhere,
 //! dependencies' `log` records included — writing into a buffer the tests read.
 #![allow(dead_code)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
+
+use url::Url;
 
 #[derive(Clone, Default)]
 pub struct LogBuf(pub Arc<Mutex<Vec<u8>>>);
@@ -38,4 +42,38 @@ pub fn logs() -> &'static LogBuf {
 /// Everything logged so far.
 pub fn captured_logs() -> String {
     String::from_utf8_lossy(&logs().0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test browser and URL helpers.
+
+/// The test browser: one GET, the `Location` it answers with.
+pub async fn browse(url: &str) -> String {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = http.get(url).send().await.unwrap();
+    let status = resp.status();
+    match resp.headers().get("location") {
+        Some(l) => l.to_str().unwrap().to_owned(),
+        None => panic!("no redirect from {url}: HTTP {status}: {}", resp.text().await.unwrap_or_default()),
+    }
+}
+
+pub fn with_param(url: &str, key: &str, value: Option<&str>) -> String {
+    let mut u = Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = u.query_pairs().into_owned().filter(|(k, _)| k != key).collect();
+    {
+        let mut q = u.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(k, v);
+        }
+        if let Some(v) = value {
+            q.append_pair(key, v);
+        }
+    }
+    u.to_string()
+}
+
+pub fn param(url: &str, key: &str) -> Option<String> {
+    Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }

@@ -15,6 +15,7 @@ const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 
 fn input(tenant: &str, authority: &str) -> OrgSettingsInput {
     OrgSettingsInput {
+        organization_name: String::new(),
         tenant: tenant.into(),
         client_id: CLIENT_ID.into(),
         authority: authority.into(),

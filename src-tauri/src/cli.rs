@@ -439,6 +439,7 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             match (args.tenant, args.client_id) {
                 (Some(tenant), Some(client_id)) => {
                     let input = OrgSettingsInput {
+                        organization_name: String::new(),
                         tenant,
                         client_id,
                         authority: args.authority,

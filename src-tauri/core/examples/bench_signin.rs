@@ -215,6 +215,7 @@ async fn setup(emu: &Emulator, dc: &Dovecot, tokens: Arc<dyn TokenStore>) -> Fal
     exo_setup_core::org::save_exchange_online(
         &store,
         &OrgSettingsInput {
+            organization_name: String::new(),
             tenant: DEMO_TENANT_ID.into(),
             client_id: DEMO_CLIENT_ID.into(),
             authority: emu.base_url(),

@@ -21,6 +21,7 @@ pub mod csv_io;
 pub mod discovery;
 pub mod error;
 pub mod identity;
+pub mod invite;
 pub mod keychain;
 pub mod logging;
 pub mod mailcheck;
@@ -29,6 +30,7 @@ pub mod oauth;
 pub mod org;
 pub mod overview;
 pub mod paths;
+pub mod policy;
 pub mod store;
 pub mod validate;
 

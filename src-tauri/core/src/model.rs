@@ -57,6 +57,8 @@ impl RedirectMode {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct OrgSettings {
+    /// The organization's name as people know it (shown on invitations); may be empty.
+    pub organization_name: String,
     /// What the admin typed: a tenant GUID or a verified domain.
     pub tenant: String,
     /// The tenant GUID read from the discovery document's issuer.
@@ -76,6 +78,9 @@ pub struct OrgSettings {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct OrgSettingsInput {
+    /// The organization's name as people know it (shown on invitations); may be empty.
+    #[serde(default)]
+    pub organization_name: String,
     pub tenant: String,
     pub client_id: String,
     /// Empty means the default `https://login.microsoftonline.com`.
@@ -404,6 +409,9 @@ pub struct SetupOverview {
     pub consent_missing: Vec<String>,
     pub redirect_uris: Vec<RedirectUri>,
     pub steps: Vec<StepState>,
+    /// Fields of the saved settings (`authority`, `tenant`, `clientId`) that the managed policy
+    /// locks to another value: step 1 must be saved again, and sign-in waits until it is.
+    pub policy_conflicts: Vec<String>,
 }
 
 /// One audit-log entry.
@@ -523,4 +531,158 @@ pub struct FlowSnapshot {
 pub struct NeedsReauth {
     pub address: String,
     pub error: crate::UiError,
+}
+
+/// Where an invitation's mailbox reads and sends mail, when that differs from Exchange Online's
+/// defaults (outlook.office365.com 993/995, smtp.office365.com 587): national clouds, gateways, tests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(export)]
+pub struct ServerEndpoints {
+    pub imap: Endpoint,
+    pub pop3: Endpoint,
+    pub smtp: Endpoint,
+}
+
+/// A Microsoft cloud the authority belongs to; `None` in a preview means "not a known Microsoft
+/// cloud" (the confirmation screen warns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum MicrosoftCloud {
+    /// login.microsoftonline.com
+    Global,
+    /// login.microsoftonline.us
+    UsGovernment,
+    /// login.partner.microsoftonline.cn (operated by 21Vianet)
+    China,
+}
+
+/// A field of an invitation that the machine's managed policy replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct PolicyOverride {
+    /// `authority`, `clientId`, `redirectMode` or `organizationName`.
+    pub field: String,
+    pub invited: String,
+    pub managed: String,
+}
+
+/// An opened invitation as the confirmation screen shows it, before anything is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct InvitationPreview {
+    /// Opaque id to accept or discard this invitation with; the content itself stays in Rust, so
+    /// what is accepted is exactly what was shown.
+    pub invitation_id: String,
+    pub organization_name: String,
+    /// Effective values (after the managed policy).
+    pub authority: String,
+    pub cloud: Option<MicrosoftCloud>,
+    pub tenant: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub redirect_mode: RedirectMode,
+    pub address: String,
+    pub display_name: String,
+    pub receive_protocol: ReceiveProtocol,
+    /// Set when the mailbox's servers differ from Exchange Online's defaults.
+    pub endpoints: Option<ServerEndpoints>,
+    /// Fields the managed policy decided instead of the invitation.
+    pub overrides: Vec<PolicyOverride>,
+    /// The organization configured on this computer that accepting would replace (the user must
+    /// confirm that explicitly); `None` when none is configured or it is the same one.
+    pub replaces: Option<OrgSettings>,
+    /// The mailbox is already registered on this computer (accepting keeps its sign-in state).
+    pub already_registered: bool,
+}
+
+/// What accepting an invitation stored: the user goes on to step 4 for this account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct InvitationAccepted {
+    pub account: AccountRow,
+    pub org: OrgSettings,
+}
+
+/// One invitation made by the admin (step 2): the deep link, and the file name to save it under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct InvitationLink {
+    #[ts(type = "number")]
+    pub account_id: i64,
+    pub address: String,
+    pub display_name: String,
+    /// `dev.exosetup.wizard://invite?v=1&p=…&c=…` — carries no secret.
+    pub link: String,
+    /// Suggested file name, e.g. `taro@contoso.example.exoinvite`.
+    pub file_name: String,
+}
+
+/// Which invitations a managed policy lets this computer open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum InvitationRule {
+    /// Any tenant (the confirmation screen still shows which).
+    #[default]
+    Any,
+    /// Only for the tenant the policy pins, or else the one already configured here.
+    SameTenant,
+    /// No invitations at all.
+    None,
+}
+
+/// One field of the managed policy, as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ManagedField {
+    pub value: String,
+    /// Locked: the value is enforced and shown read-only; otherwise it only pre-fills the form.
+    pub locked: bool,
+}
+
+/// The machine-wide policy IT deployed (see `policy.rs`), as the UI shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct ManagedPolicy {
+    /// Where the policy is read from (whether or not the file exists).
+    pub path: String,
+    /// A policy file exists there.
+    pub present: bool,
+    pub organization_name: Option<ManagedField>,
+    pub authority: Option<ManagedField>,
+    pub tenant: Option<ManagedField>,
+    pub client_id: Option<ManagedField>,
+    /// `deep_link` or `loopback`.
+    pub redirect_mode: Option<ManagedField>,
+    pub invitations: InvitationRule,
+    /// Authorities sign-in may use; empty means any (unknown clouds are warned about).
+    pub allowed_authorities: Vec<String>,
+}
+
+/// An invitation the OS, a drop or a file handed to the app: shown for confirmation, or why not
+/// (event `exo://invitation-opened`; also kept for a window that opens later).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[ts(export)]
+pub enum InvitationOpened {
+    Preview { preview: InvitationPreview },
+    Failed { error: crate::UiError },
+}
+
+/// Files written by the app where the user chose (invitation files, mail-merge CSV).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SavedFiles {
+    pub count: u32,
+    /// The folder (several files) or the file written.
+    pub path: String,
 }

@@ -20,10 +20,11 @@ pub const EXCHANGE_ONLINE_ID: i64 = 1;
 /// The saved organization settings, if step 1 was ever completed.
 pub fn org_settings(conn: &Connection) -> rusqlite::Result<Option<OrgSettings>> {
     conn.query_row(
-        "SELECT tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at FROM org_settings WHERE id = 1",
+        "SELECT tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at, organization_name FROM org_settings WHERE id = 1",
         [],
         |r| {
             Ok(OrgSettings {
+                organization_name: r.get(7)?,
                 tenant: r.get(0)?,
                 tenant_id: r.get(1)?,
                 client_id: r.get(2)?,
@@ -86,16 +87,19 @@ pub(crate) fn sql(e: rusqlite::Error) -> UiError {
 }
 
 /// Checked settings, ready to save.
-struct Verified {
-    tenant: String,
-    client_id: String,
-    authority: String,
-    redirect_mode: RedirectMode,
-    tenant_id: String,
-    issuer: String,
+pub(crate) struct Verified {
+    pub(crate) organization_name: String,
+    pub(crate) tenant: String,
+    pub(crate) client_id: String,
+    pub(crate) authority: String,
+    pub(crate) redirect_mode: RedirectMode,
+    pub(crate) tenant_id: String,
+    pub(crate) issuer: String,
 }
 
-async fn verify(input: &OrgSettingsInput) -> Result<Verified, UiError> {
+/// Validates step 1's input and fetches the tenant's discovery document (no writes).
+pub(crate) async fn verify(input: &OrgSettingsInput) -> Result<Verified, UiError> {
+    let organization_name = validate::display_name(&input.organization_name)?;
     let tenant = validate::tenant(&input.tenant)?;
     let client_id = validate::client_id(&input.client_id)?;
     let authority = validate::authority(&input.authority)?;
@@ -114,33 +118,58 @@ async fn verify(input: &OrgSettingsInput) -> Result<Verified, UiError> {
         .with("expected", &tenant)
         .with("actual", &tenant_id));
     }
-    Ok(Verified { tenant, client_id, authority, redirect_mode: input.redirect_mode, tenant_id, issuer: doc.issuer })
+    Ok(Verified {
+        organization_name,
+        tenant,
+        client_id,
+        authority,
+        redirect_mode: input.redirect_mode,
+        tenant_id,
+        issuer: doc.issuer,
+    })
 }
 
-/// Step 1 "Save and use": validates the input, fetches the tenant's discovery document, and only
-/// then saves the settings and turns Exchange Online on, in one transaction with its audit entry.
-pub async fn save_exchange_online(store: &Store, input: &OrgSettingsInput) -> Result<OrgSettings, UiError> {
-    let v = verify(input).await?;
-    let mut conn = store.conn();
-    let tx = conn.transaction().map_err(sql)?;
-    let verified_at = now();
+/// Writes verified settings and turns Exchange Online on, inside the caller's transaction
+/// (step 1's save, or accepting an invitation), with the audit entry `action`.
+pub(crate) fn write_settings(tx: &Connection, v: &Verified, action: &str) -> Result<(), UiError> {
     tx.execute(
-        "INSERT INTO org_settings (id, tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at)
-         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO org_settings (id, tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at, organization_name)
+         VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, tenant_id = excluded.tenant_id,
            client_id = excluded.client_id, authority = excluded.authority, redirect_mode = excluded.redirect_mode,
-           issuer = excluded.issuer, verified_at = excluded.verified_at",
-        params![v.tenant, v.tenant_id, v.client_id, v.authority, v.redirect_mode.as_str(), v.issuer, verified_at],
+           issuer = excluded.issuer, verified_at = excluded.verified_at, organization_name = excluded.organization_name",
+        params![v.tenant, v.tenant_id, v.client_id, v.authority, v.redirect_mode.as_str(), v.issuer, now(), v.organization_name],
     )
     .map_err(sql)?;
     tx.execute("UPDATE mail_servers SET enabled = 1 WHERE id = ?1", [EXCHANGE_ONLINE_ID]).map_err(sql)?;
     audit(
-        &tx,
-        "org.save",
+        tx,
+        action,
         "Exchange Online",
-        json!({ "tenant": v.tenant, "tenantId": v.tenant_id, "clientId": v.client_id, "authority": v.authority, "redirectMode": v.redirect_mode.as_str(), "enabled": true }),
+        json!({ "organizationName": v.organization_name, "tenant": v.tenant, "tenantId": v.tenant_id, "clientId": v.client_id, "authority": v.authority, "redirectMode": v.redirect_mode.as_str(), "enabled": true }),
     )
     .map_err(sql)?;
+    Ok(())
+}
+
+/// Step 1 "Save and use": validates the input, fetches the tenant's discovery document, and only
+/// then saves the settings and turns Exchange Online on, in one transaction with its audit entry.
+/// The machine's managed policy (`crate::policy`) is read first: a locked field must match.
+pub async fn save_exchange_online(store: &Store, input: &OrgSettingsInput) -> Result<OrgSettings, UiError> {
+    save_exchange_online_with(store, input, &crate::policy::load()?).await
+}
+
+/// [`save_exchange_online`] under a given policy.
+pub async fn save_exchange_online_with(
+    store: &Store,
+    input: &OrgSettingsInput,
+    policy: &crate::policy::Policy,
+) -> Result<OrgSettings, UiError> {
+    policy.check_settings_input(input)?;
+    let v = verify(input).await?;
+    let mut conn = store.conn();
+    let tx = conn.transaction().map_err(sql)?;
+    write_settings(&tx, &v, "org.save")?;
     tx.commit().map_err(sql)?;
     Ok(org_settings(&conn).map_err(sql)?.expect("just saved"))
 }
@@ -158,6 +187,7 @@ pub async fn set_server_enabled(store: &Store, id: i64, enabled: bool) -> Result
             )
         })?;
         verify(&OrgSettingsInput {
+            organization_name: org.organization_name,
             tenant: org.tenant,
             client_id: org.client_id,
             authority: org.authority,
@@ -283,7 +313,7 @@ pub fn set_server_endpoints(
     server(&conn, id)
 }
 
-fn check_endpoint(protocol: &str, e: &Endpoint) -> Result<(), UiError> {
+pub(crate) fn check_endpoint(protocol: &str, e: &Endpoint) -> Result<(), UiError> {
     let host = e.host.trim();
     let valid_host = !host.is_empty()
         && host.len() <= 253

@@ -54,9 +54,16 @@ pub fn consent_protocols(conn: &Connection) -> Result<crate::oauth::MailScopes, 
     Ok(crate::oauth::MailScopes { imap: imap || !pop, pop, smtp: true })
 }
 
-/// Everything the wizard draws.
+/// Everything the wizard draws, under the machine's managed policy (an unreadable policy
+/// counts as none here; the UI shows its error from `policy::load` and sign-in refuses).
 pub fn overview(conn: &Connection) -> Result<SetupOverview, UiError> {
+    overview_with(conn, &crate::policy::load().unwrap_or_default())
+}
+
+/// [`overview`] under a given policy.
+pub fn overview_with(conn: &Connection, policy: &crate::policy::Policy) -> Result<SetupOverview, UiError> {
     let org = org::org_settings(conn).map_err(sql)?;
+    let policy_conflicts = org.as_ref().map(|o| policy.conflicts(o)).unwrap_or_default();
     let servers = org::servers(conn).map_err(sql)?;
     let exchange =
         servers.iter().find(|s| s.id == EXCHANGE_ONLINE_ID).cloned().expect("migration seeds Exchange Online");
@@ -73,7 +80,11 @@ pub fn overview(conn: &Connection) -> Result<SetupOverview, UiError> {
         )
         .map_err(sql)?;
 
-    let step1 = if exchange.enabled && org.is_some() { StepStatus::Done } else { StepStatus::Todo };
+    let step1 = if exchange.enabled && org.is_some() && policy_conflicts.is_empty() {
+        StepStatus::Done
+    } else {
+        StepStatus::Todo
+    };
     let blocked_unless_1 = |s: StepStatus| if step1 == StepStatus::Done { s } else { StepStatus::Blocked };
     let step2 = blocked_unless_1(if account_count > 0 { StepStatus::Done } else { StepStatus::Todo });
     let consent_scopes: Vec<String> =
@@ -112,6 +123,7 @@ pub fn overview(conn: &Connection) -> Result<SetupOverview, UiError> {
         consent_missing,
         redirect_uris: redirect_uris(),
         steps,
+        policy_conflicts,
     })
 }
 
@@ -134,6 +146,7 @@ pub fn app_info(data_dir: &std::path::Path) -> AppInfo {
 fn demo_settings() -> Option<crate::model::OrgSettingsInput> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
     Some(crate::model::OrgSettingsInput {
+        organization_name: var("EXO_SETUP_DEMO_ORGANIZATION").unwrap_or_else(|| "Demo organization".to_owned()),
         authority: var("EXO_SETUP_DEMO_AUTHORITY")?,
         tenant: var("EXO_SETUP_DEMO_TENANT")?,
         client_id: var("EXO_SETUP_DEMO_CLIENT_ID")?,

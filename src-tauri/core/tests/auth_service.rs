@@ -82,6 +82,7 @@ async fn env_full(config: Config, tenant: &str, accounts: &[(&str, ReceiveProtoc
     exo_setup_core::org::save_exchange_online(
         &store,
         &OrgSettingsInput {
+            organization_name: String::new(),
             tenant: tenant.into(),
             client_id: DEMO_CLIENT_ID.into(),
             authority: emu.base_url(),
@@ -871,6 +872,7 @@ async fn foreign_callbacks_are_refused() {
     exo_setup_core::org::save_exchange_online(
         &e.store,
         &OrgSettingsInput {
+            organization_name: String::new(),
             tenant: DEMO_TENANT_ID.into(),
             client_id: DEMO_MULTI_CLIENT_ID.into(),
             authority: e.emu.base_url(),

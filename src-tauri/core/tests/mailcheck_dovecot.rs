@@ -315,6 +315,7 @@ async fn env() -> Option<Env> {
     exo_setup_core::org::save_exchange_online(
         &store,
         &OrgSettingsInput {
+            organization_name: String::new(),
             tenant: DEMO_TENANT_ID.into(),
             client_id: DEMO_CLIENT_ID.into(),
             authority: emu.base_url(),

@@ -6,6 +6,10 @@ import type { RedirectMode } from "./RedirectMode";
  */
 export type OrgSettings = { 
 /**
+ * The organization's name as people know it (shown on invitations); may be empty.
+ */
+organizationName: string, 
+/**
  * What the admin typed: a tenant GUID or a verified domain.
  */
 tenant: string, 

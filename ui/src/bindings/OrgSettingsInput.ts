@@ -4,7 +4,11 @@ import type { RedirectMode } from "./RedirectMode";
 /**
  * What the admin submits in step 1.
  */
-export type OrgSettingsInput = { tenant: string, clientId: string, 
+export type OrgSettingsInput = { 
+/**
+ * The organization's name as people know it (shown on invitations); may be empty.
+ */
+organizationName: string, tenant: string, clientId: string, 
 /**
  * Empty means the default `https://login.microsoftonline.com`.
  */

@@ -18,4 +18,9 @@ consentScopes: Array<string>,
  * Scopes of `consent_scopes` the recorded consent does not cover (all of them when there is
  * no consent): step 3 is done only when this is empty.
  */
-consentMissing: Array<string>, redirectUris: Array<RedirectUri>, steps: Array<StepState>, };
+consentMissing: Array<string>, redirectUris: Array<RedirectUri>, steps: Array<StepState>, 
+/**
+ * Fields of the saved settings (`authority`, `tenant`, `clientId`) that the managed policy
+ * locks to another value: step 1 must be saved again, and sign-in waits until it is.
+ */
+policyConflicts: Array<string>, };

@@ -34,7 +34,7 @@ pub use upkeep::{UpkeepPolicy, UpkeepReport};
 
 use crate::error::{Actor, UiError};
 use crate::keychain::TokenStore;
-use crate::model::{FlowFinished, FlowPurpose, FlowResult, FlowSnapshot, FlowStarted, RedirectMode};
+use crate::model::{FlowFinished, FlowPurpose, FlowResult, FlowSnapshot, FlowStarted, OrgSettings, RedirectMode};
 use crate::oauth::{Backoff, MailScopes, OAuthClient, OAuthSettings, Outcome, PendingFlows, SignInRequest};
 use crate::Store;
 
@@ -62,6 +62,7 @@ pub struct Auth {
     /// the keychain's cache that spares a D-Bus round trip (e.g. the check right after sign-in).
     access_tokens: Mutex<HashMap<String, tokens::AccessToken>>,
     backoff: Backoff,
+    policy: Option<crate::policy::Policy>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -95,7 +96,29 @@ impl Auth {
             refresh_locks: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
             backoff: Backoff::default(),
+            policy: None,
         }
+    }
+
+    /// Uses `policy` instead of reading the machine's policy file at each flow (tests).
+    pub fn set_policy(&mut self, policy: crate::policy::Policy) {
+        self.policy = Some(policy);
+    }
+
+    /// The managed policy in force: the one set, or the machine's file read now (IT may deploy
+    /// it while the app runs). An invalid file is an error, never "no policy".
+    pub fn policy(&self) -> Result<crate::policy::Policy, UiError> {
+        match &self.policy {
+            Some(p) => Ok(p.clone()),
+            None => crate::policy::load(),
+        }
+    }
+
+    /// The saved settings, refused while they contradict a locked policy field.
+    async fn org_under_policy(&self) -> Result<OrgSettings, UiError> {
+        let org = self.db(records::org).await?;
+        self.policy()?.require_no_conflict(&org)?;
+        Ok(org)
     }
 
     /// Retry policy of transient refresh failures (tests shorten it).
@@ -129,9 +152,10 @@ impl Auth {
         tokio::task::spawn_blocking(move || f(tokens.as_ref())).await.map_err(background_failed)?.map_err(UiError::from)
     }
 
-    /// The redirect mode step 1 chose.
+    /// The redirect mode step 1 chose, unless the managed policy locks another.
     pub async fn redirect_mode(&self) -> Result<RedirectMode, UiError> {
-        Ok(self.db(records::org).await?.redirect_mode)
+        let saved = self.db(records::org).await?.redirect_mode;
+        Ok(self.policy()?.redirect_mode(saved))
     }
 
     /// The OAuth client of the saved organization settings (discovery fetched once per settings).
@@ -152,6 +176,7 @@ impl Auth {
     /// Step 3: starts the tenant-wide admin consent for exactly the scopes the registered
     /// accounts' protocols need. Returns what to tell the UI and the URL to open.
     pub async fn begin_admin_consent(&self, redirect_uri: &str) -> Result<(FlowStarted, Url), UiError> {
+        self.org_under_policy().await?;
         let client = self.client().await?;
         let protocols = self.db(|s| crate::overview::consent_protocols(&s.conn())).await?;
         let (url, state) = client.begin_admin_consent(protocols, redirect_uri)?;
@@ -160,6 +185,7 @@ impl Auth {
 
     /// Step 4: starts the sign-in of a registered mailbox (`login_hint` = the address).
     pub async fn begin_sign_in(&self, address: &str, redirect_uri: &str) -> Result<(FlowStarted, Url), UiError> {
+        self.org_under_policy().await?;
         let client = self.client().await?;
         let address = address.to_owned();
         let target = self.db(move |s| records::sign_in_target(s, &address)).await?;

@@ -32,8 +32,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::UiError;
-use crate::model::{InvitationRule, ManagedPolicy, OrgSettings, OrgSettingsInput, RedirectMode};
+use serde::Deserialize;
+
+use crate::error::{Actor, UiError};
+use crate::model::{InvitationRule, ManagedField, ManagedPolicy, OrgSettings, OrgSettingsInput, RedirectMode};
+use crate::validate;
 
 /// Every error kind this module sends to the UI.
 pub const POLICY_ERROR_KINDS: &[&str] = &["policy_invalid", "policy_locked_field", "policy_conflict"];
@@ -71,13 +74,31 @@ pub struct Policy {
 
 /// The platform's machine-wide policy location.
 pub fn default_path() -> PathBuf {
-    todo!()
+    #[cfg(windows)]
+    {
+        let base =
+            std::env::var_os("ProgramData").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(r"C:\ProgramData"));
+        base.join("exo-setup").join("policy.json")
+    }
+    #[cfg(target_os = "macos")]
+    {
+        PathBuf::from("/Library/Application Support/exo-setup/policy.json")
+    }
+    #[cfg(not(any(windows, target_os = "macos")))]
+    {
+        PathBuf::from("/etc/exo-setup/policy.json")
+    }
 }
 
 /// Where this build reads the policy from: [`default_path`], or `EXO_SETUP_POLICY_FILE` in
 /// debug builds.
 pub fn path() -> PathBuf {
-    todo!()
+    if cfg!(debug_assertions) {
+        if let Some(p) = std::env::var_os(POLICY_FILE_ENV).filter(|p| !p.is_empty()) {
+            return PathBuf::from(p);
+        }
+    }
+    default_path()
 }
 
 /// Reads the policy at [`path`]. No file = no policy. An unreadable, oversized or invalid file
@@ -86,22 +107,150 @@ pub fn load() -> Result<Policy, UiError> {
     load_from(&path())
 }
 
+fn invalid(source: &Path, problem: impl std::fmt::Display) -> UiError {
+    UiError::new(
+        "policy_invalid",
+        Actor::Admin,
+        format!(
+            "The managed policy {} cannot be used: {problem}. Until IT fixes or removes it, exo-setup changes no settings and starts no sign-in.",
+            source.display()
+        ),
+    )
+    .with("path", source.display())
+    .with("problem", problem)
+}
+
 /// Reads the policy at `path` (see [`load`]).
 pub fn load_from(path: &Path) -> Result<Policy, UiError> {
-    let _ = path;
-    todo!()
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
+        Err(e) => return Err(invalid(path, e)),
+    };
+    if meta.len() > MAX_POLICY_BYTES {
+        return Err(invalid(path, format!("the file is {} bytes, more than {MAX_POLICY_BYTES}", meta.len())));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(path, e))?;
+    parse(&text, path)
 }
+
+/// A field as written in the file: a plain value (locked) or `{ "value": …, "locked": bool }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawField<T> {
+    Locked(T),
+    Detailed(DetailedField<T>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetailedField<T> {
+    value: T,
+    #[serde(default = "yes")]
+    locked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl<T> RawField<T> {
+    fn into_field(self) -> Field<T> {
+        match self {
+            RawField::Locked(value) => Field { value, locked: true },
+            RawField::Detailed(DetailedField { value, locked }) => Field { value, locked },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawPolicy {
+    version: u32,
+    organization_name: Option<RawField<String>>,
+    authority: Option<RawField<String>>,
+    tenant: Option<RawField<String>>,
+    client_id: Option<RawField<String>>,
+    redirect_mode: Option<RawField<RedirectMode>>,
+    #[serde(default)]
+    invitations: InvitationRule,
+    #[serde(default)]
+    allowed_authorities: Vec<String>,
+}
+
+/// The one policy format version this app reads.
+pub const POLICY_VERSION: u32 = 1;
 
 /// Parses policy JSON; `source` is named in errors.
 pub fn parse(json: &str, source: &Path) -> Result<Policy, UiError> {
-    let _ = (json, source);
-    todo!()
+    let raw: RawPolicy = serde_json::from_str(json).map_err(|e| invalid(source, e))?;
+    if raw.version != POLICY_VERSION {
+        return Err(invalid(
+            source,
+            format!("version {} is not supported (this app reads version {POLICY_VERSION})", raw.version),
+        ));
+    }
+    let checked = |name: &str, f: Option<RawField<String>>, check: fn(&str) -> Result<String, UiError>| {
+        f.map(|f| {
+            let f = f.into_field();
+            check(&f.value)
+                .map(|value| Field { value, locked: f.locked })
+                .map_err(|e| invalid(source, format!("{name}: {}", e.message)))
+        })
+        .transpose()
+    };
+    let allowed_authorities = raw
+        .allowed_authorities
+        .iter()
+        .map(|a| validate::authority(a).map_err(|e| invalid(source, format!("allowedAuthorities: {}", e.message))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = Policy {
+        source: Some(source.to_owned()),
+        organization_name: checked("organizationName", raw.organization_name, validate::display_name)?,
+        authority: checked("authority", raw.authority, validate::authority)?,
+        tenant: checked("tenant", raw.tenant, validate::tenant)?,
+        client_id: checked("clientId", raw.client_id, validate::client_id)?,
+        redirect_mode: raw.redirect_mode.map(RawField::into_field),
+        invitations: raw.invitations,
+        allowed_authorities,
+    };
+    if let Some(a) = policy.authority.as_ref() {
+        if !policy.authority_allowed(&a.value) {
+            return Err(invalid(source, format!("authority {} is not among allowedAuthorities", a.value)));
+        }
+    }
+    Ok(policy)
+}
+
+fn locked_field(field: &str, value: &str) -> UiError {
+    UiError::new(
+        "policy_locked_field",
+        Actor::User,
+        format!("Your organization's IT manages {field} on this computer: it must be {value}. Use that value, or ask IT to change the policy."),
+    )
+    .with("field", field)
+    .with("value", value)
 }
 
 impl Policy {
     /// What the UI shows (`path` is `source` or [`path`]).
     pub fn view(&self) -> ManagedPolicy {
-        todo!()
+        let show =
+            |f: &Option<Field<String>>| f.as_ref().map(|f| ManagedField { value: f.value.clone(), locked: f.locked });
+        ManagedPolicy {
+            path: self.source.clone().unwrap_or_else(path).display().to_string(),
+            present: self.source.is_some(),
+            organization_name: show(&self.organization_name),
+            authority: show(&self.authority),
+            tenant: show(&self.tenant),
+            client_id: show(&self.client_id),
+            redirect_mode: self
+                .redirect_mode
+                .as_ref()
+                .map(|f| ManagedField { value: f.value.as_str().to_owned(), locked: f.locked }),
+            invitations: self.invitations,
+            allowed_authorities: self.allowed_authorities.clone(),
+        }
     }
 
     /// Step 1 "save": every locked field must equal the input (after the same normalization);
@@ -109,38 +258,260 @@ impl Policy {
     /// also be in `allowed_authorities` when that is not empty (`policy_locked_field`, field
     /// `authority`).
     pub fn check_settings_input(&self, input: &OrgSettingsInput) -> Result<(), UiError> {
-        let _ = input;
-        todo!()
+        let norm = |f: fn(&str) -> Result<String, UiError>, v: &str| f(v).unwrap_or_else(|_| v.trim().to_owned());
+        let pairs = [
+            ("organizationName", &self.organization_name, norm(validate::display_name, &input.organization_name)),
+            ("authority", &self.authority, norm(validate::authority, &input.authority)),
+            ("tenant", &self.tenant, norm(validate::tenant, &input.tenant)),
+            ("clientId", &self.client_id, norm(validate::client_id, &input.client_id)),
+        ];
+        for (name, field, given) in pairs {
+            if let Some(f) = field.as_ref().filter(|f| f.locked) {
+                if !f.value.eq_ignore_ascii_case(&given) {
+                    return Err(locked_field(name, &f.value));
+                }
+            }
+        }
+        if let Some(f) = self.redirect_mode.as_ref().filter(|f| f.locked) {
+            if f.value != input.redirect_mode {
+                return Err(locked_field("redirectMode", f.value.as_str()));
+            }
+        }
+        let authority = norm(validate::authority, &input.authority);
+        if !self.authority_allowed(&authority) {
+            return Err(locked_field("authority", &self.allowed_authorities.join(", ")));
+        }
+        Ok(())
     }
 
     /// Fields of saved settings that differ from a locked value: `authority`, `tenant` (equal
     /// when it matches either `tenant` or `tenant_id`, case-insensitively), `clientId`.
     pub fn conflicts(&self, settings: &OrgSettings) -> Vec<String> {
-        let _ = settings;
-        todo!()
+        let mut out = Vec::new();
+        let locked = |f: &Option<Field<String>>| f.as_ref().filter(|f| f.locked).map(|f| f.value.clone());
+        if let Some(a) = locked(&self.authority) {
+            if !a.eq_ignore_ascii_case(&settings.authority) {
+                out.push("authority".to_owned());
+            }
+        } else if !self.authority_allowed(&settings.authority) {
+            out.push("authority".to_owned());
+        }
+        if let Some(t) = locked(&self.tenant) {
+            if !t.eq_ignore_ascii_case(&settings.tenant) && !t.eq_ignore_ascii_case(&settings.tenant_id) {
+                out.push("tenant".to_owned());
+            }
+        }
+        if let Some(c) = locked(&self.client_id) {
+            if !c.eq_ignore_ascii_case(&settings.client_id) {
+                out.push("clientId".to_owned());
+            }
+        }
+        out
     }
 
     /// `policy_conflict` (actor User: open step 1 and save again, or ask IT) when
     /// [`Policy::conflicts`] is not empty; sign-in calls this before starting.
     pub fn require_no_conflict(&self, settings: &OrgSettings) -> Result<(), UiError> {
-        let _ = settings;
-        todo!()
+        let fields = self.conflicts(settings);
+        if fields.is_empty() {
+            return Ok(());
+        }
+        Err(UiError::new(
+            "policy_conflict",
+            Actor::User,
+            format!(
+                "The settings saved on this computer differ from your organization's managed policy ({}). Open step 1 and save it again (the policy's values are filled in), or ask IT.",
+                fields.join(", ")
+            ),
+        )
+        .with("fields", fields.join(", ")))
     }
 
     /// The redirect mode to use: the locked one, else the saved one.
     pub fn redirect_mode(&self, saved: RedirectMode) -> RedirectMode {
-        let _ = saved;
-        todo!()
+        self.redirect_mode.as_ref().filter(|f| f.locked).map(|f| f.value).unwrap_or(saved)
     }
 
     /// True when `authority` (normalized) may be used.
     pub fn authority_allowed(&self, authority: &str) -> bool {
-        let _ = authority;
-        todo!()
+        self.allowed_authorities.is_empty()
+            || self.allowed_authorities.iter().any(|a| a.eq_ignore_ascii_case(authority))
     }
 
-    /// The locked value of a field, if any (for invitations).
+    /// The locked tenant, if any (for invitations).
     pub fn locked_tenant(&self) -> Option<&str> {
         self.tenant.as_ref().filter(|f| f.locked).map(|f| f.value.as_str())
+    }
+
+    /// A locked string field by its UI name (`authority`, `clientId`, `organizationName`).
+    pub fn locked(&self, field: &str) -> Option<&str> {
+        let f = match field {
+            "authority" => &self.authority,
+            "clientId" => &self.client_id,
+            "organizationName" => &self.organization_name,
+            "tenant" => &self.tenant,
+            _ => return None,
+        };
+        f.as_ref().filter(|f| f.locked).map(|f| f.value.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TENANT_ID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+
+    fn p(json: &str) -> Result<Policy, UiError> {
+        parse(json, Path::new("/etc/exo-setup/policy.json"))
+    }
+
+    fn input(authority: &str, tenant: &str, client: &str, mode: RedirectMode) -> OrgSettingsInput {
+        OrgSettingsInput {
+            organization_name: "Contoso".into(),
+            tenant: tenant.into(),
+            client_id: client.into(),
+            authority: authority.into(),
+            redirect_mode: mode,
+        }
+    }
+
+    fn saved(authority: &str, tenant: &str, client: &str) -> OrgSettings {
+        OrgSettings {
+            organization_name: String::new(),
+            tenant: tenant.into(),
+            tenant_id: TENANT_ID.into(),
+            client_id: client.into(),
+            authority: authority.into(),
+            redirect_mode: RedirectMode::DeepLink,
+            issuer: String::new(),
+            verified_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn no_file_is_no_policy_and_a_broken_file_is_an_error_never_no_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("policy.json");
+        assert_eq!(load_from(&missing).unwrap(), Policy::default());
+        assert!(!Policy::default().view().present);
+        std::fs::write(&missing, "{ not json").unwrap();
+        let e = load_from(&missing).unwrap_err();
+        assert_eq!((e.kind.as_str(), e.actor), ("policy_invalid", Actor::Admin));
+        assert_eq!(e.detail["path"], missing.display().to_string());
+        std::fs::write(&missing, vec![b' '; MAX_POLICY_BYTES as usize + 1]).unwrap();
+        assert!(load_from(&missing).unwrap_err().detail["problem"].contains("bytes"));
+        // A typo must not silently unlock anything.
+        for bad in [
+            r#"{"version": 1, "tenantt": "contoso.onmicrosoft.com"}"#,
+            r#"{"version": 1, "tenant": {"value": "contoso.onmicrosoft.com", "lockd": false}}"#,
+            r#"{"version": 2}"#,
+            r#"{"tenant": "contoso.onmicrosoft.com"}"#,
+            r#"{"version": 1, "tenant": "common"}"#,
+            r#"{"version": 1, "clientId": "not-a-guid"}"#,
+            r#"{"version": 1, "authority": "http://login.example.com"}"#,
+            r#"{"version": 1, "redirectMode": "webview"}"#,
+            r#"{"version": 1, "invitations": "sometimes"}"#,
+            r#"{"version": 1, "authority": "https://login.microsoftonline.us", "allowedAuthorities": ["https://login.microsoftonline.com"]}"#,
+        ] {
+            assert_eq!(p(bad).unwrap_err().kind, "policy_invalid", "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_field_parses_locked_or_as_a_default_and_shows_in_the_view() {
+        let pol = p(&format!(
+            r#"{{"version": 1, "organizationName": {{"value": "コントソ", "locked": false}},
+                "authority": "https://login.microsoftonline.com/", "tenant": "Contoso.onmicrosoft.com",
+                "clientId": {{"value": "{CLIENT}"}}, "redirectMode": "loopback", "invitations": "same_tenant",
+                "allowedAuthorities": ["https://login.microsoftonline.com"]}}"#
+        ))
+        .unwrap();
+        let v = pol.view();
+        assert!(v.present);
+        assert_eq!(v.path, "/etc/exo-setup/policy.json");
+        assert_eq!(v.organization_name, Some(ManagedField { value: "コントソ".into(), locked: false }));
+        assert_eq!(v.authority, Some(ManagedField { value: "https://login.microsoftonline.com".into(), locked: true }));
+        assert_eq!(v.tenant.as_ref().unwrap().value, "contoso.onmicrosoft.com");
+        assert_eq!(v.client_id, Some(ManagedField { value: CLIENT.into(), locked: true }));
+        assert_eq!(v.redirect_mode, Some(ManagedField { value: "loopback".into(), locked: true }));
+        assert_eq!(v.invitations, InvitationRule::SameTenant);
+        assert_eq!(pol.locked_tenant(), Some("contoso.onmicrosoft.com"));
+        assert_eq!(pol.locked("organizationName"), None);
+        assert_eq!(pol.redirect_mode(RedirectMode::DeepLink), RedirectMode::Loopback);
+        let unlocked = p(r#"{"version": 1, "redirectMode": {"value": "loopback", "locked": false}}"#).unwrap();
+        assert_eq!(unlocked.redirect_mode(RedirectMode::DeepLink), RedirectMode::DeepLink);
+        assert_eq!(p(r#"{"version": 1}"#).unwrap().invitations, InvitationRule::Any);
+    }
+
+    #[test]
+    fn locked_fields_win_over_step_1_edits_and_unlocked_ones_do_not() {
+        let pol = p(&format!(
+            r#"{{"version": 1, "tenant": "contoso.onmicrosoft.com", "clientId": "{CLIENT}",
+                "authority": {{"value": "https://login.microsoftonline.com", "locked": false}},
+                "redirectMode": "deep_link"}}"#
+        ))
+        .unwrap();
+        let ok = input("", "CONTOSO.onmicrosoft.com ", CLIENT, RedirectMode::DeepLink);
+        pol.check_settings_input(&ok).unwrap();
+        let unlocked_changed =
+            input("https://login.microsoftonline.us", "contoso.onmicrosoft.com", CLIENT, RedirectMode::DeepLink);
+        pol.check_settings_input(&unlocked_changed).unwrap();
+        let e = pol
+            .check_settings_input(&input("", "fabrikam.onmicrosoft.com", CLIENT, RedirectMode::DeepLink))
+            .unwrap_err();
+        assert_eq!(
+            (e.kind.as_str(), e.detail["field"].as_str(), e.detail["value"].as_str()),
+            ("policy_locked_field", "tenant", "contoso.onmicrosoft.com")
+        );
+        let e = pol
+            .check_settings_input(&input(
+                "",
+                "contoso.onmicrosoft.com",
+                "99999999-2222-3333-4444-555555555555",
+                RedirectMode::DeepLink,
+            ))
+            .unwrap_err();
+        assert_eq!(e.detail["field"], "clientId");
+        let e = pol
+            .check_settings_input(&input("", "contoso.onmicrosoft.com", CLIENT, RedirectMode::Loopback))
+            .unwrap_err();
+        assert_eq!(e.detail["field"], "redirectMode");
+        let only = p(r#"{"version": 1, "allowedAuthorities": ["https://login.microsoftonline.us"]}"#).unwrap();
+        let e = only
+            .check_settings_input(&input("", "contoso.onmicrosoft.com", CLIENT, RedirectMode::DeepLink))
+            .unwrap_err();
+        assert_eq!(e.detail["field"], "authority");
+    }
+
+    #[test]
+    fn saved_settings_that_contradict_a_locked_field_are_conflicts() {
+        let pol = p(&format!(r#"{{"version": 1, "tenant": "{TENANT_ID}", "clientId": "{CLIENT}"}}"#)).unwrap();
+        // The tenant may be saved as its domain: the GUID from discovery matches.
+        assert!(pol
+            .conflicts(&saved("https://login.microsoftonline.com", "contoso.onmicrosoft.com", CLIENT))
+            .is_empty());
+        let other = saved(
+            "https://login.microsoftonline.com",
+            "fabrikam.onmicrosoft.com",
+            "99999999-2222-3333-4444-555555555555",
+        );
+        let mut s = other.clone();
+        s.tenant_id = "00000000-0000-0000-0000-000000000001".into();
+        assert_eq!(pol.conflicts(&s), vec!["tenant", "clientId"]);
+        let e = pol.require_no_conflict(&s).unwrap_err();
+        assert_eq!((e.kind.as_str(), e.detail["fields"].as_str()), ("policy_conflict", "tenant, clientId"));
+        assert!(Policy::default().require_no_conflict(&s).is_ok());
+        let allowed = p(r#"{"version": 1, "allowedAuthorities": ["https://login.microsoftonline.us"]}"#).unwrap();
+        assert_eq!(allowed.conflicts(&other), vec!["authority"]);
+    }
+
+    #[test]
+    fn the_policy_file_location_is_machine_wide() {
+        let d = default_path();
+        assert!(d.ends_with("exo-setup/policy.json") || d.ends_with(r"exo-setup\policy.json"), "{}", d.display());
+        #[cfg(target_os = "linux")]
+        assert!(d.starts_with("/etc"));
     }
 }

@@ -1,0 +1,746 @@
+//! Invitations (issue 6) in the real window: from the admin's profile to a user's, and what a user's app refuses.
+//!
+//! - `e`: round trip admin → user with two app profiles. Profile A (the admin's data directory) gets step 1
+//!   against the in-process entra emulator and taro's account with the app's own CLI
+//!   (`exo-setup-gui --data-dir A server enable … / accounts add …`), and the invitation link from
+//!   `exo-setup-gui --data-dir A invite taro@…`. Profile B is another data directory, another keychain service
+//!   and another private HOME; the test starts the app on B, waits until it registered its scheme there, and hands
+//!   the link to the desktop with `gio open` (as the test browser delivers OAuth redirects in `flows.rs`): a second
+//!   instance forwards it through single-instance, and the running window shows the confirmation screen (org name,
+//!   tenant, client ID, authority, mailbox; the "not a known Microsoft cloud" warning, since the emulator's
+//!   authority is `http://127.0.0.1:PORT`). Accepting goes to step 4 with taro chosen; taro signs in through
+//!   `scripts/test-browser.sh`; the refresh token must be in B's keychain service and the organization and the
+//!   account in B's SQLite.
+//! - `f`: refusals in the window on a configured profile: a tampered link pasted into the box is
+//!   `invite_tampered` and leaves the SQLite file's bytes as they were; an invitation of another organization shows
+//!   the "replaces" block and keeps Accept disabled until the replacement is confirmed (then discarded).
+//! - `g`: a managed policy (`EXO_SETUP_POLICY_FILE`, honoured by debug builds) that locks tenant and client ID,
+//!   pre-fills the authority and allows only same-tenant invitations: step 1 shows the locked inputs read-only with
+//!   their badges and the authority editable and pre-filled; an invitation of another tenant is
+//!   `invite_other_tenant`, one of the policy's tenant opens.
+//!
+//! Selectors are the UI contract of issue 6 (`data-testid=…`); screenshots go to `target/e2e-screenshots/<test>/`,
+//! a failed wait saves `NN-FAILED.png` and puts the page text in the error.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_MULTI_CLIENT_ID, DEMO_OPEN_TENANT_ID, DEMO_TENANT_ID};
+use exo_e2e::{
+    app_binary, app_instances, open_step1, repo_root, screenshot_path, DesktopHome, Result, Rig, RigOptions,
+};
+use exo_setup_core::invite::{self, Invitation};
+use exo_setup_core::keychain::{AccountKey, OsKeychain, TokenStore, DEFAULT_CHUNK_BYTES};
+use exo_setup_core::model::{ReceiveProtocol, RedirectMode};
+
+const SCHEME: &str = "dev.exosetup.wizard";
+const TENANT: &str = "contoso.example";
+const ORG_NAME: &str = "コントソ株式会社";
+const TARO: &str = "taro@contoso.example";
+const TARO_NAME: &str = "山田 太郎";
+const IMAP_SCOPE: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
+const POP_SCOPE: &str = "https://outlook.office.com/POP.AccessAsUser.All";
+const SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send";
+/// A CLI run against the emulator (discovery check) on 2 busy cores.
+const CLI_WAIT: Duration = Duration::from_secs(60);
+/// An invitation or a redirect through `gio open`, a second instance and single-instance; a whole sign-in.
+const FLOW_WAIT: Duration = Duration::from_secs(45);
+/// The app's scheme registration (xdg-mime, update-desktop-database) after the window opened.
+const REGISTER_WAIT: Duration = Duration::from_secs(30);
+
+// ------------------------------------------------------------------------------------------------ helpers
+
+fn unique_service(test: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("dev.exosetup.wizard.e2e-{test}-{}-{nanos}", std::process::id())
+}
+
+/// The environment of one app profile: its private desktop home, keychain service, test browser and logs.
+fn profile_env(test: &str, home: &DesktopHome, service: &str, extra: &[(&str, OsString)]) -> Vec<(String, OsString)> {
+    let shots = screenshot_path(test);
+    let mut env = home.env();
+    env.push(("BROWSER".into(), repo_root().join("scripts/test-browser.sh").into()));
+    env.push(("TEST_BROWSER_LOG".into(), shots.join("browser.log").into()));
+    env.push(("EXO_SETUP_KEYCHAIN_SERVICE".into(), service.into()));
+    env.push(("EXO_SETUP_LOG".into(), "info,exo_setup::ipc=debug".into()));
+    env.push(("EXO_SETUP_LOG_FILE".into(), shots.join("app.log").into()));
+    for (k, v) in extra {
+        env.push((k.to_string(), v.clone()));
+    }
+    env
+}
+
+fn rig_options(env: &[(String, OsString)], data_dir: Option<tempfile::TempDir>) -> RigOptions {
+    let mut o = RigOptions { data_dir, ..RigOptions::default() };
+    for (k, v) in env {
+        o = o.env(k, v.clone());
+    }
+    o
+}
+
+/// Runs the app binary as the CLI on `data_dir` (on tokio's process driver: the emulator it talks to runs in this
+/// process). Returns stdout; an error with stdout and stderr when it fails or hangs.
+async fn cli(data_dir: &Path, args: &[&str]) -> Result<String> {
+    let mut cmd = tokio::process::Command::new(app_binary());
+    cmd.arg("--data-dir").arg(data_dir).args(args).stdin(Stdio::null()).kill_on_drop(true);
+    // The CLI must not see a profile's keychain or policy from the suite's environment.
+    cmd.env_remove("EXO_SETUP_POLICY_FILE").env_remove("EXO_SETUP_DATA_DIR");
+    let shown = format!("exo-setup-gui --data-dir {} {}", data_dir.display(), args.join(" "));
+    let out = match tokio::time::timeout(CLI_WAIT, cmd.output()).await {
+        Ok(r) => r.map_err(|e| format!("{shown}: cannot run {}: {e}", app_binary().display()))?,
+        Err(_) => return Err(format!("{shown}: still running after {CLI_WAIT:?}").into()),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(format!(
+            "{shown}: {}\n--- stdout:\n{stdout}--- stderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    eprintln!("[cli] {shown}: ok");
+    Ok(stdout)
+}
+
+/// Step 1 on a data directory with the CLI: the emulator's tenant and app, deep-link redirect, the organization's
+/// name. The CLI checks the tenant's discovery document at the emulator, as step 1 does.
+async fn configure_org(data_dir: &Path, authority: &str, organization_name: &str) -> Result {
+    cli(
+        data_dir,
+        &[
+            "server",
+            "enable",
+            "--tenant",
+            TENANT,
+            "--client-id",
+            DEMO_CLIENT_ID,
+            "--authority",
+            authority,
+            "--redirect-mode",
+            "deep-link",
+            "--organization-name",
+            organization_name,
+        ],
+    )
+    .await
+    .map_err(|e| format!("step 1 with the CLI (is `server enable --organization-name` there?): {e}"))?;
+    Ok(())
+}
+
+/// The admin's profile: step 1 and taro's account with the CLI, then taro's invitation link from `invite`.
+async fn admin_profile(emu: &Emulator) -> Result<(tempfile::TempDir, String)> {
+    let a = tempfile::Builder::new().prefix("exo-e2e-invite-admin-").tempdir()?;
+    configure_org(a.path(), &emu.base_url(), ORG_NAME).await?;
+    cli(
+        a.path(),
+        &["accounts", "add", "--login", "taro", "--address", TARO, "--name", TARO_NAME, "--protocol", "imap"],
+    )
+    .await?;
+    let out = cli(a.path(), &["invite", TARO]).await.map_err(|e| format!("the CLI's `invite` command: {e}"))?;
+    let prefix = format!("{SCHEME}://invite?");
+    let link = out
+        .split_whitespace()
+        .find(|w| w.starts_with(&prefix))
+        .ok_or_else(|| format!("`invite {TARO}` printed no {prefix}… link:\n{out}"))?
+        .to_string();
+    // The link the admin sends must read back as taro's invitation to this organization.
+    let inv = invite::parse(&link).map_err(|e| format!("the CLI's link does not parse: {e:?}\n{link}"))?;
+    assert_eq!(inv.organization_name, ORG_NAME, "invitation organizationName");
+    assert_eq!(inv.tenant, TENANT, "invitation tenant");
+    assert_eq!(inv.tenant_id, DEMO_TENANT_ID, "invitation tenantId");
+    assert_eq!(inv.client_id, DEMO_CLIENT_ID, "invitation clientId");
+    assert_eq!(inv.authority, emu.base_url(), "invitation authority");
+    assert_eq!(inv.address, TARO, "invitation address");
+    assert_eq!(inv.redirect_mode, RedirectMode::DeepLink, "invitation redirectMode");
+    assert!(inv.endpoints.is_none(), "Exchange Online's default endpoints must not be in the invitation");
+    eprintln!("[cli] invitation link ({} chars): {link}", link.len());
+    Ok((a, link))
+}
+
+/// An invitation of the emulator's second tenant (Fabrikam, multi-tenant app), made with the core's own writer.
+fn fabrikam_invitation(authority: &str) -> String {
+    invite::link(&Invitation {
+        organization_name: "Fabrikam".into(),
+        authority: authority.into(),
+        tenant: "fabrikam.example".into(),
+        tenant_id: DEMO_OPEN_TENANT_ID.into(),
+        client_id: DEMO_MULTI_CLIENT_ID.into(),
+        redirect_mode: RedirectMode::DeepLink,
+        address: "yuki@fabrikam.example".into(),
+        login_name: "yuki".into(),
+        display_name: "田中 由紀".into(),
+        receive_protocol: ReceiveProtocol::Imap,
+        endpoints: None,
+    })
+}
+
+/// An invitation of the emulator's main tenant for taro, made with the core's own writer.
+fn contoso_invitation(authority: &str) -> String {
+    invite::link(&Invitation {
+        organization_name: ORG_NAME.into(),
+        authority: authority.into(),
+        tenant: TENANT.into(),
+        tenant_id: DEMO_TENANT_ID.into(),
+        client_id: DEMO_CLIENT_ID.into(),
+        redirect_mode: RedirectMode::DeepLink,
+        address: TARO.into(),
+        login_name: "taro".into(),
+        display_name: TARO_NAME.into(),
+        receive_protocol: ReceiveProtocol::Imap,
+        endpoints: None,
+    })
+}
+
+/// `link` with one character inside `p=` changed so that the content still reads as an invitation but no longer
+/// matches the checksum (a changed letter of a name or an ID): what the core's parser calls `invite_tampered`.
+fn tamper(link: &str) -> Result<String> {
+    let start = link.find("&p=").ok_or("no p= in the link")? + 3;
+    let end = start + link[start..].find('&').ok_or("no parameter after p=")?;
+    let p = link[start..end].as_bytes();
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // From the middle outwards: the middle of the JSON is field values, not its braces and keys.
+    let mid = p.len() / 2;
+    let mut order: Vec<usize> = (0..p.len()).collect();
+    order.sort_by_key(|i| i.abs_diff(mid));
+    for i in order {
+        for &c in alphabet {
+            if c == p[i] {
+                continue;
+            }
+            let mut q = p.to_vec();
+            q[i] = c;
+            let candidate = format!("{}{}{}", &link[..start], String::from_utf8(q)?, &link[end..]);
+            if matches!(invite::parse(&candidate), Err(e) if e.kind == "invite_tampered") {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(format!("no one-character change of p= reads as a tampered invitation: {link}").into())
+}
+
+/// Waits until the handler file exists and gio names it as the scheme's default handler in this home.
+async fn check_scheme_handler(rig: &mut Rig, home: &DesktopHome) -> Result {
+    let file = home.handler_file();
+    let deadline = Instant::now() + REGISTER_WAIT;
+    let mut mime = String::new();
+    loop {
+        if file.is_file() {
+            mime = home.gio_mime(SCHEME).unwrap_or_else(|e| e.to_string());
+            let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if mime.lines().next().is_some_and(|l| l.contains(&name)) {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            let what = format!(
+                "the app did not register itself for {SCHEME}: {} exists: {}; gio mime says:\n{mime}",
+                file.display(),
+                file.is_file()
+            );
+            return Err(rig.failure(&what).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let desktop = std::fs::read_to_string(&file)?;
+    let exec = desktop.lines().find(|l| l.starts_with("Exec=")).unwrap_or_default().to_string();
+    if !(exec.contains(&*app_binary().to_string_lossy()) && exec.trim_end().ends_with("%u")) {
+        return Err(rig.failure(&format!("handler Exec must start the app binary with %u: {exec:?}")).await);
+    }
+    Ok(())
+}
+
+/// `gio open '<link>'` in the profile's desktop (its HOME, XDG dirs and data directory), as the OS would deliver
+/// a link clicked in a mail: gio starts the registered handler, a second app instance, which forwards it.
+async fn gio_open(rig: &mut Rig, env: &[(String, OsString)], link: &str) -> Result {
+    let mut cmd = tokio::process::Command::new("gio");
+    cmd.arg("open").arg(link).stdin(Stdio::null()).kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env("EXO_SETUP_DATA_DIR", rig.data_dir.path());
+    let out = match tokio::time::timeout(Duration::from_secs(30), cmd.output()).await {
+        Ok(r) => r?,
+        Err(_) => return Err(rig.failure("`gio open <invitation>` still running after 30 s").await),
+    };
+    if !out.status.success() {
+        let what = format!(
+            "`gio open <invitation>`: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Err(rig.failure(&what).await);
+    }
+    Ok(())
+}
+
+/// Exactly one app process on the profile: the second instance forwarded the link and exited.
+async fn check_single_instance(rig: &mut Rig, after: &str) -> Result {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let pids = app_instances(rig.data_dir.path());
+        if pids.len() == 1 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(rig.failure(&format!("want one app process after {after}, found {pids:?}")).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The invitation error of `kind`: `data-kind` on `invitation-error` itself or on the error block inside it.
+fn invitation_error(kind: &str) -> String {
+    format!("[data-testid=invitation-error][data-kind={kind}], [data-testid=invitation-error] [data-kind={kind}]")
+}
+
+/// The `data-kind` values shown in `invitation-error` now (for failure messages).
+async fn shown_error_kinds(rig: &Rig) -> String {
+    let js = "const e = document.querySelector('[data-testid=invitation-error]'); if (!e) return 'no invitation-error'; \
+              const ks = [e, ...e.querySelectorAll('[data-kind]')].map(x => x.getAttribute('data-kind')).filter(Boolean); \
+              return 'invitation-error data-kind: ' + JSON.stringify(ks) + ' text: ' + e.innerText;";
+    match rig.client.execute(js, vec![]).await {
+        Ok(v) => v.as_str().unwrap_or_default().to_string(),
+        Err(e) => format!("({e})"),
+    }
+}
+
+/// Waits for the invitation error of `kind`; the failure names the kinds that are shown instead.
+async fn expect_invitation_error(rig: &mut Rig, kind: &str) -> Result {
+    let css = invitation_error(kind);
+    let deadline = Instant::now() + FLOW_WAIT;
+    while Instant::now() < deadline {
+        if rig.exists(&css).await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    let shown = shown_error_kinds(rig).await;
+    Err(rig.failure(&format!("want invitation-error with data-kind={kind}; {shown}")).await)
+}
+
+/// Opens the paste box: from the start screen (`start-invitation`), going back to it with `change-role` if needed.
+async fn open_paste_box(rig: &mut Rig) -> Result {
+    if rig.exists("[data-testid=invite-open-text]").await {
+        return Ok(());
+    }
+    if !rig.exists("[data-testid=start-invitation]").await && rig.exists("[data-testid=change-role]").await {
+        rig.click("[data-testid=change-role]").await?;
+    }
+    rig.click("[data-testid=start-invitation]").await?;
+    rig.wait("[data-testid=invite-open-text]").await?;
+    Ok(())
+}
+
+/// Pastes `text` into the invitation box and submits it.
+async fn paste_invitation(rig: &mut Rig, text: &str) -> Result {
+    open_paste_box(rig).await?;
+    rig.fill("[data-testid=invite-open-text]", text).await?;
+    rig.click("[data-testid=invite-open-submit]").await?;
+    Ok(())
+}
+
+/// Visible text of the first element matching `css` (empty when there is none).
+async fn text_of(rig: &Rig, css: &str) -> String {
+    match rig.client.find(fantoccini::Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// `(readOnly, disabled, value)` of an input, `None` when it is not there.
+async fn input_state(rig: &Rig, css: &str) -> Result<Option<(bool, bool, String)>> {
+    let v = rig
+        .client
+        .execute(
+            "const e = document.querySelector(arguments[0]); \
+             return e ? [!!e.readOnly, !!e.disabled, String(e.value ?? '')] : null;",
+            vec![serde_json::Value::from(css)],
+        )
+        .await?;
+    Ok(v.as_array().map(|a| {
+        (a[0].as_bool().unwrap_or(false), a[1].as_bool().unwrap_or(false), a[2].as_str().unwrap_or("").to_string())
+    }))
+}
+
+async fn is_disabled(rig: &mut Rig, css: &str) -> Result<bool> {
+    let e = rig.wait(css).await?;
+    let disabled = e.prop("disabled").await?.is_some_and(|v| v == "true");
+    let aria = e.attr("aria-disabled").await?.is_some_and(|v| v == "true");
+    Ok(disabled || aria)
+}
+
+/// The SQLite file and its WAL, byte for byte (read without opening the database).
+fn sqlite_bytes(data_dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let db = data_dir.join("exo-setup.sqlite3");
+    let mut wal: OsString = db.clone().into_os_string();
+    wal.push("-wal");
+    (std::fs::read(&db).unwrap_or_default(), std::fs::read(PathBuf::from(wal)).unwrap_or_default())
+}
+
+/// Waits until the data directory's SQLite bytes stop changing (the app's start-up writes are over).
+async fn settled_sqlite_bytes(data_dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    let mut last = sqlite_bytes(data_dir);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        tokio::time::sleep(Duration::from_millis(750)).await;
+        let now = sqlite_bytes(data_dir);
+        if now == last || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
+/// Refresh token of a mailbox of the emulator's main tenant in a keychain service.
+async fn refresh_token_of(service: &str, address: &str) -> Result<Option<String>> {
+    let (service, address) = (service.to_string(), address.to_string());
+    let r = tokio::task::spawn_blocking(move || -> Result<Option<String>> {
+        let kc = OsKeychain::with_service(&service, DEFAULT_CHUNK_BYTES);
+        let key = AccountKey::new(DEMO_TENANT_ID, &address);
+        Ok(kc.get_refresh_token(&key)?.map(|s| s.expose().to_string()))
+    })
+    .await??;
+    Ok(r)
+}
+
+fn open_db(data_dir: &Path) -> Result<rusqlite::Connection> {
+    let db = rusqlite::Connection::open_with_flags(
+        data_dir.join("exo-setup.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )?;
+    db.busy_timeout(Duration::from_secs(5))?;
+    Ok(db)
+}
+
+/// `(organization_name, tenant, tenant_id, client_id, authority)` of a profile, `None` when none is configured.
+fn org_row(data_dir: &Path) -> Result<Option<(String, String, String, String, String)>> {
+    let db = open_db(data_dir)?;
+    let mut st =
+        db.prepare("SELECT organization_name, tenant, tenant_id, client_id, authority FROM org_settings WHERE id = 1")?;
+    let mut rows = st.query([])?;
+    Ok(match rows.next()? {
+        Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        None => None,
+    })
+}
+
+/// The confirmation screen shows `want` in `testid` (text of the element, case-insensitive).
+async fn expect_shown(rig: &mut Rig, testid: &str, want: &str, problems: &mut Vec<String>) -> Result {
+    let css = format!("[data-testid={testid}]");
+    if !rig.exists(&css).await {
+        problems.push(format!("{css} is missing on the confirmation screen"));
+        return Ok(());
+    }
+    let text = text_of(rig, &css).await;
+    if !text.to_lowercase().contains(&want.to_lowercase()) {
+        problems.push(format!("{css} shows {text:?}, which does not contain {want:?}"));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------ e
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open() -> Result {
+    const TEST: &str = "e_invite_round_trip";
+    let t0 = Instant::now();
+    let emu = Emulator::start(Config::default_demo()).await?;
+    emu.set_auto_approve(true);
+    // Step 3 is the admin's and not under test here: the tenant-wide consent is recorded in the emulator.
+    emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP_SCOPE, POP_SCOPE, SMTP_SCOPE]);
+
+    // ---- profile A: the admin's data directory, steps 1 and 2 with the CLI, and taro's invitation link
+    let (admin, link) = admin_profile(&emu).await?;
+    eprintln!("[{TEST}] admin profile ready after {:?}", t0.elapsed());
+
+    // ---- profile B: another data directory, keychain service and desktop home
+    let home = DesktopHome::new(TEST)?;
+    let service = unique_service("e");
+    let env = profile_env(TEST, &home, &service, &[]);
+    let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
+    if rig.data_dir.path() == admin.path() {
+        return Err("profile B must not use the admin's data directory".into());
+    }
+    rig.wait("[data-testid=start-admin]").await?;
+    check_scheme_handler(&mut rig, &home).await?;
+    rig.shot("user-start").await?;
+
+    // ---- the invitation arrives as a link handed to the desktop
+    gio_open(&mut rig, &env, &link).await?;
+    if rig.wait_for("[data-testid=invitation-screen]", FLOW_WAIT).await.is_err() {
+        let shown = shown_error_kinds(&rig).await;
+        return Err(rig.failure(&format!("no invitation-screen after `gio open <invitation>` ({shown})")).await);
+    }
+    check_single_instance(&mut rig, "`gio open <invitation>`").await?;
+    let mut problems = Vec::new();
+    expect_shown(&mut rig, "invitation-org", ORG_NAME, &mut problems).await?;
+    expect_shown(&mut rig, "invitation-tenant", TENANT, &mut problems).await?;
+    expect_shown(&mut rig, "invitation-client-id", DEMO_CLIENT_ID, &mut problems).await?;
+    expect_shown(&mut rig, "invitation-authority", &emu.base_url(), &mut problems).await?;
+    expect_shown(&mut rig, "invitation-mailbox", TARO, &mut problems).await?;
+    // http://127.0.0.1:PORT is not a Microsoft cloud: the user must be warned.
+    if !rig.exists("[data-testid=invitation-cloud-warning]").await {
+        problems.push(format!("no invitation-cloud-warning for the authority {}", emu.base_url()));
+    }
+    // A fresh profile has no organization to replace, and there is no policy to override anything.
+    for absent in ["invitation-replace", "invitation-overrides", "invitation-error"] {
+        if rig.exists(&format!("[data-testid={absent}]")).await {
+            problems.push(format!("{absent} is shown on a fresh profile without a policy"));
+        }
+    }
+    rig.scroll_to("[data-testid=invitation-screen]").await?;
+    rig.shot("invitation-screen").await?;
+    if !problems.is_empty() {
+        return Err(rig.failure(&format!("confirmation screen:\n  - {}", problems.join("\n  - "))).await);
+    }
+    // Nothing is stored before the user accepts.
+    if org_row(rig.data_dir.path())?.is_some() {
+        return Err(rig.failure("the organization was stored before the invitation was accepted").await);
+    }
+    if is_disabled(&mut rig, "[data-testid=invitation-accept]").await? {
+        return Err(rig.failure("invitation-accept is disabled on a fresh profile").await);
+    }
+
+    // ---- accept: step 4 with taro chosen
+    rig.click("[data-testid=invitation-accept]").await?;
+    let taro_panel = format!("[data-testid=step4-account][data-address=\"{TARO}\"]");
+    rig.wait_for(&taro_panel, FLOW_WAIT).await?;
+    rig.wait("[data-testid=step4-signin]").await?;
+    rig.shot("step4-after-accept").await?;
+
+    // ---- taro signs in through the test browser; the redirect comes back by `gio open` too
+    rig.click("[data-testid=step4-signin]").await?;
+    rig.wait_for("[data-testid=step4-signed-in-as]", FLOW_WAIT).await?;
+    let signed_in_as = text_of(&rig, "[data-testid=step4-signed-in-as]").await;
+    if signed_in_as.trim() != TARO {
+        return Err(rig.failure(&format!("step4-signed-in-as shows {signed_in_as:?}, want {TARO}")).await);
+    }
+    rig.scroll_to("[data-testid=flow-success]").await?;
+    rig.shot("step4-signed-in").await?;
+    check_single_instance(&mut rig, "the sign-in's redirect").await?;
+    eprintln!("[{TEST}] signed in after {:?}", t0.elapsed());
+    let data = rig.finish().await?;
+
+    // ---- what B holds: taro's refresh token in B's keychain service, the organization and taro in B's SQLite
+    let refresh = refresh_token_of(&service, TARO).await?.filter(|t| !t.is_empty());
+    let refresh = refresh.ok_or_else(|| format!("no refresh token for {TARO} in keychain service {service}"))?;
+    assert!(
+        emu.snapshot().refresh_tokens.iter().any(|r| r.token == refresh && r.upn == TARO),
+        "B's keychain holds a refresh token the emulator did not issue to taro"
+    );
+    let org = org_row(data.path())?.ok_or("B's SQLite has no org_settings after the invitation was accepted")?;
+    assert_eq!(
+        org,
+        (ORG_NAME.into(), TENANT.into(), DEMO_TENANT_ID.into(), DEMO_CLIENT_ID.into(), emu.base_url()),
+        "B's org_settings (organization_name, tenant, tenant_id, client_id, authority)"
+    );
+    let db = open_db(data.path())?;
+    let (display_name, protocol, status): (String, String, String) = db.query_row(
+        "SELECT display_name, receive_protocol, status FROM mail_accounts WHERE address = ?1",
+        [TARO],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    assert_eq!((display_name.as_str(), protocol.as_str()), (TARO_NAME, "imap"), "taro's account in B");
+    assert!(
+        matches!(status.as_str(), "signed_in" | "verified" | "error"),
+        "taro's status in B after the sign-in: {status}"
+    );
+    let accounts: i64 = db.query_row("SELECT count(*) FROM mail_accounts", [], |r| r.get(0))?;
+    assert_eq!(accounts, 1, "B holds taro's account only");
+    drop(admin);
+    eprintln!("[{TEST}] passed in {:?}", t0.elapsed());
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------ f
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f_tampered_and_other_organization_invitations_are_refused_or_confirmed() -> Result {
+    const TEST: &str = "f_invite_refusals";
+    let emu = Emulator::start(Config::default_demo()).await?;
+    // A user's profile that already has its organization (Contoso) configured.
+    let data = tempfile::Builder::new().prefix(&format!("exo-e2e-{TEST}-")).tempdir()?;
+    configure_org(data.path(), &emu.base_url(), "Contoso").await?;
+    let tampered = tamper(&contoso_invitation(&emu.base_url()))?;
+    let other_org = fabrikam_invitation(&emu.base_url());
+
+    let home = DesktopHome::new(TEST)?;
+    let env = profile_env(TEST, &home, &unique_service("f"), &[]);
+    let mut rig = Rig::start_with(TEST, rig_options(&env, Some(data))).await?;
+    rig.wait("[data-testid=start-admin]").await?;
+    open_paste_box(&mut rig).await?;
+    rig.shot("paste-box").await?;
+
+    // ---- a tampered link: invite_tampered, nothing written
+    let before = settled_sqlite_bytes(rig.data_dir.path()).await;
+    paste_invitation(&mut rig, &tampered).await?;
+    expect_invitation_error(&mut rig, "invite_tampered").await?;
+    if rig.exists("[data-testid=invitation-screen] [data-testid=invitation-accept]").await {
+        return Err(rig.failure("a tampered invitation offers invitation-accept").await);
+    }
+    rig.scroll_to("[data-testid=invitation-error]").await?;
+    rig.shot("tampered").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = sqlite_bytes(rig.data_dir.path());
+    if before != after {
+        return Err(rig
+            .failure(&format!(
+                "the SQLite file changed after a tampered invitation (main {} → {} bytes, WAL {} → {} bytes)",
+                before.0.len(),
+                after.0.len(),
+                before.1.len(),
+                after.1.len()
+            ))
+            .await);
+    }
+
+    // ---- another organization: the replacement must be confirmed before Accept is possible
+    paste_invitation(&mut rig, &other_org).await?;
+    if rig.wait_for("[data-testid=invitation-screen]", FLOW_WAIT).await.is_err() {
+        let shown = shown_error_kinds(&rig).await;
+        return Err(rig
+            .failure(&format!("no invitation-screen for another organization's invitation ({shown})"))
+            .await);
+    }
+    rig.wait("[data-testid=invitation-replace]").await?;
+    rig.wait("[data-testid=invitation-replace-confirm]").await?;
+    let replace_text = text_of(&rig, "[data-testid=invitation-replace]").await;
+    eprintln!("[{TEST}] invitation-replace says: {replace_text:?}");
+    rig.scroll_to("[data-testid=invitation-replace]").await?;
+    rig.shot("other-org-replace").await?;
+    if !is_disabled(&mut rig, "[data-testid=invitation-accept]").await? {
+        return Err(rig.failure("invitation-accept is enabled before invitation-replace-confirm is ticked").await);
+    }
+    rig.click("[data-testid=invitation-replace-confirm]").await?;
+    let enabled = rig
+        .wait_until("invitation-accept to become enabled", |c| async move {
+            let e = c.find(fantoccini::Locator::Css("[data-testid=invitation-accept]")).await.ok()?;
+            let disabled = e.prop("disabled").await.ok()?.is_some_and(|v| v == "true");
+            let aria = e.attr("aria-disabled").await.ok()?.is_some_and(|v| v == "true");
+            (!disabled && !aria).then_some(())
+        })
+        .await;
+    enabled?;
+    rig.shot("other-org-confirmed").await?;
+    // Not accepted: discarded.
+    rig.click("[data-testid=invitation-discard]").await?;
+    let gone = rig
+        .wait_until("the confirmation screen to close after discard", |c| async move {
+            c.find(fantoccini::Locator::Css("[data-testid=invitation-screen]")).await.is_err().then_some(())
+        })
+        .await;
+    gone?;
+    rig.shot("discarded").await?;
+    let data = rig.finish().await?;
+
+    // ---- the configured organization is still Contoso, no account was added
+    let org = org_row(data.path())?.ok_or("the configured organization disappeared")?;
+    assert_eq!(
+        (org.0.as_str(), org.1.as_str(), org.3.as_str()),
+        ("Contoso", TENANT, DEMO_CLIENT_ID),
+        "org_settings after a tampered and a discarded invitation"
+    );
+    let accounts: i64 = open_db(data.path())?.query_row("SELECT count(*) FROM mail_accounts", [], |r| r.get(0))?;
+    assert_eq!(accounts, 0, "no account may be stored by refused or discarded invitations");
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------ g
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn g_managed_policy_locks_step1_fields_and_refuses_other_tenants() -> Result {
+    const TEST: &str = "g_managed_policy";
+    let emu = Emulator::start(Config::default_demo()).await?;
+    let policy_dir = tempfile::Builder::new().prefix("exo-e2e-policy-").tempdir()?;
+    let policy = serde_json::json!({
+        "version": 1,
+        "tenant": TENANT,
+        "clientId": DEMO_CLIENT_ID,
+        "authority": { "value": emu.base_url(), "locked": false },
+        "invitations": "same_tenant",
+    });
+    let policy_file = policy_dir.path().join("policy.json");
+    std::fs::write(&policy_file, serde_json::to_vec_pretty(&policy)?)?;
+
+    let home = DesktopHome::new(TEST)?;
+    let env = profile_env(TEST, &home, &unique_service("g"), &[("EXO_SETUP_POLICY_FILE", policy_file.clone().into())]);
+    let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
+    std::fs::write(rig.shots.join("policy.json"), serde_json::to_vec_pretty(&policy)?)?;
+
+    // ---- step 1 as the admin: tenant and client ID locked, authority pre-filled and editable
+    open_step1(&mut rig).await?;
+    if rig.exists("[data-testid=policy-error]").await {
+        let text = text_of(&rig, "[data-testid=policy-error]").await;
+        return Err(rig.failure(&format!("policy-error shown for a valid policy: {text:?}")).await);
+    }
+    for badge in ["managed-tenant", "managed-clientId"] {
+        rig.wait(&format!("[data-testid={badge}]")).await?;
+    }
+    if !rig.exists("#authority").await {
+        rig.click("[data-testid=show-advanced]").await?;
+        rig.wait("#authority").await?;
+    }
+    let mut problems = Vec::new();
+    for (css, want) in [("#tenant", TENANT), ("#client-id", DEMO_CLIENT_ID)] {
+        match input_state(&rig, css).await? {
+            None => problems.push(format!("{css} is missing")),
+            Some((read_only, disabled, value)) => {
+                if !read_only {
+                    problems.push(format!("{css} is not read-only (readOnly=false, disabled={disabled})"));
+                }
+                if !value.eq_ignore_ascii_case(want) {
+                    problems.push(format!("{css} shows {value:?}, want the policy's {want:?}"));
+                }
+            }
+        }
+    }
+    match input_state(&rig, "#authority").await? {
+        None => problems.push("#authority is missing".into()),
+        Some((read_only, disabled, value)) => {
+            if read_only || disabled {
+                problems.push(format!("#authority is not editable (readOnly={read_only}, disabled={disabled})"));
+            }
+            if value.trim_end_matches('/') != emu.base_url() {
+                problems.push(format!("#authority shows {value:?}, want the policy's pre-fill {}", emu.base_url()));
+            }
+        }
+    }
+    if rig.exists("[data-testid=managed-authority]").await {
+        eprintln!("[{TEST}] note: an unlocked (pre-fill only) authority also has a managed-authority badge");
+    }
+    if rig.exists("[data-testid=policy-conflict]").await {
+        problems.push("policy-conflict shown on a profile without saved settings".into());
+    }
+    rig.scroll_to("#tenant").await?;
+    rig.shot("step1-managed").await?;
+    if !problems.is_empty() {
+        return Err(rig.failure(&format!("step 1 under the policy:\n  - {}", problems.join("\n  - "))).await);
+    }
+
+    // ---- an invitation for another tenant is refused by the policy
+    paste_invitation(&mut rig, &fabrikam_invitation(&emu.base_url())).await?;
+    expect_invitation_error(&mut rig, "invite_other_tenant").await?;
+    if rig.exists("[data-testid=invitation-accept]").await {
+        return Err(rig.failure("an invitation the policy refuses offers invitation-accept").await);
+    }
+    rig.scroll_to("[data-testid=invitation-error]").await?;
+    rig.shot("other-tenant-refused").await?;
+
+    // ---- one for the policy's tenant opens (the refusal above is about the tenant, not every invitation)
+    paste_invitation(&mut rig, &contoso_invitation(&emu.base_url())).await?;
+    if rig.wait_for("[data-testid=invitation-screen]", FLOW_WAIT).await.is_err() {
+        let shown = shown_error_kinds(&rig).await;
+        return Err(rig.failure(&format!("no invitation-screen for the policy's own tenant ({shown})")).await);
+    }
+    rig.shot("same-tenant-opens").await?;
+    rig.click("[data-testid=invitation-discard]").await?;
+    let data = rig.finish().await?;
+    assert!(org_row(data.path())?.is_none(), "nothing may be stored by a refused or discarded invitation");
+    Ok(())
+}

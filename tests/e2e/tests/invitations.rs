@@ -201,7 +201,7 @@ fn contoso_invitation(authority: &str) -> String {
 fn tamper(link: &str) -> Result<String> {
     let start = link.find("&p=").ok_or("no p= in the link")? + 3;
     let end = start + link[start..].find('&').ok_or("no parameter after p=")?;
-    let p = link[start..end].as_bytes();
+    let p = &link.as_bytes()[start..end];
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     // From the middle outwards: the middle of the JSON is field values, not its braces and keys.
     let mid = p.len() / 2;
@@ -418,8 +418,11 @@ fn open_db(data_dir: &Path) -> Result<rusqlite::Connection> {
     Ok(db)
 }
 
-/// `(organization_name, tenant, tenant_id, client_id, authority)` of a profile, `None` when none is configured.
-fn org_row(data_dir: &Path) -> Result<Option<(String, String, String, String, String)>> {
+/// `(organization_name, tenant, tenant_id, client_id, authority)` of a profile's `org_settings`.
+type OrgRow = (String, String, String, String, String);
+
+/// The profile's organization, `None` when none is configured.
+fn org_row(data_dir: &Path) -> Result<Option<OrgRow>> {
     let db = open_db(data_dir)?;
     let mut st =
         db.prepare("SELECT organization_name, tenant, tenant_id, client_id, authority FROM org_settings WHERE id = 1")?;

@@ -672,6 +672,7 @@ pub struct ManagedPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 #[ts(export)]
+#[allow(clippy::large_enum_variant)] // one event at a time; boxing buys nothing
 pub enum InvitationOpened {
     Preview { preview: InvitationPreview },
     Failed { error: crate::UiError },

@@ -64,6 +64,16 @@ fn server_from_row(r: &Row<'_>) -> rusqlite::Result<MailServer> {
     })
 }
 
+/// Where Exchange Online serves IMAP, POP3 and SMTP (the built-in server's defaults, migration 0001).
+pub fn exchange_online_endpoints() -> crate::model::ServerEndpoints {
+    let ep = |host: &str, port, security| Endpoint { host: host.to_owned(), port, security };
+    crate::model::ServerEndpoints {
+        imap: ep("outlook.office365.com", 993, Security::Tls),
+        pop3: ep("outlook.office365.com", 995, Security::Tls),
+        smtp: ep("smtp.office365.com", 587, Security::Starttls),
+    }
+}
+
 /// All mail servers, the built-in one first.
 pub fn servers(conn: &Connection) -> rusqlite::Result<Vec<MailServer>> {
     let mut stmt = conn.prepare(&format!("SELECT {SERVER_COLUMNS} FROM mail_servers ORDER BY builtin DESC, name"))?;
@@ -281,6 +291,20 @@ pub fn set_server_endpoints(
     let s = server(&store.conn(), id)?;
     let conn = store.conn();
     let tx = conn.unchecked_transaction().map_err(sql)?;
+    write_endpoints(&tx, &s.name, id, imap, pop3, smtp)?;
+    tx.commit().map_err(sql)?;
+    server(&conn, id)
+}
+
+/// Saves a server's endpoints (already checked) with an audit entry, inside the caller's transaction.
+pub(crate) fn write_endpoints(
+    tx: &Connection,
+    name: &str,
+    id: i64,
+    imap: &Endpoint,
+    pop3: &Endpoint,
+    smtp: &Endpoint,
+) -> Result<(), UiError> {
     tx.execute(
         "UPDATE mail_servers SET imap_host = ?2, imap_port = ?3, imap_security = ?4, pop3_host = ?5, pop3_port = ?6,
          pop3_security = ?7, smtp_host = ?8, smtp_port = ?9, smtp_security = ?10 WHERE id = ?1",
@@ -299,9 +323,9 @@ pub fn set_server_endpoints(
     )
     .map_err(sql)?;
     audit(
-        &tx,
+        tx,
         "server.endpoints",
-        &s.name,
+        name,
         json!({
             "imap": format!("{}:{}", imap.host, imap.port),
             "pop3": format!("{}:{}", pop3.host, pop3.port),
@@ -309,8 +333,7 @@ pub fn set_server_endpoints(
         }),
     )
     .map_err(sql)?;
-    tx.commit().map_err(sql)?;
-    server(&conn, id)
+    Ok(())
 }
 
 pub(crate) fn check_endpoint(protocol: &str, e: &Endpoint) -> Result<(), UiError> {

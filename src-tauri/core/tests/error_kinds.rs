@@ -1,11 +1,14 @@
-//! Every error kind the OAuth client, the keychain, the sign-in service and the mail check can send to the UI
+//! Every error kind the OAuth client, the keychain, the sign-in service, the mail check, invitations and
+//! the managed policy can send to the UI
 //! has Japanese and English text: the UI's `ERROR_KINDS` list (whose ja/en entries the UI tests
 //! check) must name each of them.
 
 use exo_setup_core::auth::AUTH_ERROR_KINDS;
+use exo_setup_core::invite::INVITE_ERROR_KINDS;
 use exo_setup_core::keychain::KEYCHAIN_ERROR_KINDS;
 use exo_setup_core::mailcheck::MAILCHECK_ERROR_KINDS;
 use exo_setup_core::oauth::OAUTH_ERROR_KINDS;
+use exo_setup_core::policy::POLICY_ERROR_KINDS;
 
 #[test]
 fn ui_lists_every_kind_rust_can_send() {
@@ -18,6 +21,8 @@ fn ui_lists_every_kind_rust_can_send() {
         .chain(KEYCHAIN_ERROR_KINDS)
         .chain(AUTH_ERROR_KINDS)
         .chain(MAILCHECK_ERROR_KINDS)
+        .chain(INVITE_ERROR_KINDS)
+        .chain(POLICY_ERROR_KINDS)
         .copied()
         .filter(|k| !list.contains(&format!("'{k}'")))
         .collect();

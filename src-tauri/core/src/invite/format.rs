@@ -164,9 +164,9 @@ pub fn parse(text: &str) -> Result<Invitation, UiError> {
         (Some(p), Some(c)) => (p, c),
         _ => return Err(malformed("incomplete", "the link is cut off")),
     };
-    let bytes = URL_SAFE_NO_PAD.decode(p.as_bytes()).map_err(|_| malformed("incomplete", "the link is cut off"))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|_| malformed("incomplete", "the link is cut off"))?;
+    // With its checksum present, content that does not even decode was changed on the way.
+    let bytes = URL_SAFE_NO_PAD.decode(p.as_bytes()).map_err(|_| tampered())?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| tampered())?;
     finish(value, &c)
 }
 

@@ -22,7 +22,7 @@ mod format;
 mod make;
 mod pending;
 
-pub use accept::{accept, preview};
+pub use accept::{accept, microsoft_cloud, preview};
 pub use format::{file_contents, is_invitation_url, link, parse, read_file, Invitation, INVITATION_VERSION};
 pub use make::{for_account, for_accounts, write_csv, write_files};
 pub use pending::PendingInvitations;

@@ -2,12 +2,14 @@
 //! subcommands script the same core (server show/enable/disable, accounts list/add/delete/
 //! import/export) for admins with thousands of users, and run steps 3 and 4 from a terminal
 //! (`consent`, `login`) with the RFC 8252 loopback redirect and the system browser. `token`
-//! prints a mailbox's access token for mail clients (`passwordeval`, `PassCmd`).
+//! prints a mailbox's access token for mail clients (`passwordeval`, `PassCmd`). `invite` makes
+//! invitations (links, `.exoinvite` files, a mail-merge CSV) on the admin's computer; `open`
+//! shows one in plain words on the user's and, once confirmed, stores it.
 //!
 //! Exit codes (also in the `--help` text and the README): see [`EXIT_CODES_HELP`].
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +20,13 @@ use exo_setup_core::auth::{browser, Auth, AUTH_ERROR_KINDS};
 use exo_setup_core::csv_io::{self, ExportEncoding};
 use exo_setup_core::keychain::OsKeychain;
 use exo_setup_core::model::{
-    AccountInput, AccountQuery, Endpoint, FlowResult, ImportMode, OrgSettingsInput, ReceiveProtocol, RedirectMode,
-    Security,
+    AccountInput, AccountQuery, Endpoint, FlowResult, ImportMode, InvitationPreview, MicrosoftCloud, OrgSettingsInput,
+    ReceiveProtocol, RedirectMode, Security,
 };
 use exo_setup_core::oauth::OAUTH_ERROR_KINDS;
-use exo_setup_core::{accounts, mailcheck, org, overview, Actor, Store, UiError};
+use exo_setup_core::{accounts, invite, mailcheck, org, overview, policy, Actor, Store, UiError};
+
+use crate::invitations::Source;
 
 /// The exit codes, as `--help` shows them.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
@@ -34,7 +38,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   6  a --valid-rows-only import skipped some rows
   7  the system keychain is unavailable, locked or refused access
   8  the user must act: sign in (again), finish or retry the sign-in in the browser,
-     or sign in as the right account";
+     sign in as the right account, or confirm an invitation (--yes, --replace)";
 
 /// How long `consent` and `login` wait for the browser by default: a flow's lifetime.
 const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 600;
@@ -62,6 +66,18 @@ pub enum Command {
     /// Users' mail accounts (step 2).
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Administrator: invitations that set up a user's mailbox on the user's own computer.
+    ///
+    /// An invitation carries the organization's settings (authority, tenant, application ID,
+    /// redirect mode), the mailbox and its servers; no secret. Without --out or --csv, prints the
+    /// link (one account) or `ADDRESS<TAB>LINK` lines (--all).
+    Invite(InviteArgs),
+    /// User: open an invitation (link or .exoinvite file), check what it sets up, and store it.
+    ///
+    /// Shows the organization, tenant, application ID, authority and mailbox, then asks
+    /// before storing anything (without a terminal, --yes is required). Then sign in with
+    /// `exo-setup login ADDRESS`.
+    Open(OpenArgs),
     /// Step 3 (administrator): grant tenant-wide admin consent in the browser.
     ///
     /// Listens on 127.0.0.1 for the redirect (http://localhost must be registered under "Mobile and
@@ -104,6 +120,38 @@ pub enum Command {
         /// The mailbox.
         address: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InviteArgs {
+    /// The registered mailbox to invite, e.g. taro@contoso.example.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    address: Option<String>,
+    /// Every registered mailbox.
+    #[arg(long)]
+    all: bool,
+    /// Write one ADDRESS.exoinvite file per mailbox into DIR (created if needed); prints the paths.
+    #[arg(long, value_name = "DIR", conflicts_with = "csv")]
+    out: Option<PathBuf>,
+    /// Write a mail-merge CSV (address, display_name, file_name, link) to FILE, or to standard
+    /// output with `-`.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The invitation: a dev.exosetup.wizard://invite?… link or an .exoinvite file.
+    invitation: String,
+    /// Store it without asking (required when there is no terminal to ask on).
+    #[arg(long)]
+    yes: bool,
+    /// Allow it to replace the organization already configured on this computer.
+    #[arg(long)]
+    replace: bool,
+    /// Print what was stored as JSON (the confirmation goes to standard error).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of the browser round trips (`consent`, `login`).
@@ -156,6 +204,9 @@ pub struct EnableArgs {
     /// Authority, default https://login.microsoftonline.com.
     #[arg(long, default_value = "")]
     authority: String,
+    /// The organization's name as users know it (shown on invitations).
+    #[arg(long, value_name = "NAME", default_value = "")]
+    organization_name: String,
     #[arg(long, value_enum, default_value_t = CliRedirectMode::DeepLink)]
     redirect_mode: CliRedirectMode,
 }
@@ -222,6 +273,8 @@ pub fn exit_code(e: &UiError) -> u8 {
     match kind {
         "storage" | "data_dir" => 5,
         _ if kind.starts_with("keychain_") => 7,
+        // An invitation waits for the user's explicit yes.
+        "confirmation_required" | "invite_replaces_org" => 8,
         "host_unreachable"
         | "dns_failure"
         | "tls_failure"
@@ -321,6 +374,8 @@ fn json_out<T: serde::Serialize>(v: &T) -> Result<u8, UiError> {
 
 fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
     match command {
+        Command::Invite(args) => invite_command(store, args),
+        Command::Open(args) => block_on(open_command(store, args)),
         Command::Consent(flow) => block_on(consent(auth(store), flow)),
         Command::Login { address, flow } => block_on(login(auth(store), &address, flow)),
         Command::Token { address } => {
@@ -439,7 +494,7 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             match (args.tenant, args.client_id) {
                 (Some(tenant), Some(client_id)) => {
                     let input = OrgSettingsInput {
-                        organization_name: String::new(),
+                        organization_name: args.organization_name,
                         tenant,
                         client_id,
                         authority: args.authority,
@@ -639,6 +694,178 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             Ok(0)
         }
     }
+}
+
+fn write_failed(path: &Path, e: impl std::fmt::Display) -> UiError {
+    UiError::new("export_write", Actor::User, format!("{} could not be written: {e}", path.display()))
+        .with("path", path.display())
+        .with("reason", e)
+}
+
+/// `exo-setup invite ADDRESS | --all [--out DIR | --csv FILE]`.
+fn invite_command(store: &Store, args: InviteArgs) -> Result<u8, UiError> {
+    let invitations = {
+        let conn = store.conn();
+        let ids = match &args.address {
+            Some(address) => {
+                let a = accounts::find_by_address(&conn, address)?.ok_or_else(|| {
+                    UiError::new(
+                        "account_not_found",
+                        Actor::Admin,
+                        format!("There is no mail account {address}: register it first (`exo-setup accounts add`)."),
+                    )
+                    .with("address", address)
+                })?;
+                Some(vec![a.id])
+            }
+            None => None,
+        };
+        invite::for_accounts(&conn, ids.as_deref())?
+    };
+    if invitations.is_empty() {
+        return Err(UiError::new(
+            "no_accounts",
+            Actor::Admin,
+            "There are no mail accounts to invite: register them first (`exo-setup accounts add` or `accounts import`).",
+        ));
+    }
+    let mut out = std::io::stdout().lock();
+    if let Some(dir) = &args.out {
+        for path in invite::write_files(&invitations, dir)? {
+            let _ = writeln!(out, "{}", path.display());
+        }
+    } else if let Some(file) = &args.csv {
+        let links: Vec<_> = invitations.into_iter().map(|(link, _)| link).collect();
+        if file.as_os_str() == "-" {
+            invite::write_csv(&links, &mut out)?;
+        } else {
+            let f = std::fs::File::create(file).map_err(|e| write_failed(file, e))?;
+            let mut w = std::io::BufWriter::new(f);
+            invite::write_csv(&links, &mut w)?;
+            w.flush().map_err(|e| write_failed(file, e))?;
+            let _ = writeln!(out, "{}", file.display());
+        }
+    } else if args.all {
+        for (link, _) in &invitations {
+            let _ = writeln!(out, "{}\t{}", link.address, link.link);
+        }
+    } else {
+        let _ = writeln!(out, "{}", invitations[0].0.link);
+    }
+    out.flush()
+        .map_err(|e| UiError::new("output_failed", Actor::User, format!("The output could not be written: {e}")))?;
+    Ok(0)
+}
+
+fn cloud_name(cloud: MicrosoftCloud) -> &'static str {
+    match cloud {
+        MicrosoftCloud::Global => "Microsoft Entra ID, global cloud",
+        MicrosoftCloud::UsGovernment => "Microsoft Entra ID for US Government",
+        MicrosoftCloud::China => "Microsoft Entra ID operated by 21Vianet (China)",
+    }
+}
+
+/// The confirmation, in plain words.
+fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Result<()> {
+    let or_none = |s: &str| if s.is_empty() { "(not given)".to_owned() } else { s.to_owned() };
+    writeln!(out, "This invitation sets up a mailbox on this computer. Check it before you accept:")?;
+    writeln!(out, "  organization:             {}", or_none(&p.organization_name))?;
+    if p.tenant.eq_ignore_ascii_case(&p.tenant_id) {
+        writeln!(out, "  tenant:                   {}", p.tenant_id)?;
+    } else {
+        writeln!(out, "  tenant:                   {} (tenant ID {})", p.tenant, p.tenant_id)?;
+    }
+    writeln!(out, "  application (client) ID:  {}", p.client_id)?;
+    match p.cloud {
+        Some(cloud) => writeln!(out, "  authority:                {} ({})", p.authority, cloud_name(cloud))?,
+        None => writeln!(out, "  authority:                {} (NOT a known Microsoft cloud)", p.authority)?,
+    }
+    writeln!(out, "  mailbox:                  {}", p.address)?;
+    writeln!(out, "  display name:             {}", or_none(&p.display_name))?;
+    writeln!(out, "  receive protocol:         {}", p.receive_protocol.as_str().to_ascii_uppercase())?;
+    writeln!(out, "  sign-in returns by:       {}", p.redirect_mode.as_str())?;
+    if let Some(ep) = &p.endpoints {
+        for (label, e) in [("IMAP", &ep.imap), ("POP3", &ep.pop3), ("SMTP", &ep.smtp)] {
+            writeln!(out, "  {label} server:              {}:{} ({})", e.host, e.port, e.security.as_str())?;
+        }
+    }
+    for o in &p.overrides {
+        writeln!(out, "  managed by policy:        {} = {} (the invitation said {})", o.field, o.managed, o.invited)?;
+    }
+    if p.already_registered {
+        writeln!(out, "  This mailbox is already registered here; accepting keeps its sign-in.")?;
+    }
+    if let Some(r) = &p.replaces {
+        writeln!(
+            out,
+            "  REPLACES the organization set up on this computer: {} (tenant {}, tenant ID {}, application {}, authority {})",
+            or_none(&r.organization_name),
+            r.tenant,
+            r.tenant_id,
+            r.client_id,
+            r.authority
+        )?;
+    }
+    if p.cloud.is_none() {
+        writeln!(
+            out,
+            "WARNING: {} is not a known Microsoft cloud. Signing in would send your password to that address \
+             instead of Microsoft. Accept only if your administrator told you that your organization uses it.",
+            p.authority
+        )?;
+    }
+    out.flush()
+}
+
+/// `exo-setup open LINK|FILE [--yes] [--replace] [--json]`.
+async fn open_command(store: &Store, args: OpenArgs) -> Result<u8, UiError> {
+    let inv = match Source::from_arg(&args.invitation) {
+        Source::Text(text) => invite::parse(&text)?,
+        Source::File(path) => invite::read_file(&path)?,
+    };
+    let policy = policy::load()?;
+    let preview = invite::preview(&store.conn(), &policy, &inv, String::new())?;
+    // With --json, standard output is for the result only.
+    let mut out: Box<dyn Write> =
+        if args.json { Box::new(std::io::stderr().lock()) } else { Box::new(std::io::stdout().lock()) };
+    let _ = print_invitation(&mut out, &preview);
+    drop(out);
+    if let (Some(r), false) = (&preview.replaces, args.replace) {
+        return Err(UiError::new(
+            "invite_replaces_org",
+            Actor::User,
+            "This computer is already set up for another organization (see REPLACES above); nothing was changed. \
+             If your administrator told you to switch, run the command again with --replace.",
+        )
+        .with("tenant", &r.tenant));
+    }
+    if !args.yes {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return Err(UiError::new(
+                "confirmation_required",
+                Actor::User,
+                "Nothing was changed: there is no terminal to ask for confirmation. Read the invitation above \
+                 and run the command again with --yes to set it up.",
+            ));
+        }
+        eprint!("Set up this mailbox? [y/N] ");
+        let mut answer = String::new();
+        let _ = stdin.lock().read_line(&mut answer);
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            eprintln!("Nothing was changed.");
+            return Ok(8);
+        }
+    }
+    let accepted = invite::accept(store, &policy, &inv, args.replace).await?;
+    if args.json {
+        return json_out(&accepted);
+    }
+    let org = &accepted.org;
+    let name = if org.organization_name.is_empty() { &org.tenant } else { &org.organization_name };
+    println!("Set up {} for {name} (tenant {}).", accepted.account.address, org.tenant_id);
+    println!("Next: sign in with `exo-setup login {}` (or in the wizard's step 4).", accepted.account.address);
+    Ok(0)
 }
 
 fn server_id_by_name(store: &Store, name: &str) -> Result<i64, UiError> {

@@ -87,9 +87,14 @@ pub fn emit_finished<R: Runtime>(app: &AppHandle<R>, finished: &FlowFinished) {
     }
 }
 
-/// A URL the OS handed over (deep link). Only the callback path of our scheme is a redirect;
-/// anything else is logged and ignored (issue 6 adds invitations).
+/// A URL the OS handed over (deep link). An invitation link goes to the confirmation screen
+/// ([`crate::invitations`]); only the callback path of our scheme is a redirect; anything else
+/// is logged and ignored.
 pub fn handle_deep_link<R: Runtime>(app: &AppHandle<R>, auth: &Arc<Auth>, url: &Url) {
+    if exo_setup_core::invite::is_invitation_url(url) {
+        crate::invitations::open_and_announce(app, crate::invitations::Source::Text(url.to_string()));
+        return;
+    }
     let callback = identity::deep_link_redirect_uri();
     let is_callback = Url::parse(&callback)
         .map(|c| c.scheme() == url.scheme() && c.host_str() == url.host_str() && c.path() == url.path())

@@ -1,5 +1,6 @@
 //! `exo-setup-gui`: the wizard window (also reached through `exo-setup` without a subcommand, and
-//! launched by the OS for the deep link). Given a subcommand it runs the CLI like `exo-setup`.
+//! launched by the OS for a deep link or an invitation file). Given a subcommand it runs the CLI
+//! like `exo-setup`.
 // In release builds on Windows, do not open a console window for the GUI.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -7,31 +8,37 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use exo_setup::cli::{self, Cli};
+use exo_setup::launch;
 use exo_setup_core::{paths, Store};
 
 fn main() -> ExitCode {
     exo_setup::logging::init();
-    // A deep link can launch the app cold with the URL as its only argument: that is the GUI.
+    // The OS may launch the app cold with a deep link or an invitation file as the only argument:
+    // that is the GUI, and clap must not read it as a subcommand.
     let args: Vec<String> = std::env::args().collect();
-    let is_deep_link =
-        args.len() == 2 && args[1].starts_with(&format!("{}:", exo_setup_core::identity::DEEP_LINK_SCHEME));
-    let cli = if is_deep_link { Cli { data_dir: None, command: None } } else { Cli::parse() };
-    let data_dir = paths::data_dir(cli.data_dir.clone());
-    match cli.command {
-        Some(command) => cli::run(data_dir, command),
+    let cwd = std::env::current_dir().ok();
+    let gui = match launch::gui_launch(&args, cwd.as_deref()) {
+        Some(gui) => gui,
         None => {
-            let store = match Store::open_in(&data_dir) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("exo-setup: {e}");
-                    return ExitCode::from(5);
-                }
-            };
-            if let Err(e) = exo_setup::run_app(tauri::Builder::default(), data_dir, store) {
-                eprintln!("exo-setup: {e}");
-                return ExitCode::FAILURE;
+            let cli = Cli::parse();
+            let data_dir = paths::data_dir(cli.data_dir.clone());
+            match cli.command {
+                Some(command) => return cli::run(data_dir, command),
+                None => launch::GuiLaunch { data_dir: Some(data_dir), handover: None },
             }
-            ExitCode::SUCCESS
         }
+    };
+    let data_dir = paths::data_dir(gui.data_dir);
+    let store = match Store::open_in(&data_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("exo-setup: {e}");
+            return ExitCode::from(5);
+        }
+    };
+    if let Err(e) = exo_setup::run_app(tauri::Builder::default(), data_dir, store, gui.handover) {
+        eprintln!("exo-setup: {e}");
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }

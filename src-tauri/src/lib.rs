@@ -9,6 +9,7 @@ pub mod cli;
 mod commands;
 mod flows;
 mod gui;
+pub mod invitations;
 pub mod launch;
 pub mod logging;
 mod upkeep;

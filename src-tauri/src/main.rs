@@ -2,8 +2,9 @@
 //!
 //! With a subcommand it runs the CLI and never loads the GUI: this binary does not link Tauri or
 //! WebKit, so `exo-setup token <address>` — what mail clients run on every connection — starts
-//! in a few milliseconds. Without one (or with a deep link as the only argument) it hands over to
-//! the wizard, `exo-setup-gui` next to it, with the same arguments (see [`exo_setup::launch`]).
+//! in a few milliseconds. Without one (or with a deep link or an invitation file as the only
+//! argument: the OS opening something with the app) it hands over to the wizard,
+//! `exo-setup-gui` next to it, with the same arguments (see [`exo_setup::launch`]).
 
 use std::process::ExitCode;
 

@@ -6,12 +6,14 @@ mod accounts;
 mod auth;
 mod check;
 mod csv;
+mod invite;
 mod setup;
 
 pub use accounts::*;
 pub use auth::*;
 pub use check::*;
 pub use csv::*;
+pub use invite::*;
 pub use setup::*;
 
 use std::sync::Arc;

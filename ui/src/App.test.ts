@@ -34,7 +34,7 @@ describe('language', () => {
   it('switches the language inside the wizard too', async () => {
     await renderApp({ locale: 'en-US' });
     await fireEvent.click(screen.getByTestId('start-admin'));
-    expect(screen.getByTestId('save-exchange').textContent).toContain('Save and use');
+    expect((await screen.findByTestId('save-exchange')).textContent).toContain('Save and use');
     await fireEvent.click(screen.getByTestId('lang-ja'));
     expect(screen.getByTestId('save-exchange').textContent).toContain('保存して使用する');
   });
@@ -111,6 +111,7 @@ describe('start failure and language switch', () => {
   it('switches the language inside a step without losing what was typed', async () => {
     await renderApp({ locale: 'en-US' });
     await fireEvent.click(screen.getByTestId('start-admin'));
+    await screen.findByTestId('save-exchange');
     await fireEvent.input(document.getElementById('tenant') as HTMLInputElement, { target: { value: 'kept.example' } });
     await fireEvent.click(screen.getByTestId('lang-ja'));
     await waitFor(() => expect(screen.getByTestId('save-exchange').textContent).toContain('保存して使用する'));

@@ -18,7 +18,7 @@ describe('api', () => {
       },
     });
     await expect(
-      api.saveExchangeOnline({ tenant: '', clientId: '', authority: '', redirectMode: 'deep_link' }),
+      api.saveExchangeOnline({ organizationName: '', tenant: '', clientId: '', authority: '', redirectMode: 'deep_link' }),
     ).rejects.toEqual(error);
   });
 

@@ -16,9 +16,15 @@ import type { FlowStarted } from '../bindings/FlowStarted';
 import type { ImportMode } from '../bindings/ImportMode';
 import type { ImportOutcome } from '../bindings/ImportOutcome';
 import type { ImportPreview } from '../bindings/ImportPreview';
+import type { InvitationAccepted } from '../bindings/InvitationAccepted';
+import type { InvitationLink } from '../bindings/InvitationLink';
+import type { InvitationOpened } from '../bindings/InvitationOpened';
+import type { InvitationPreview } from '../bindings/InvitationPreview';
 import type { MailCheckReport } from '../bindings/MailCheckReport';
+import type { ManagedPolicy } from '../bindings/ManagedPolicy';
 import type { NeedsReauth } from '../bindings/NeedsReauth';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
+import type { SavedFiles } from '../bindings/SavedFiles';
 import type { SetupOverview } from '../bindings/SetupOverview';
 import { toUiError } from './errors/uiError';
 
@@ -52,9 +58,19 @@ function normalizeReport(raw: MailCheckReport): MailCheckReport {
   return { ...raw, checks: raw.checks.map((c) => ({ ...c, error: c.error ? toUiError(c.error) : null })) };
 }
 
+/** The event Rust emits when an invitation arrives (deep link, `.exoinvite` file, or a file dropped on the window). */
+export const INVITATION_OPENED_EVENT = 'exo://invitation-opened';
+
+/** An opened invitation as received, with its error (if any) normalized like a rejected command's. */
+function normalizeOpened(raw: InvitationOpened): InvitationOpened {
+  return raw.outcome === 'failed' ? { outcome: 'failed', error: toUiError(raw.error) } : raw;
+}
+
 /** Ids are i64 in Rust; ts-rs may type them as bigint. The IPC carries them as JSON numbers. */
 export type Id = number | bigint;
 const id = (value: Id): number => Number(value);
+/** Accounts to make invitations for: some, or null for every registered account. */
+const ids = (values: readonly Id[] | null): number[] | null => (values ? values.map(id) : null);
 
 export const api = {
   appInfo: () => call<AppInfo>('app_info'),
@@ -113,6 +129,34 @@ export const api = {
       throw toUiError(raw);
     }
   },
+  /** Step 2: an invitation link per account (`null`: every registered account). */
+  createInvitations: (accountIds: readonly Id[] | null) =>
+    call<InvitationLink[]>('create_invitations', { accountIds: ids(accountIds) }),
+  /** Rust shows a folder picker and writes one `.exoinvite` file per account; null when cancelled. */
+  saveInvitationFiles: (accountIds: readonly Id[] | null) =>
+    call<SavedFiles | null>('save_invitation_files', { accountIds: ids(accountIds) }),
+  /** Rust shows a save dialog and writes a mail-merge CSV (one link per account); null when cancelled. */
+  saveInvitationsCsv: (accountIds: readonly Id[] | null) =>
+    call<SavedFiles | null>('save_invitations_csv', { accountIds: ids(accountIds) }),
+  /** Reads a pasted invitation link (or a file's text): what accepting it would set up. Stores nothing. */
+  openInvitationText: (text: string) => call<InvitationPreview>('open_invitation_text', { text }),
+  /** Rust shows an open dialog for a `.exoinvite` file; null when cancelled. Stores nothing. */
+  openInvitationFile: () => call<InvitationPreview | null>('open_invitation_file'),
+  /** Stores the shown invitation's settings and mailbox; `replaceExisting` confirms replacing another organization. */
+  acceptInvitation: (invitationId: string, replaceExisting: boolean) =>
+    call<InvitationAccepted>('accept_invitation', { invitationId, replaceExisting }),
+  /** Forgets a shown invitation without storing anything. */
+  discardInvitation: (invitationId: string) => call<null>('discard_invitation', { invitationId }),
+  /** The invitation the OS handed over before the window listened (cold start), once; else null. */
+  lastOpenedInvitation: async (): Promise<InvitationOpened | null> => {
+    const opened = await call<InvitationOpened | null>('last_opened_invitation');
+    return opened ? normalizeOpened(opened) : null;
+  },
+  /** Calls `handler` for every invitation the OS, a drop or a file hands to the app (`exo://invitation-opened`). */
+  onInvitationOpened: (handler: (opened: InvitationOpened) => void): Promise<UnlistenFn> =>
+    listen<InvitationOpened>(INVITATION_OPENED_EVENT, (event) => handler(normalizeOpened(event.payload))),
+  /** The machine-wide policy IT deployed (rejects with `policy_invalid` when its file is broken). */
+  managedPolicy: () => call<ManagedPolicy>('managed_policy'),
   /** Writes `text` to the clipboard (rejects with a UiError). */
   copyText: async (text: string): Promise<void> => {
     try {

@@ -6,6 +6,9 @@ import type { FlowFinished } from '../bindings/FlowFinished';
 import type { FlowPurpose } from '../bindings/FlowPurpose';
 import type { FlowResult } from '../bindings/FlowResult';
 import type { FlowStarted } from '../bindings/FlowStarted';
+import type { InvitationLink } from '../bindings/InvitationLink';
+import type { InvitationPreview } from '../bindings/InvitationPreview';
+import type { ManagedPolicy } from '../bindings/ManagedPolicy';
 import type { MailCheckReport } from '../bindings/MailCheckReport';
 import type { MailProtocol } from '../bindings/MailProtocol';
 import type { MailServer } from '../bindings/MailServer';
@@ -30,6 +33,7 @@ export function appInfo(systemLocale = 'en-US', demo: OrgSettingsInput | null = 
 /** What `scripts/wizard.sh --demo` passes: the emulator's address, tenant and app. */
 export function demoSettings(overrides: Partial<OrgSettingsInput> = {}): OrgSettingsInput {
   return {
+    organizationName: '',
     tenant: 'contoso.example',
     clientId: '11111111-2222-3333-4444-555555555555',
     authority: 'http://127.0.0.1:8400',
@@ -67,6 +71,7 @@ export function overview(
   return {
     org: enabled
       ? {
+          organizationName: 'Contoso',
           tenant: 'contoso.onmicrosoft.com',
           tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
           clientId: '11111111-2222-3333-4444-555555555555',
@@ -87,6 +92,56 @@ export function overview(
       { uri: 'http://localhost', mode: 'loopback', platform: 'Mobile and desktop applications' },
     ],
     steps: steps.map((status, i) => ({ step: i + 1, status })),
+    policyConflicts: [],
+  };
+}
+
+/** No policy file: nothing managed. */
+export function noPolicy(overrides: Partial<ManagedPolicy> = {}): ManagedPolicy {
+  return {
+    path: '/etc/exo-setup/policy.json',
+    present: false,
+    organizationName: null,
+    authority: null,
+    tenant: null,
+    clientId: null,
+    redirectMode: null,
+    invitations: 'any',
+    allowedAuthorities: [],
+    ...overrides,
+  };
+}
+
+/** An invitation as the confirmation screen receives it (Rust's preview). */
+export function invitationPreview(overrides: Partial<InvitationPreview> = {}): InvitationPreview {
+  return {
+    invitationId: 'inv-1',
+    organizationName: 'Contoso',
+    authority: 'https://login.microsoftonline.com',
+    cloud: 'global',
+    tenant: 'contoso.onmicrosoft.com',
+    tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+    clientId: '11111111-2222-3333-4444-555555555555',
+    redirectMode: 'deep_link',
+    address: 'taro@contoso.com',
+    displayName: 'Taro Yamada',
+    receiveProtocol: 'imap',
+    endpoints: null,
+    overrides: [],
+    replaces: null,
+    alreadyRegistered: false,
+    ...overrides,
+  };
+}
+
+/** One invitation link of step 2. */
+export function invitationLink(row: AccountRow): InvitationLink {
+  return {
+    accountId: row.id,
+    address: row.address,
+    displayName: row.displayName,
+    link: `dev.exosetup.wizard://invite?v=1&p=${btoa(row.address).replace(/=+$/, '')}&c=check${row.id}`,
+    fileName: `${row.address}.exoinvite`,
   };
 }
 

@@ -1,6 +1,6 @@
 import { render, screen, waitFor } from '@testing-library/svelte';
 import App from '../App.svelte';
-import { backend, appInfo, overview as makeOverview, type Call } from './fixtures';
+import { backend, appInfo, noPolicy, overview as makeOverview, type Call } from './fixtures';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { SetupOverview } from '../bindings/SetupOverview';
 
@@ -15,6 +15,8 @@ export async function renderApp(
     setup_overview: () => opts.overview ?? makeOverview(),
     ui_ready: () => null,
     flow_snapshot: () => ({ pending: [], last: null }),
+    managed_policy: () => noPolicy(),
+    last_opened_invitation: () => null,
     ...opts.handlers,
   });
   render(App);

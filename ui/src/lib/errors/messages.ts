@@ -8,8 +8,18 @@ const ALIASES: Record<string, Record<string, string>> = {
   issuer_mismatch: { actual: 'got' },
 };
 
-/** Detail values of the connection check that are codes, shown as words (`step: 'greeting'`). */
-const WORDS: Record<string, string> = { step: 'mailStep', scope: 'mailScope' };
+/**
+ * Detail values that are codes, shown as words: for kinds starting with the prefix, parameter →
+ * catalogue section (`step: 'greeting'` → `mailStep.greeting`). In order: a word may use the ones
+ * before it (an invitation's `reason` names its `field`). A list (`fields: 'tenant, clientId'`)
+ * is shown word by word.
+ */
+const WORDS: [string, Record<string, string>][] = [
+  ['mail_', { step: 'mailStep', scope: 'mailScope' }],
+  ['invite_malformed', { field: 'fieldNames', reason: 'inviteReason' }],
+  ['policy_locked_field', { field: 'fieldNames' }],
+  ['policy_conflict', { fields: 'fieldNames' }],
+];
 
 /** The localized explanation of an error, with its detail parameters filled in. */
 export function errorText(error: UiError): string {
@@ -19,10 +29,16 @@ export function errorText(error: UiError): string {
   for (const [name, from] of Object.entries(ALIASES[error.kind] ?? {})) {
     if (params[name] === undefined && params[from] !== undefined) params[name] = params[from];
   }
-  if (error.kind.startsWith('mail_')) {
-    for (const [name, section] of Object.entries(WORDS)) {
-      const key = `${section}.${params[name]}`;
-      if (params[name] !== undefined && hasText(currentLang(), key)) params[name] = t(key);
+  // A managed redirect mode is a code too.
+  const mode = `step1.mode.${params.value}`;
+  if (params.field === 'redirectMode' && hasText(currentLang(), mode)) params.value = t(mode);
+  for (const [prefix, words] of WORDS) {
+    if (!error.kind.startsWith(prefix)) continue;
+    for (const [name, section] of Object.entries(words)) {
+      if (params[name] === undefined) continue;
+      const items = params[name].split(/\s*,\s*/);
+      if (!items.every((item) => hasText(currentLang(), `${section}.${item}`))) continue;
+      params[name] = items.map((item) => t(`${section}.${item}`, params)).join(t('list.separator'));
     }
   }
   // A parameter Rust did not send is shown as a dash, never as a raw `{{name}}`.

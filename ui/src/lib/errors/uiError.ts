@@ -114,6 +114,21 @@ export const ERROR_KINDS = [
   'mail_command_failed',
   'mail_protocol_error',
   'mail_plain_not_allowed',
+  // invitations (opening one on the user's computer)
+  'invite_malformed',
+  'invite_too_large',
+  'invite_version_unsupported',
+  'invite_tampered',
+  'invite_file_unreadable',
+  'invite_refused_by_policy',
+  'invite_other_tenant',
+  'invite_authority_not_allowed',
+  'invite_replaces_org',
+  'invite_not_pending',
+  // the managed policy IT deploys
+  'policy_invalid',
+  'policy_locked_field',
+  'policy_conflict',
   'unexpected',
 ] as const;
 

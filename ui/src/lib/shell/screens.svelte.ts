@@ -1,5 +1,5 @@
 /**
- * The step screens, each in its own chunk: the entry holds only the start screen and the shell. A
+ * The step screens and the invitation screen, each in its own chunk: the entry holds only the start screen and the shell. A
  * screen is loaded when first shown, and all of them are prefetched right after the first paint
  * (`prefetchScreens`), so moving between steps does not wait.
  */
@@ -37,9 +37,12 @@ export const STEP_SCREENS: Record<StepNo, LazyScreen> = {
   4: new LazyScreen(() => import('../steps/Step4SignIn.svelte')),
 };
 
-/** Loads every step screen (each once). */
+/** Opening an invitation and its confirmation screen (`lib/invite/invite.svelte.ts` shows it). */
+export const INVITATION_SCREEN = new LazyScreen(() => import('../invite/InvitationView.svelte'));
+
+/** Loads every step screen and the invitation screen (each once). */
 export function prefetchScreens(): Promise<unknown> {
-  return Promise.all(Object.values(STEP_SCREENS).map((screen) => screen.load()));
+  return Promise.all([...Object.values(STEP_SCREENS), INVITATION_SCREEN].map((screen) => screen.load()));
 }
 
 /** Runs `task` once the browser is idle after the current frame (or soon, where there is no idle callback). */

@@ -6,6 +6,8 @@ import { renderApp } from '../../test/render';
 async function openStep1(opts: Parameters<typeof renderApp>[0] = {}) {
   const rendered = await renderApp(opts);
   await fireEvent.click(screen.getByTestId('start-admin'));
+  // The form waits for the managed policy (locked fields must never look editable).
+  await waitFor(() => expect(screen.queryByTestId('org-summary') ?? document.getElementById('tenant')).not.toBeNull());
   return rendered;
 }
 
@@ -38,6 +40,7 @@ describe('step 1: Exchange Online', () => {
     await waitFor(() => expect(lastCall(calls, 'save_exchange_online')).toBeTruthy());
     expect(lastCall(calls, 'save_exchange_online')?.args).toEqual({
       input: {
+        organizationName: '',
         tenant: 'contoso.onmicrosoft.com',
         clientId: CLIENT,
         authority: 'https://login.microsoftonline.com',

@@ -5,12 +5,18 @@
 //! emulator (auto-approve) with `BROWSER=scripts/test-browser.sh` and the REAL Secret Service:
 //! run as the test command does, `dbus-run-session -- scripts/with-keyring.sh cargo test --test cli`.
 //! Without a session bus those tests fail saying so, unless `EXO_SKIP_KEYRING=1`.
+//!
+//! Invitations (`invite`, `open`): from an admin's data directory to a fresh user's, with every
+//! refusal leaving the user's store exactly as it was.
 
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use entra_emulator::{Config, Emulator, Endpoint, Fault, FaultKind, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use entra_emulator::{
+    Config, Emulator, Endpoint, Fault, FaultKind, DEMO_CLIENT_ID, DEMO_MULTI_CLIENT_ID, DEMO_OPEN_TENANT_ID,
+    DEMO_TENANT_ID,
+};
 
 fn exo(dir: &std::path::Path, args: &[&str]) -> Output {
     exo_env(dir, args, &[])
@@ -19,7 +25,7 @@ fn exo(dir: &std::path::Path, args: &[&str]) -> Output {
 fn exo_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_exo-setup"));
     cmd.arg("--data-dir").arg(dir).args(args).env_remove("EXO_SETUP_DATA_DIR");
-    for var in ["TEST_BROWSER_LOGIN_HINT", "TEST_BROWSER_DELAY", "TEST_BROWSER_LOG"] {
+    for var in ["TEST_BROWSER_LOGIN_HINT", "TEST_BROWSER_DELAY", "TEST_BROWSER_LOG", "EXO_SETUP_POLICY_FILE"] {
         cmd.env_remove(var);
     }
     for (k, v) in env {
@@ -194,14 +200,19 @@ struct SignInEnv {
 }
 
 impl SignInEnv {
-    fn new(emu: &Emulator) -> Self {
+    /// A data directory with nothing in it (a user's computer before an invitation).
+    fn fresh() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-        let env = SignInEnv {
+        SignInEnv {
             browser_log: dir.path().join("browser.log"),
             service: format!("dev.exosetup.wizard.test.cli.{}.{nanos}", std::process::id()),
             dir,
-        };
+        }
+    }
+
+    fn new(emu: &Emulator) -> Self {
+        let env = Self::fresh();
         let on = env.run(&[
             "server",
             "enable",
@@ -401,4 +412,369 @@ fn sign_in_commands_refuse_without_the_keychain_being_needed() {
     // Help lists the exit codes.
     let help = env.run(&["--help"]);
     assert!(text(&help.stdout).contains("8  the user must act"), "{}", text(&help.stdout));
+}
+
+// ------------------------------------------------------------------------------------------ invitations
+
+const TARO: &str = "taro@contoso.example";
+const HANAKO: &str = "hanako@contoso.example";
+
+fn stdout_of(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn json_of(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let out = exo(dir, args);
+    let s = stdout_of(&out);
+    serde_json::from_str(&s).unwrap_or_else(|e| panic!("{args:?}: {e}: {s}"))
+}
+
+/// What a data directory holds, as the CLI shows it (settings, servers, accounts).
+fn store_view(dir: &Path) -> (serde_json::Value, serde_json::Value) {
+    let mut show = json_of(dir, &["server", "show", "--json"]);
+    // Derived on every call; not part of what is stored.
+    show.as_object_mut().unwrap().remove("steps");
+    (show, json_of(dir, &["accounts", "list", "--json"]))
+}
+
+fn db_bytes(dir: &Path) -> Vec<u8> {
+    std::fs::read(dir.join("exo-setup.sqlite3")).unwrap()
+}
+
+/// An admin's data directory: step 1 against the emulator (`tenant`, `client_id`, `name`) and accounts.
+fn admin_store(
+    emu: &Emulator,
+    tenant: &str,
+    client_id: &str,
+    name: &str,
+    accounts: &[(&str, &str, &str)],
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout_of(&exo(
+        d,
+        &[
+            "server",
+            "enable",
+            "--tenant",
+            tenant,
+            "--client-id",
+            client_id,
+            "--authority",
+            &emu.base_url(),
+            "--organization-name",
+            name,
+        ],
+    ));
+    for (login, address, display) in accounts {
+        stdout_of(&exo(d, &["accounts", "add", "--login", login, "--address", address, "--name", display]));
+    }
+    dir
+}
+
+fn contoso(emu: &Emulator) -> tempfile::TempDir {
+    admin_store(
+        emu,
+        "contoso.example",
+        DEMO_CLIENT_ID,
+        "Contoso 株式会社",
+        &[("yamada", TARO, "山田 太郎"), ("sato", HANAKO, "佐藤 花子")],
+    )
+}
+
+/// `link` with its content changed (another application ID) but the original checksum.
+fn tampered(link: &str) -> String {
+    let mut inv = exo_setup_core::invite::parse(link).unwrap();
+    inv.client_id = "99999999-2222-3333-4444-555555555555".into();
+    let forged = exo_setup_core::invite::link(&inv);
+    let original_checksum = &link[link.rfind("&c=").unwrap()..];
+    format!("{}{original_checksum}", &forged[..forged.rfind("&c=").unwrap()])
+}
+
+#[test]
+fn invite_then_open_into_a_fresh_store_and_every_refusal_changes_nothing() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let admin = contoso(&emu);
+    let a = admin.path();
+    // The mailboxes' servers differ from Exchange Online's (a gateway): the invitation carries them.
+    stdout_of(&exo(
+        a,
+        &[
+            "server",
+            "endpoints",
+            "--imap",
+            "127.0.0.1:10143:plain",
+            "--pop3",
+            "127.0.0.1:10110:plain",
+            "--smtp",
+            "127.0.0.1:10587:plain",
+        ],
+    ));
+
+    // The admin's side: a link on one line; unknown mailboxes explained.
+    let unknown = exo(a, &["invite", "nobody@contoso.example"]);
+    assert_eq!(unknown.status.code(), Some(3), "{}", text(&unknown.stderr));
+    assert!(text(&unknown.stderr).contains("error[account_not_found]"), "{}", text(&unknown.stderr));
+    assert_eq!(exo(a, &["invite"]).status.code(), Some(2), "an address or --all is required");
+    let out = stdout_of(&exo(a, &["invite", TARO]));
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let link = out.trim_end().to_owned();
+    assert!(link.starts_with("dev.exosetup.wizard://invite?v=1&p="), "{link}");
+    let inv = exo_setup_core::invite::parse(&link).unwrap();
+    assert_eq!((inv.address.as_str(), inv.tenant_id.as_str()), (TARO, DEMO_TENANT_ID));
+    assert!(inv.endpoints.is_some(), "the gateway's endpoints travel with the invitation");
+
+    // A user's computer: nothing configured yet.
+    let user = tempfile::tempdir().unwrap();
+    let u = user.path();
+    let empty = store_view(u);
+    assert!(empty.0["org"].is_null());
+    let bytes = db_bytes(u);
+
+    // No terminal and no --yes: the confirmation is shown, nothing is stored, exit 8.
+    let asked = exo(u, &["open", &link]);
+    assert_eq!(asked.status.code(), Some(8), "{}", text(&asked.stderr));
+    assert!(text(&asked.stderr).contains("error[confirmation_required]"), "{}", text(&asked.stderr));
+    let shown = text(&asked.stdout);
+    for expected in [
+        "Contoso 株式会社",
+        "contoso.example (tenant ID aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee)",
+        DEMO_CLIENT_ID,
+        &emu.base_url(),
+        TARO,
+        "山田 太郎",
+        "IMAP",
+        "127.0.0.1:10143 (plain)",
+        "WARNING:",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} missing from the confirmation:\n{shown}");
+    }
+    assert!(shown.contains(&format!("WARNING: {} is not a known Microsoft cloud", emu.base_url())), "{shown}");
+    assert!(!shown.contains("REPLACES"), "{shown}");
+    assert_eq!(store_view(u), empty);
+    assert_eq!(db_bytes(u), bytes, "the SQLite file changed");
+
+    // Tampered, cut off, oversized, not an invitation: refused with an explanation, nothing written.
+    let cut = &link[..link.len() - 20];
+    let huge = format!("{link}{}", "A".repeat(5000));
+    let refusals: [(&str, &str); 5] = [
+        (&tampered(&link), "invite_tampered"),
+        (cut, "invite_malformed"),
+        (&huge, "invite_too_large"),
+        ("https://example.com/invite", "invite_malformed"),
+        (&link.replace("v=1", "v=9"), "invite_version_unsupported"),
+    ];
+    for (bad, kind) in refusals {
+        let out = exo(u, &["open", bad, "--yes"]);
+        assert_eq!(out.status.code(), Some(3), "{kind}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(&format!("error[{kind}]")), "{kind}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("Nothing was changed"), "{}", text(&out.stderr));
+        assert_eq!(db_bytes(u), bytes, "{kind}: the SQLite file changed");
+    }
+    let missing = exo(u, &["open", "/nonexistent/taro.exoinvite", "--yes"]);
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(text(&missing.stderr).contains("error[invite_file_unreadable]"), "{}", text(&missing.stderr));
+    assert_eq!(store_view(u), empty);
+    assert_eq!(db_bytes(u), bytes);
+
+    // Accepted: the organization, the servers and the mailbox; then the next step.
+    let opened = exo(u, &["open", &link, "--yes"]);
+    let out = stdout_of(&opened);
+    assert!(out.contains("Next: sign in with `exo-setup login taro@contoso.example`"), "{out}");
+    let (show, accounts) = store_view(u);
+    assert_eq!(show["org"]["organizationName"], "Contoso 株式会社", "{show}");
+    assert_eq!(show["org"]["tenantId"], DEMO_TENANT_ID, "{show}");
+    assert_eq!(show["org"]["clientId"], DEMO_CLIENT_ID, "{show}");
+    assert_eq!(show["org"]["authority"], emu.base_url(), "{show}");
+    assert_eq!(show["exchange"]["enabled"], true, "{show}");
+    assert_eq!(show["exchange"]["imap"]["port"], 10143, "{show}");
+    let rows = accounts.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{accounts}");
+    assert_eq!(rows[0]["address"], TARO);
+    assert_eq!(rows[0]["status"], "not_signed_in");
+
+    // Opening it again (twice clicked) keeps what is there; --json prints what was stored.
+    let again = exo(u, &["open", &link, "--yes", "--json"]);
+    let stored: serde_json::Value = serde_json::from_str(&stdout_of(&again)).unwrap();
+    assert_eq!(stored["account"]["address"], TARO, "{stored}");
+    assert!(text(&again.stderr).contains("already registered here"), "{}", text(&again.stderr));
+    assert_eq!(json_of(u, &["accounts", "list", "--json"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn invite_all_as_lines_csv_and_files_that_open() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let admin = contoso(&emu);
+    let a = admin.path();
+
+    let lines = stdout_of(&exo(a, &["invite", "--all"]));
+    let pairs: Vec<(&str, &str)> = lines.lines().map(|l| l.split_once('\t').expect("ADDRESS<TAB>LINK")).collect();
+    assert_eq!(pairs.iter().map(|p| p.0).collect::<Vec<_>>(), [HANAKO, TARO], "{lines}");
+    for (address, link) in &pairs {
+        assert_eq!(exo_setup_core::invite::parse(link).unwrap().address, *address);
+    }
+
+    // The mail-merge CSV: BOM, header, one row per account whose link reads back.
+    let csv = a.join("invitations.csv");
+    let out = stdout_of(&exo(a, &["invite", "--all", "--csv", csv.to_str().unwrap()]));
+    assert_eq!(out.trim_end(), csv.to_str().unwrap());
+    let content = std::fs::read_to_string(&csv).unwrap();
+    let content = content.strip_prefix('\u{feff}').expect("UTF-8 with BOM");
+    let mut rows = content.lines();
+    assert_eq!(rows.next(), Some("address,display_name,file_name,link"));
+    let rows: Vec<Vec<&str>> = rows.map(|r| r.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2, "{content}");
+    for r in &rows {
+        let inv = exo_setup_core::invite::parse(r[3]).unwrap_or_else(|e| panic!("{e:?}: {r:?}"));
+        assert_eq!(inv.address, r[0]);
+        assert_eq!(r[2], format!("{}.exoinvite", r[0]));
+    }
+    let stdout_csv = stdout_of(&exo(a, &["invite", TARO, "--csv", "-"]));
+    assert_eq!(stdout_csv.lines().count(), 2, "{stdout_csv}");
+
+    // Files: one per account, paths printed; each opens on a fresh computer.
+    let dir = a.join("out");
+    let out = stdout_of(&exo(a, &["invite", "--all", "--out", dir.to_str().unwrap()]));
+    let files: Vec<&str> = out.lines().collect();
+    assert_eq!(files.len(), 2, "{out}");
+    for file in files {
+        assert!(file.ends_with(".exoinvite") && Path::new(file).is_file(), "{file}");
+        let user = tempfile::tempdir().unwrap();
+        let opened = stdout_of(&exo(user.path(), &["open", file, "--yes"]));
+        assert!(opened.contains("Next: sign in with `exo-setup login "), "{opened}");
+        let accounts = json_of(user.path(), &["accounts", "list", "--json"]);
+        assert!(file.ends_with(&format!("{}.exoinvite", accounts[0]["address"].as_str().unwrap())), "{accounts}");
+    }
+    // A file URL, as a file manager hands it over, opens too.
+    let user = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.join(format!("{TARO}.exoinvite")).display()).replace('@', "%40");
+    stdout_of(&exo(user.path(), &["open", &url, "--yes"]));
+
+    assert_eq!(exo(a, &["invite", "--all", "--out", "x", "--csv", "y"]).status.code(), Some(2));
+    // Without step 1 there is nothing to invite to.
+    let empty = tempfile::tempdir().unwrap();
+    let none = exo(empty.path(), &["invite", "--all"]);
+    assert_eq!(none.status.code(), Some(3), "{}", text(&none.stderr));
+    assert!(text(&none.stderr).contains("who must act: administrator"), "{}", text(&none.stderr));
+}
+
+#[test]
+fn another_organization_is_replaced_only_with_replace() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let contoso = contoso(&emu);
+    let fabrikam = admin_store(
+        &emu,
+        "fabrikam.example",
+        DEMO_MULTI_CLIENT_ID,
+        "Fabrikam",
+        &[("yuki", "yuki@fabrikam.example", "田中 由紀")],
+    );
+    let taro = stdout_of(&exo(contoso.path(), &["invite", TARO])).trim_end().to_owned();
+    let yuki = stdout_of(&exo(fabrikam.path(), &["invite", "yuki@fabrikam.example"])).trim_end().to_owned();
+
+    let user = tempfile::tempdir().unwrap();
+    let u = user.path();
+    stdout_of(&exo(u, &["open", &taro, "--yes"]));
+    let before = store_view(u);
+    let bytes = db_bytes(u);
+
+    let refused = exo(u, &["open", &yuki, "--yes"]);
+    assert_eq!(refused.status.code(), Some(8), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("error[invite_replaces_org]"), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("--replace"), "{}", text(&refused.stderr));
+    let shown = text(&refused.stdout);
+    assert!(shown.contains("REPLACES the organization set up on this computer: Contoso 株式会社"), "{shown}");
+    assert!(shown.contains("Fabrikam") && shown.contains(DEMO_OPEN_TENANT_ID), "{shown}");
+    assert_eq!(store_view(u), before);
+    assert_eq!(db_bytes(u), bytes);
+
+    let replaced = stdout_of(&exo(u, &["open", &yuki, "--yes", "--replace"]));
+    assert!(replaced.contains("Set up yuki@fabrikam.example for Fabrikam"), "{replaced}");
+    let (show, _) = store_view(u);
+    assert_eq!(show["org"]["tenantId"], DEMO_OPEN_TENANT_ID, "{show}");
+    assert_eq!(show["org"]["clientId"], DEMO_MULTI_CLIENT_ID, "{show}");
+}
+
+#[test]
+fn a_managed_policy_refuses_invitations() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let admin = contoso(&emu);
+    let link = stdout_of(&exo(admin.path(), &["invite", TARO])).trim_end().to_owned();
+    let user = tempfile::tempdir().unwrap();
+    let u = user.path();
+    let empty = store_view(u);
+    let bytes = db_bytes(u);
+    let policy = u.join("policy.json");
+
+    std::fs::write(&policy, r#"{"version": 1, "invitations": "none"}"#).unwrap();
+    let env = [("EXO_SETUP_POLICY_FILE", policy.to_str().unwrap())];
+    let refused = exo_env(u, &["open", &link, "--yes"], &env);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("error[invite_refused_by_policy]"), "{}", text(&refused.stderr));
+
+    // Another tenant pinned: refused as well.
+    std::fs::write(&policy, r#"{"version": 1, "tenant": "fabrikam.example", "invitations": "same_tenant"}"#).unwrap();
+    let other = exo_env(u, &["open", &link, "--yes"], &env);
+    assert_eq!(other.status.code(), Some(3), "{}", text(&other.stderr));
+    assert!(text(&other.stderr).contains("error[invite_other_tenant]"), "{}", text(&other.stderr));
+
+    // A broken policy file is never "no policy".
+    std::fs::write(&policy, r#"{"version": 1, "invitations": "sometimes"}"#).unwrap();
+    let broken = exo_env(u, &["open", &link, "--yes"], &env);
+    assert_eq!(broken.status.code(), Some(3), "{}", text(&broken.stderr));
+    assert!(text(&broken.stderr).contains("error[policy_invalid]"), "{}", text(&broken.stderr));
+
+    assert_eq!(store_view(u), empty);
+    assert_eq!(db_bytes(u), bytes);
+
+    // The policy's own tenant opens, with the policy's client ID in place of the invitation's.
+    std::fs::write(
+        &policy,
+        format!(r#"{{"version": 1, "tenant": "contoso.example", "clientId": "{DEMO_MULTI_CLIENT_ID}"}}"#),
+    )
+    .unwrap();
+    let managed = exo_env(u, &["open", &link, "--yes"], &env);
+    let out = stdout_of(&managed);
+    assert!(out.contains(&format!("managed by policy:        clientId = {DEMO_MULTI_CLIENT_ID}")), "{out}");
+    let (show, _) = store_view(u);
+    assert_eq!(show["org"]["clientId"], DEMO_MULTI_CLIENT_ID, "{show}");
+}
+
+#[test]
+fn invitation_to_sign_in_on_a_fresh_computer() {
+    if !secret_service_required() {
+        return;
+    }
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    emu.set_auto_approve(true);
+    // The admin: step 1, accounts, admin consent; then taro's invitation.
+    let admin = SignInEnv::new(&emu);
+    let consent = admin.run(&["consent"]);
+    assert!(consent.status.success(), "{}\nbrowser: {}", text(&consent.stderr), admin.browser_log());
+    let link = stdout_of(&admin.run(&["invite", TARO])).trim_end().to_owned();
+
+    // Taro's computer: another data directory and keychain service.
+    let user = SignInEnv::fresh();
+    stdout_of(&user.run(&["open", &link, "--yes"]));
+    let before = user.status();
+    assert_eq!(before.as_array().unwrap().len(), 1, "{before}");
+    assert_eq!(user.account_status(TARO)["status"], "not_signed_in");
+    let login = user.run(&["login", TARO]);
+    assert!(login.status.success(), "{}\nbrowser: {}", text(&login.stderr), user.browser_log());
+    let taro = user.account_status(TARO);
+    assert_eq!(taro["status"], "signed_in", "{taro}");
+    assert_eq!(taro["hasRefreshToken"], true, "{taro}");
+    let show = json_of(user.dir.path(), &["server", "show", "--json"]);
+    assert_eq!(show["org"]["tenantId"], DEMO_TENANT_ID, "{show}");
+    // The admin's computer did not sign taro in.
+    assert_eq!(admin.account_status(TARO)["status"], "not_signed_in");
+    let token = user.run(&["token", TARO]);
+    assert!(token.status.success(), "{}", text(&token.stderr));
 }

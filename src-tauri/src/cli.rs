@@ -462,7 +462,8 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             }
             match &o.org {
                 Some(org) => println!(
-                    "tenant: {} ({})\nclient id: {}\nauthority: {}\nredirect: {}\nverified at: {}",
+                    "organization: {}\ntenant: {} ({})\nclient id: {}\nauthority: {}\nredirect: {}\nverified at: {}",
+                    if org.organization_name.is_empty() { "-" } else { &org.organization_name },
                     org.tenant,
                     org.tenant_id,
                     org.client_id,
@@ -783,7 +784,11 @@ fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Resu
     writeln!(out, "  mailbox:                  {}", p.address)?;
     writeln!(out, "  display name:             {}", or_none(&p.display_name))?;
     writeln!(out, "  receive protocol:         {}", p.receive_protocol.as_str().to_ascii_uppercase())?;
-    writeln!(out, "  sign-in returns by:       {}", p.redirect_mode.as_str())?;
+    let redirect = match p.redirect_mode {
+        RedirectMode::DeepLink => format!("the app's link ({})", exo_setup_core::identity::deep_link_redirect_uri()),
+        RedirectMode::Loopback => format!("loopback ({})", exo_setup_core::identity::LOOPBACK_REDIRECT_URI),
+    };
+    writeln!(out, "  sign-in returns through:  {redirect}")?;
     if let Some(ep) = &p.endpoints {
         for (label, e) in [("IMAP", &ep.imap), ("POP3", &ep.pop3), ("SMTP", &ep.smtp)] {
             writeln!(out, "  {label} server:              {}:{} ({})", e.host, e.port, e.security.as_str())?;

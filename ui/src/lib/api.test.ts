@@ -1,7 +1,7 @@
 import { emit } from '@tauri-apps/api/event';
 import { describe, expect, it, vi } from 'vitest';
 import type { FlowFinished } from '../bindings/FlowFinished';
-import { backend, checkReport, lastCall, uiError } from '../test/fixtures';
+import { backend, checkReport, invitationPreview, lastCall, noPolicy, uiError } from '../test/fixtures';
 import type { MailCheckReport } from '../bindings/MailCheckReport';
 import type { NeedsReauth } from '../bindings/NeedsReauth';
 import { api } from './api';
@@ -170,5 +170,52 @@ describe('api: connection check and notices', () => {
 
     notification.isPermissionGranted.mockRejectedValue('notification plugin missing');
     await expect(api.notify('T4', 'B4')).rejects.toMatchObject({ kind: 'unexpected', message: 'notification plugin missing' });
+  });
+
+  it('sends the invitation commands with the contract’s arguments', async () => {
+    const preview = invitationPreview();
+    const calls = backend({
+      create_invitations: () => [],
+      save_invitation_files: () => null,
+      save_invitations_csv: () => ({ count: 2, path: '/tmp/i.csv' }),
+      open_invitation_text: () => preview,
+      open_invitation_file: () => null,
+      accept_invitation: () => ({ account: null, org: null }),
+      discard_invitation: () => null,
+      managed_policy: () => noPolicy(),
+    });
+    await api.createInvitations([3n, 4]);
+    expect(lastCall(calls, 'create_invitations')?.args).toEqual({ accountIds: [3, 4] });
+    await api.createInvitations(null);
+    expect(lastCall(calls, 'create_invitations')?.args).toEqual({ accountIds: null });
+    await expect(api.saveInvitationFiles(null)).resolves.toBeNull();
+    expect(lastCall(calls, 'save_invitation_files')?.args).toEqual({ accountIds: null });
+    await expect(api.saveInvitationsCsv([7])).resolves.toEqual({ count: 2, path: '/tmp/i.csv' });
+    expect(lastCall(calls, 'save_invitations_csv')?.args).toEqual({ accountIds: [7] });
+    await expect(api.openInvitationText('link')).resolves.toEqual(preview);
+    expect(lastCall(calls, 'open_invitation_text')?.args).toEqual({ text: 'link' });
+    await expect(api.openInvitationFile()).resolves.toBeNull();
+    await api.acceptInvitation('inv-1', true);
+    expect(lastCall(calls, 'accept_invitation')?.args).toEqual({ invitationId: 'inv-1', replaceExisting: true });
+    await api.discardInvitation('inv-1');
+    expect(lastCall(calls, 'discard_invitation')?.args).toEqual({ invitationId: 'inv-1' });
+    await expect(api.managedPolicy()).resolves.toEqual(noPolicy());
+  });
+
+  it('delivers opened invitations with their error normalized, also the one kept for a cold start', async () => {
+    const raw = { kind: 'invite_malformed', actor: 'user', message: 'x', detail: { reason: 'incomplete', n: 1 } };
+    let kept: unknown = { outcome: 'failed', error: raw };
+    backend({ last_opened_invitation: () => kept });
+    const normalized = { outcome: 'failed', error: { ...raw, detail: { reason: 'incomplete', n: '1' } } };
+    await expect(api.lastOpenedInvitation()).resolves.toEqual(normalized);
+    kept = null;
+    await expect(api.lastOpenedInvitation()).resolves.toBeNull();
+
+    const seen: unknown[] = [];
+    const stop = await api.onInvitationOpened((o) => seen.push(o));
+    await emit('exo://invitation-opened', { outcome: 'failed', error: raw });
+    await emit('exo://invitation-opened', { outcome: 'preview', preview: invitationPreview() });
+    expect(seen).toEqual([normalized, { outcome: 'preview', preview: invitationPreview() }]);
+    stop();
   });
 });

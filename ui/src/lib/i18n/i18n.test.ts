@@ -65,6 +65,40 @@ describe('message catalogue', () => {
     expect(tIn('ja', 'errors.mail_smtp_auth_disabled')).toContain('OAuth) やトークンの問題ではありません');
   });
 
+  it.each(['incomplete', 'not_a_link', 'not_an_invitation', 'unknown_field', 'invalid_field', 'duplicate_parameter', 'unknown_parameter', 'not_json'])(
+    'invitation problem %s has Japanese and English text',
+    async (reason) => {
+      for (const lang of LANGS) {
+        expect(hasText(lang, `inviteReason.${reason}`), `${lang} inviteReason.${reason}`).toBe(true);
+        await setLang(lang);
+        const text = errorText({ kind: 'invite_malformed', actor: 'user', message: '', detail: { reason, field: 'tenant' } });
+        expect(text).toContain(tIn(lang, `inviteReason.${reason}`, { field: tIn(lang, 'fieldNames.tenant') }));
+        expect(text).not.toMatch(/\{\{|—|inviteReason/);
+      }
+      await setLang('en');
+    },
+  );
+
+  it('says for every invitation and policy kind whether anything was changed', () => {
+    for (const kind of ERROR_KINDS.filter((k) => k.startsWith('invite_') || k.startsWith('policy_'))) {
+      if (kind === 'policy_conflict' || kind === 'policy_invalid') continue; // nothing is being changed there
+      expect(tIn('en', `errors.${kind}`), kind).toMatch(/Nothing was (changed|saved)\./);
+      expect(tIn('ja', `errors.${kind}`), kind).toMatch(/何も(変更|保存)していません。/);
+    }
+  });
+
+  it('names policy fields in words, lists too', async () => {
+    const conflict = { kind: 'policy_conflict', actor: 'user' as const, message: '', detail: { fields: 'authority, tenant, clientId' } };
+    expect(errorText(conflict)).toContain(
+      "differ from your organization's IT policy (the sign-in address (authority), the tenant, the application (client) ID)",
+    );
+    await setLang('ja');
+    expect(errorText(conflict)).toContain('(サインイン先 (機関 / Authority)、テナント、アプリケーション (クライアント) ID)');
+    await setLang('en');
+    // An unknown field name is shown as Rust sent it.
+    expect(errorText({ ...conflict, detail: { fields: 'somethingNew' } })).toContain('(somethingNew)');
+  });
+
   it('summarizes other kinds by their first sentence', () => {
     expect(errorSummary('not_signed_in', { address: 'a@b.c' })).toBe('a@b.c is not signed in yet.');
     expect(errorSummary('no_such_kind')).toBe('Something unexpected happened.');
@@ -122,6 +156,8 @@ describe('loading the catalogues', () => {
     const i18n = await fresh();
     expect(i18n.tIn('ja', 'start.admin.title')).toBe('システム管理者の設定');
     expect(i18n.tIn('en', 'start.admin.title')).toBe('Administrator setup');
+    expect(i18n.tIn('ja', 'start.invitation.title')).toBe('招待を受け取った');
+    expect(i18n.tIn('en', 'start.invitation.title')).toBe('I received an invitation');
     expect(i18n.tIn('en', 'demo.notice', { authority: 'http://x' })).toContain('emulator at http://x, not');
     expect(i18n.hasText('en', 'app.loading')).toBe(true);
     // Everything else comes with the full catalogue.

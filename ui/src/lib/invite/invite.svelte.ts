@@ -94,11 +94,9 @@ export function closeInvitation(): void {
  */
 export async function listenForInvitations(): Promise<UnlistenFn> {
   const unlisten = await api.onInvitationOpened(showOpened);
-  try {
-    const earlier = await api.lastOpenedInvitation();
-    if (earlier) showOpened(earlier);
-  } catch (e) {
-    console.warn('could not ask for an invitation opened at start', e);
-  }
+  api.lastOpenedInvitation().then(
+    (earlier) => earlier && showOpened(earlier),
+    (e: unknown) => console.warn('could not ask for an invitation opened at start', e),
+  );
   return unlisten;
 }

@@ -1,6 +1,6 @@
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
-import { demoSettings, lastCall, overview, uiError } from '../../test/fixtures';
+import { demoSettings, lastCall, noPolicy, overview, uiError } from '../../test/fixtures';
 import { renderApp } from '../../test/render';
 
 async function openStep1(opts: Parameters<typeof renderApp>[0] = {}) {
@@ -231,5 +231,176 @@ describe('step 1 in demo mode (scripts/wizard.sh --demo)', () => {
     await fireEvent.click(screen.getByTestId('edit-exchange'));
     expect(value('tenant')).toBe('contoso.onmicrosoft.com');
     expect(screen.queryByTestId('demo-notice')).toBeNull();
+  });
+});
+
+describe('step 1 under a managed policy', () => {
+  const value = (id: string) => document.getElementById(id) as HTMLInputElement;
+  const checkedMode = () => (document.querySelector('input[name=redirect-mode]:checked') as HTMLInputElement).value;
+  const FIELDS = ['organizationName', 'authority', 'tenant', 'clientId', 'redirectMode'] as const;
+  const GOV = 'https://login.microsoftonline.us';
+  const locked = noPolicy({
+    present: true,
+    organizationName: { value: 'Contoso Ltd.', locked: true },
+    authority: { value: GOV, locked: true },
+    tenant: { value: 'contoso.onmicrosoft.us', locked: true },
+    clientId: { value: '99999999-8888-7777-6666-555555555555', locked: true },
+    redirectMode: { value: 'loopback', locked: true },
+  });
+
+  it('shows locked fields read-only with their badge, and saves the managed values', async () => {
+    const { calls } = await openStep1({
+      handlers: { managed_policy: () => locked, save_exchange_online: () => overview({ enabled: true }) },
+    });
+    expect(screen.getByTestId('policy-notice').textContent).toContain('/etc/exo-setup/policy.json');
+    for (const field of FIELDS) {
+      expect(screen.getByTestId(`managed-${field}`).textContent, field).toBe('Managed by your organization');
+    }
+    expect(value('organization-name').value).toBe('Contoso Ltd.');
+    expect(value('tenant').value).toBe('contoso.onmicrosoft.us');
+    expect(value('client-id').value).toBe('99999999-8888-7777-6666-555555555555');
+    // The authority is under "Advanced", opened to show it is managed.
+    expect(value('authority').value).toBe(GOV);
+    for (const id of ['organization-name', 'tenant', 'client-id', 'authority']) {
+      expect(value(id).readOnly, id).toBe(true);
+      expect(value(id).getAttribute('aria-readonly'), id).toBe('true');
+    }
+    expect(checkedMode()).toBe('loopback');
+    for (const radio of document.querySelectorAll<HTMLInputElement>('input[name=redirect-mode]')) expect(radio.disabled).toBe(true);
+
+    await fireEvent.click(screen.getByTestId('save-exchange'));
+    await waitFor(() => expect(lastCall(calls, 'save_exchange_online')).toBeTruthy());
+    expect(lastCall(calls, 'save_exchange_online')?.args).toEqual({
+      input: {
+        organizationName: 'Contoso Ltd.',
+        tenant: 'contoso.onmicrosoft.us',
+        clientId: '99999999-8888-7777-6666-555555555555',
+        authority: GOV,
+        redirectMode: 'loopback',
+      },
+    });
+  });
+
+  it('forces a locked value over the saved one, leaving the others editable', async () => {
+    const policy = noPolicy({ present: true, clientId: { value: '99999999-8888-7777-6666-555555555555', locked: true } });
+    await openStep1({ overview: overview({ enabled: true }), handlers: { managed_policy: () => policy } });
+    await fireEvent.click(screen.getByTestId('edit-exchange'));
+    expect(value('client-id').value).toBe('99999999-8888-7777-6666-555555555555');
+    expect(value('client-id').readOnly).toBe(true);
+    expect(screen.getByTestId('managed-clientId')).toBeTruthy();
+    expect(value('tenant').value).toBe('contoso.onmicrosoft.com');
+    expect(value('tenant').readOnly).toBe(false);
+    expect(value('organization-name').value).toBe('Contoso');
+    for (const field of FIELDS.filter((f) => f !== 'clientId')) expect(screen.queryByTestId(`managed-${field}`), field).toBeNull();
+  });
+
+  it('pre-fills unlocked values without badges, and they can be changed', async () => {
+    const policy = noPolicy({
+      present: true,
+      organizationName: { value: 'Contoso Ltd.', locked: false },
+      tenant: { value: 'contoso.onmicrosoft.com', locked: false },
+      redirectMode: { value: 'loopback', locked: false },
+    });
+    const { calls } = await openStep1({
+      handlers: { managed_policy: () => policy, save_exchange_online: () => overview({ enabled: true }) },
+    });
+    expect(screen.getByTestId('policy-notice').textContent).toContain('suggested by your organization');
+    for (const field of FIELDS) expect(screen.queryByTestId(`managed-${field}`), field).toBeNull();
+    expect(value('organization-name').value).toBe('Contoso Ltd.');
+    expect(value('tenant').value).toBe('contoso.onmicrosoft.com');
+    expect(value('tenant').readOnly).toBe(false);
+    expect(checkedMode()).toBe('loopback');
+    await fireEvent.input(value('tenant'), { target: { value: 'other.example' } });
+    await fireEvent.input(value('client-id'), { target: { value: CLIENT } });
+    await fireEvent.click(document.querySelector('input[name=redirect-mode][value=deep_link]') as HTMLInputElement);
+    await fireEvent.click(screen.getByTestId('save-exchange'));
+    await waitFor(() => expect(lastCall(calls, 'save_exchange_online')).toBeTruthy());
+    expect(lastCall(calls, 'save_exchange_online')?.args).toMatchObject({
+      input: { organizationName: 'Contoso Ltd.', tenant: 'other.example', redirectMode: 'deep_link' },
+    });
+  });
+
+  it('does not pre-fill over saved settings', async () => {
+    const policy = noPolicy({ present: true, tenant: { value: 'suggested.example', locked: false } });
+    await openStep1({ overview: overview({ enabled: true }), handlers: { managed_policy: () => policy } });
+    await fireEvent.click(screen.getByTestId('edit-exchange'));
+    expect(value('tenant').value).toBe('contoso.onmicrosoft.com');
+  });
+
+  it('explains saved settings that differ from the policy, with the form to save again', async () => {
+    const ov = { ...overview({ enabled: true, steps: ['partial', 'done', 'done', 'todo'] }), policyConflicts: ['tenant', 'clientId'] };
+    const policy = noPolicy({
+      present: true,
+      tenant: { value: 'contoso.onmicrosoft.us', locked: true },
+      clientId: { value: '99999999-8888-7777-6666-555555555555', locked: true },
+    });
+    await openStep1({ overview: ov, handlers: { managed_policy: () => policy } });
+    const banner = screen.getByTestId('policy-conflict');
+    expect(banner.getAttribute('data-fields')).toBe('tenant,clientId');
+    expect(banner.textContent).toContain('The saved settings differ from your organization');
+    expect(banner.textContent).toContain("IT manages the tenant, the application (client) ID on this computer");
+    expect(banner.textContent).toContain('Save step 1 again');
+    // The form is open with the managed values, and cannot be cancelled back to the old ones.
+    expect(value('tenant').value).toBe('contoso.onmicrosoft.us');
+    expect(value('client-id').value).toBe('99999999-8888-7777-6666-555555555555');
+    expect(screen.queryByTestId('org-summary')).toBeNull();
+    expect(screen.queryByText('Cancel')).toBeNull();
+  });
+
+  it('has no conflict banner without conflicts', async () => {
+    await openStep1({ overview: overview({ enabled: true }) });
+    expect(screen.queryByTestId('policy-conflict')).toBeNull();
+    expect(screen.queryByTestId('policy-error')).toBeNull();
+    expect(screen.queryByTestId('policy-notice')).toBeNull();
+  });
+
+  it('says when the policy file cannot be used', async () => {
+    await openStep1({
+      handlers: {
+        managed_policy: () => {
+          throw uiError('policy_invalid', 'admin', { path: '/etc/exo-setup/policy.json', problem: 'expected a JSON object' });
+        },
+      },
+    });
+    const banner = screen.getByTestId('policy-error');
+    expect(banner.getAttribute('data-kind')).toBe('policy_invalid');
+    expect(banner.textContent).toContain('The managed policy cannot be read');
+    expect(banner.textContent).toContain('(/etc/exo-setup/policy.json) cannot be used: expected a JSON object.');
+    expect(within(banner).getByTestId('actor-badge').getAttribute('data-actor')).toBe('admin');
+    expect(value('tenant').readOnly).toBe(false);
+  });
+
+  it('shows a locked-field refusal next to that field, in words', async () => {
+    await openStep1({
+      handlers: {
+        save_exchange_online: () => {
+          throw uiError('policy_locked_field', 'user', { field: 'authority', value: 'https://login.microsoftonline.com' });
+        },
+      },
+    });
+    await fill('contoso.example', CLIENT);
+    await fireEvent.click(screen.getByTestId('save-exchange'));
+    const alert = await screen.findByTestId('error');
+    expect(alert.textContent).toContain(
+      "Your organization's IT manages the sign-in address (authority) on this computer: it must be https://login.microsoftonline.com. Nothing was saved.",
+    );
+    expect(value('authority').getAttribute('aria-invalid')).toBe('true');
+    expect(document.getElementById('authority-error')?.textContent).toContain('must be https://login.microsoftonline.com');
+  });
+
+  it('names a managed redirect mode in words, in Japanese too', async () => {
+    await openStep1({
+      locale: 'ja-JP',
+      handlers: {
+        managed_policy: () => locked,
+        save_exchange_online: () => {
+          throw uiError('policy_locked_field', 'user', { field: 'redirectMode', value: 'loopback' });
+        },
+      },
+    });
+    expect(screen.getByTestId('managed-tenant').textContent).toBe('組織の IT が管理');
+    await fireEvent.click(screen.getByTestId('save-exchange'));
+    const alert = await screen.findByTestId('error');
+    expect(alert.textContent).toContain('このパソコンのサインイン後の戻り先は組織の IT 部門が管理しており、「ループバック」である必要があります。');
   });
 });

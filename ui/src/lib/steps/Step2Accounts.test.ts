@@ -3,7 +3,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import type { AccountQuery } from '../../bindings/AccountQuery';
 import type { ImportPreview } from '../../bindings/ImportPreview';
-import { accountRow, checkReport, lastCall, overview, uiError } from '../../test/fixtures';
+import { accountRow, checkReport, invitationLink, lastCall, overview, uiError } from '../../test/fixtures';
 import { setLang } from '../i18n';
 import { renderApp, type Handlers } from '../../test/render';
 
@@ -281,5 +281,124 @@ describe('step 2: account statuses', () => {
     await emit('exo://account-checked', checkReport(ROWS[1].address));
     await waitFor(() => expect(badge(1).getAttribute('data-status')).toBe('verified'));
     expect(calls.filter((c) => c.cmd === 'list_accounts').length).toBeGreaterThan(before);
+  });
+});
+
+describe('step 2: invitations', () => {
+  const links = (ids: number[] | null) => (ids ? ROWS.filter((r) => ids.includes(r.id)) : ROWS).map(invitationLink);
+  const invitations: Handlers = {
+    create_invitations: (args) => links((args as { accountIds: number[] | null }).accountIds),
+  };
+
+  it('makes one account’s invitation from its row, with the link to copy', async () => {
+    const copied: unknown[] = [];
+    const { calls } = await openStep2({
+      ...invitations,
+      'plugin:clipboard-manager|write_text': (args) => {
+        copied.push(args);
+        return null;
+      },
+    });
+    const row = ROWS[2];
+    const button = screen.getAllByTestId('invite-account').find((b) => b.getAttribute('data-address') === row.address);
+    expect(button?.getAttribute('aria-label')).toBe(`Create an invitation for ${row.address}`);
+    await fireEvent.click(button as HTMLElement);
+
+    const dialog = await screen.findByTestId('invite-dialog');
+    expect(lastCall(calls, 'create_invitations')?.args).toEqual({ accountIds: [row.id] });
+    expect(within(dialog).getByRole('heading').textContent).toBe(`Invitation for ${row.address}`);
+    expect(dialog.textContent).toContain('no password, no token, nothing secret');
+    expect(dialog.textContent).toContain('they open it with exo-setup on their own computer');
+    const field = (await within(dialog).findByTestId('invite-link')) as HTMLTextAreaElement;
+    expect(field.getAttribute('data-address')).toBe(row.address);
+    expect(field.readOnly).toBe(true);
+    expect(field.value).toBe(invitationLink(row).link);
+    expect(within(dialog).queryByTestId('invite-copy-all')).toBeNull();
+
+    await fireEvent.click(within(dialog).getByTestId('invite-copy'));
+    await waitFor(() => expect(copied).toEqual([{ text: invitationLink(row).link }]));
+    await waitFor(() => expect(within(dialog).getByTestId('invite-copy').textContent).toContain('✓'));
+
+    await fireEvent.keyDown(dialog, { key: 'Escape' });
+    expect(screen.queryByTestId('invite-dialog')).toBeNull();
+  });
+
+  it('makes every account’s invitation from the toolbar: some links shown, all copied', async () => {
+    const copied: string[] = [];
+    const { calls } = await openStep2({
+      ...invitations,
+      'plugin:clipboard-manager|write_text': (args) => {
+        copied.push((args as { text: string }).text);
+        return null;
+      },
+    });
+    await fireEvent.click(screen.getByTestId('invite-all'));
+    const dialog = await screen.findByTestId('invite-dialog');
+    expect(lastCall(calls, 'create_invitations')?.args).toEqual({ accountIds: null });
+    const fields = await within(dialog).findAllByTestId('invite-link');
+    expect(fields).toHaveLength(100);
+    expect(fields.map((f) => f.getAttribute('data-address'))).toEqual(ROWS.slice(0, 100).map((r) => r.address));
+    expect(dialog.textContent).toContain('10000 invitations');
+    expect(within(dialog).getByTestId('invite-more').textContent).toContain('9900 more are not shown here');
+
+    await fireEvent.click(within(dialog).getByTestId('invite-copy-all'));
+    await waitFor(() => expect(copied).toHaveLength(1));
+    const lines = copied[0].split('\n');
+    expect(lines).toHaveLength(10_000);
+    expect(lines[9_999]).toBe(`${ROWS[9_999].address}: ${invitationLink(ROWS[9_999]).link}`);
+
+    await fireEvent.click(within(dialog).getByTestId('invite-close'));
+    expect(screen.queryByTestId('invite-dialog')).toBeNull();
+  });
+
+  it('saves invitation files and a mail-merge CSV through Rust’s pickers', async () => {
+    let csv: unknown = { count: 1, path: '/home/admin/invitations.csv' };
+    const { calls } = await openStep2({
+      ...invitations,
+      save_invitation_files: () => ({ count: 1, path: '/home/admin/invitations' }),
+      save_invitations_csv: () => csv,
+    });
+    const row = ROWS[0];
+    await fireEvent.click(screen.getAllByTestId('invite-account')[0]);
+    const dialog = await screen.findByTestId('invite-dialog');
+    await within(dialog).findByTestId('invite-link');
+
+    await fireEvent.click(within(dialog).getByTestId('invite-save-files'));
+    await waitFor(() => expect(within(dialog).getByTestId('invite-saved').textContent).toContain('Saved 1 invitation files in /home/admin/invitations'));
+    expect(lastCall(calls, 'save_invitation_files')?.args).toEqual({ accountIds: [row.id] });
+
+    await fireEvent.click(within(dialog).getByTestId('invite-save-csv'));
+    await waitFor(() => expect(within(dialog).getByTestId('invite-saved').textContent).toContain('Saved 1 invitations to /home/admin/invitations.csv'));
+    expect(lastCall(calls, 'save_invitations_csv')?.args).toEqual({ accountIds: [row.id] });
+
+    // A cancelled picker: nothing was saved, nothing is claimed.
+    csv = null;
+    await fireEvent.click(within(dialog).getByTestId('invite-save-csv'));
+    await waitFor(() => expect(calls.filter((c) => c.cmd === 'save_invitations_csv')).toHaveLength(2));
+    await waitFor(() => expect(within(dialog).getByTestId('invite-saved').textContent?.trim()).toBe(''));
+  });
+
+  it('shows why invitations could not be made', async () => {
+    await openStep2({
+      create_invitations: () => {
+        throw uiError('org_not_configured', 'admin');
+      },
+    });
+    await fireEvent.click(screen.getByTestId('invite-all'));
+    const dialog = await screen.findByTestId('invite-dialog');
+    const error = await within(dialog).findByTestId('error');
+    expect(error.getAttribute('data-kind')).toBe('org_not_configured');
+    expect((within(dialog).getByTestId('invite-save-files') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it('says it in Japanese', async () => {
+    await openStep2(invitations);
+    await setLang('ja');
+    await fireEvent.click(screen.getByTestId('invite-all'));
+    const dialog = await screen.findByTestId('invite-dialog');
+    expect(within(dialog).getByRole('heading').textContent).toBe('全アカウントの招待');
+    expect(dialog.textContent).toContain('パスワードやトークンなど秘密の情報は含まれません');
+    expect(screen.getByTestId('invite-all').textContent).toContain('全アカウントの招待');
+    await setLang('en');
   });
 });

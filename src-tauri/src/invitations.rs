@@ -33,6 +33,15 @@ impl LastOpened {
     pub fn take(&self) -> Option<InvitationOpened> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
+
+    /// Forgets it if it is the invitation `id` (accepted or discarded), so that a reloaded window
+    /// does not show it again.
+    pub fn forget(&self, id: &str) {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(&*slot, Some(InvitationOpened::Preview { preview }) if preview.invitation_id == id) {
+            *slot = None;
+        }
+    }
 }
 
 /// Where an invitation comes from.

@@ -131,6 +131,7 @@ pub async fn accept_invitation(
         let policy = load_policy().await?;
         let accepted = invite::accept(&state.store, &policy, &inv, replace_existing).await?;
         state.invitations.remove(&invitation_id);
+        state.last_invitation.forget(&invitation_id);
         Ok(accepted)
     }
     .await;
@@ -142,6 +143,7 @@ pub async fn accept_invitation(
 pub fn discard_invitation(state: State<'_, AppState>, invitation_id: String) {
     trace_ipc("discard_invitation", &invitation_id);
     state.invitations.remove(&invitation_id);
+    state.last_invitation.forget(&invitation_id);
 }
 
 /// The invitation the OS handed over before the UI listened (cold start), once.

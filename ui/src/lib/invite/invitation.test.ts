@@ -280,14 +280,14 @@ describe('the confirmation screen', () => {
 
   it('shows a refused acceptance with who acts and what to do, and stays', async () => {
     const refuse = () => {
-      throw uiError('invite_other_tenant', 'admin');
+      throw uiError('invite_other_tenant', 'admin', { tenant: 'contoso.onmicrosoft.com', allowed: 'fabrikam.example' });
     };
     const { calls } = await start(userComputer(invitationPreview(), { accept_invitation: refuse }));
     await paste(calls);
     await fireEvent.click(await screen.findByTestId('invitation-accept'));
     const error = await screen.findByTestId('invitation-error');
     expect(error.getAttribute('data-kind')).toBe('invite_other_tenant');
-    expect(error.textContent).toContain('for another organization than the one your organization');
+    expect(error.textContent).toContain('for another organization (tenant contoso.onmicrosoft.com), and your organization');
     expect(error.textContent).toContain('Nothing was changed.');
     expect(within(error).getByTestId('actor-badge').getAttribute('data-actor')).toBe('admin');
     expect(screen.getByTestId('invitation-screen')).toBeTruthy();
@@ -322,9 +322,9 @@ const KINDS: [string, Record<string, string>, RegExp][] = [
   ['invite_tampered', {}, /Do not use it/],
   ['invite_file_unreadable', { path: '/home/taro/x.exoinvite', error: 'Permission denied' }, /\/home\/taro\/x\.exoinvite could not be read \(Permission denied\)/],
   ['invite_refused_by_policy', {}, /does not allow opening invitations on this computer/],
-  ['invite_other_tenant', {}, /another organization/],
-  ['invite_authority_not_allowed', {}, /sign-in address is not one your organization's IT allows/],
-  ['invite_replaces_org', {}, /Tick the box confirming the replacement/],
+  ['invite_other_tenant', { tenant: 'fabrikam.example', allowed: 'contoso.onmicrosoft.com' }, /another organization \(tenant fabrikam\.example\), and your organization's IT allows only contoso\.onmicrosoft\.com/],
+  ['invite_authority_not_allowed', { authority: 'https://evil.example', allowed: 'https://login.microsoftonline.com' }, /signs in at https:\/\/evil\.example, which .* \(allowed: https:\/\/login\.microsoftonline\.com\)/],
+  ['invite_replaces_org', { current: 'fabrikam.example', invited: 'contoso.onmicrosoft.com' }, /\(tenant fabrikam\.example\); accepting would replace it with tenant contoso\.onmicrosoft\.com.*Tick the box/],
   ['invite_not_pending', {}, /no longer open.*Open the link or file again/],
   ['policy_invalid', { path: '/etc/exo-setup/policy.json', problem: 'unknown key "tennant"' }, /\(\/etc\/exo-setup\/policy\.json\) cannot be used: unknown key "tennant"\./],
 ];

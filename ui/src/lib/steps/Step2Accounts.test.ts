@@ -378,6 +378,23 @@ describe('step 2: invitations', () => {
     await waitFor(() => expect(within(dialog).getByTestId('invite-saved').textContent?.trim()).toBe(''));
   });
 
+  it('explains a file that could not be written', async () => {
+    await openStep2({
+      ...invitations,
+      save_invitation_files: () => {
+        throw uiError('export_write', 'user', { path: '/mnt/ro/a.exoinvite', reason: 'Read-only file system' });
+      },
+    });
+    await fireEvent.click(screen.getAllByTestId('invite-account')[0]);
+    const dialog = await screen.findByTestId('invite-dialog');
+    await within(dialog).findByTestId('invite-link');
+    await fireEvent.click(within(dialog).getByTestId('invite-save-files'));
+    const error = await within(dialog).findByTestId('error');
+    expect(error.getAttribute('data-kind')).toBe('export_write');
+    expect(error.textContent).toContain('The file could not be written: Read-only file system.');
+    expect(within(dialog).getByTestId('invite-saved').textContent?.trim()).toBe('');
+  });
+
   it('shows why invitations could not be made', async () => {
     await openStep2({
       create_invitations: () => {

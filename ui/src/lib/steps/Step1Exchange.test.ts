@@ -320,6 +320,16 @@ describe('step 1 under a managed policy', () => {
     });
   });
 
+  it('lists the sign-in addresses the policy allows', async () => {
+    const policy = noPolicy({ present: true, allowedAuthorities: ['https://login.microsoftonline.com', GOV] });
+    await openStep1({ handlers: { managed_policy: () => policy } });
+    await fireEvent.click(screen.getByTestId('show-advanced'));
+    expect(screen.getByTestId('allowed-authorities').textContent?.trim()).toBe(
+      `Your organization's IT allows only these sign-in addresses: https://login.microsoftonline.com, ${GOV}`,
+    );
+    expect(value('authority').readOnly).toBe(false);
+  });
+
   it('does not pre-fill over saved settings', async () => {
     const policy = noPolicy({ present: true, tenant: { value: 'suggested.example', locked: false } });
     await openStep1({ overview: overview({ enabled: true }), handlers: { managed_policy: () => policy } });

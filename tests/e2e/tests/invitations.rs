@@ -11,6 +11,15 @@
 //!   authority is `http://127.0.0.1:PORT`). Accepting goes to step 4 with taro chosen; taro signs in through
 //!   `scripts/test-browser.sh`; the refresh token must be in B's keychain service and the organization and the
 //!   account in B's SQLite.
+//!   The mailbox's servers travel in the invitation, as they would for an organization behind a gateway or in a
+//!   national cloud: a private Dovecot ([`entra_emulator::dovecot`], as in `flows.rs`) is started first and A's
+//!   Exchange Online endpoints are pointed at it with `exo-setup-gui --data-dir A server endpoints --imap
+//!   127.0.0.1:P:tls --pop3 … --smtp …:starttls` before the link is made. The link must carry those endpoints, the
+//!   confirmation screen must show them (`invitation-endpoints`), accepting must write them to B's `mail_servers`
+//!   row 1, and B's app gets `EXO_SETUP_CA_FILE` (the Dovecot's test CA), so the connection check after taro's
+//!   sign-in logs in over XOAUTH2 and turns taro `verified` (`verified_protocols` with `imap` and `smtp`) in B's
+//!   SQLite and in step 4. Without Dovecot the test fails, unless `EXO_SKIP_DOVECOT=1`: then the endpoints stay
+//!   Exchange Online's, the invitation carries none and the check after the sign-in is not awaited.
 //! - `f`: refusals in the window on a configured profile: a tampered link pasted into the box is
 //!   `invite_tampered` and leaves the SQLite file's bytes as they were; an invitation of another organization shows
 //!   the "replaces" block and keeps Accept disabled until the replacement is confirmed (then discarded).
@@ -29,13 +38,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use entra_emulator::dovecot::{self, Dovecot};
 use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_MULTI_CLIENT_ID, DEMO_OPEN_TENANT_ID, DEMO_TENANT_ID};
 use exo_e2e::{
     app_binary, app_instances, open_step1, repo_root, screenshot_path, DesktopHome, Result, Rig, RigOptions,
 };
 use exo_setup_core::invite::{self, Invitation};
 use exo_setup_core::keychain::{AccountKey, OsKeychain, TokenStore, DEFAULT_CHUNK_BYTES};
-use exo_setup_core::model::{ReceiveProtocol, RedirectMode};
+use exo_setup_core::model::{Endpoint, ReceiveProtocol, RedirectMode, Security, ServerEndpoints};
 
 const SCHEME: &str = "dev.exosetup.wizard";
 const TENANT: &str = "contoso.example";
@@ -51,6 +61,12 @@ const CLI_WAIT: Duration = Duration::from_secs(60);
 const FLOW_WAIT: Duration = Duration::from_secs(45);
 /// The app's scheme registration (xdg-mime, update-desktop-database) after the window opened.
 const REGISTER_WAIT: Duration = Duration::from_secs(30);
+/// The connection check after a sign-in (IMAP and SMTP logins; the app's own limits: 10 s connect, 20 s auth), on 2
+/// busy cores.
+const CHECK_WAIT: Duration = Duration::from_secs(60);
+/// How long step 4's badge may take to turn `verified` by itself once SQLite says so, before the test chooses the
+/// mailbox again (which lists the accounts anew), as `flows.rs` does.
+const BADGE_WAIT: Duration = Duration::from_secs(5);
 
 // ------------------------------------------------------------------------------------------------ helpers
 
@@ -132,8 +148,9 @@ async fn configure_org(data_dir: &Path, authority: &str, organization_name: &str
     Ok(())
 }
 
-/// The admin's profile: step 1 and taro's account with the CLI, then taro's invitation link from `invite`.
-async fn admin_profile(emu: &Emulator) -> Result<(tempfile::TempDir, String)> {
+/// The admin's profile: step 1 and taro's account with the CLI, the Exchange Online server's endpoints pointed at
+/// `dc` when there is one, then taro's invitation link from `invite`.
+async fn admin_profile(emu: &Emulator, dc: Option<&Dovecot>) -> Result<(tempfile::TempDir, String)> {
     let a = tempfile::Builder::new().prefix("exo-e2e-invite-admin-").tempdir()?;
     configure_org(a.path(), &emu.base_url(), ORG_NAME).await?;
     cli(
@@ -141,6 +158,16 @@ async fn admin_profile(emu: &Emulator) -> Result<(tempfile::TempDir, String)> {
         &["accounts", "add", "--login", "taro", "--address", TARO, "--name", TARO_NAME, "--protocol", "imap"],
     )
     .await?;
+    if let Some(dc) = dc {
+        let mut args = vec!["server", "endpoints"];
+        let endpoint_args = dc.endpoint_args();
+        args.extend(endpoint_args.iter().map(String::as_str));
+        let out =
+            cli(a.path(), &args).await.map_err(|e| format!("pointing A's Exchange Online at the Dovecot: {e}"))?;
+        eprintln!("[cli] server endpoints: {}", out.trim());
+        let stored = server_endpoints(a.path())?;
+        assert_eq!(stored, dovecot_endpoints(dc), "A's Exchange Online endpoints (mail_servers id 1) after the CLI");
+    }
     let out = cli(a.path(), &["invite", TARO]).await.map_err(|e| format!("the CLI's `invite` command: {e}"))?;
     let prefix = format!("{SCHEME}://invite?");
     let link = out
@@ -157,7 +184,15 @@ async fn admin_profile(emu: &Emulator) -> Result<(tempfile::TempDir, String)> {
     assert_eq!(inv.authority, emu.base_url(), "invitation authority");
     assert_eq!(inv.address, TARO, "invitation address");
     assert_eq!(inv.redirect_mode, RedirectMode::DeepLink, "invitation redirectMode");
-    assert!(inv.endpoints.is_none(), "Exchange Online's default endpoints must not be in the invitation");
+    match dc {
+        // The servers the admin set travel with the invitation.
+        Some(dc) => assert_eq!(
+            inv.endpoints.as_ref(),
+            Some(&dovecot_endpoints(dc)),
+            "the invitation must carry A's endpoints (the Dovecot's)"
+        ),
+        None => assert!(inv.endpoints.is_none(), "Exchange Online's default endpoints must not be in the invitation"),
+    }
     eprintln!("[cli] invitation link ({} chars): {link}", link.len());
     Ok((a, link))
 }
@@ -447,6 +482,157 @@ async fn expect_shown(rig: &mut Rig, testid: &str, want: &str, problems: &mut Ve
     Ok(())
 }
 
+// ------------------------------------------------------------------------------------------------ mail servers
+
+/// The Dovecot's endpoints as the app stores and invites them: IMAP and POP3 over TLS, submission with STARTTLS.
+fn dovecot_endpoints(dc: &Dovecot) -> ServerEndpoints {
+    let (host, p) = (dc.host(), dc.ports());
+    let ep = |port, security| Endpoint { host: host.into(), port, security };
+    ServerEndpoints {
+        imap: ep(p.imaps, Security::Tls),
+        pop3: ep(p.pop3s, Security::Tls),
+        smtp: ep(p.submission, Security::Starttls),
+    }
+}
+
+/// The built-in Exchange Online server's endpoints (`mail_servers` row id 1) of a profile.
+fn server_endpoints(data_dir: &Path) -> Result<ServerEndpoints> {
+    let db = open_db(data_dir)?;
+    let row: [(String, u16, String); 3] = db.query_row(
+        "SELECT imap_host, imap_port, imap_security, pop3_host, pop3_port, pop3_security, \
+                smtp_host, smtp_port, smtp_security FROM mail_servers WHERE id = 1",
+        [],
+        |r| {
+            Ok([
+                (r.get(0)?, r.get(1)?, r.get(2)?),
+                (r.get(3)?, r.get(4)?, r.get(5)?),
+                (r.get(6)?, r.get(7)?, r.get(8)?),
+            ])
+        },
+    )?;
+    let [imap, pop3, smtp] = row.map(|(host, port, security)| {
+        serde_json::from_value::<Security>(serde_json::Value::String(security.clone()))
+            .map(|security| Endpoint { host, port, security })
+            .map_err(|e| format!("mail_servers id 1 has the security {security:?}: {e}"))
+    });
+    Ok(ServerEndpoints { imap: imap?, pop3: pop3?, smtp: smtp? })
+}
+
+/// What the confirmation screen's `invitation-endpoints` list must show for each server, in its order: the
+/// protocol in the label (`受信 (IMAP)` / `Incoming (IMAP)`, …) and `HOST:PORT · SECURITY` (language-independent).
+fn endpoint_rows(ep: &ServerEndpoints) -> Vec<(&'static str, String, &'static str)> {
+    let security = |s: Security| match s {
+        Security::Tls => "TLS",
+        Security::Starttls => "STARTTLS",
+        // Localized ("no encryption" / "暗号化なし"): not compared.
+        Security::Plain => "",
+    };
+    [("IMAP", &ep.imap), ("POP3", &ep.pop3), ("SMTP", &ep.smtp)]
+        .into_iter()
+        .map(|(protocol, e)| (protocol, format!("{}:{}", e.host, e.port), security(e.security)))
+        .collect()
+}
+
+/// Checks the confirmation screen's `invitation-endpoints` list (visible text of each `dt`/`dd` pair) against `ep`.
+async fn expect_endpoints_shown(rig: &mut Rig, ep: &ServerEndpoints, problems: &mut Vec<String>) -> Result {
+    let css = "[data-testid=invitation-endpoints]";
+    if !rig.exists(css).await {
+        problems.push(format!("{css} is missing: the invitation's mail servers are not shown"));
+        return Ok(());
+    }
+    let rows = rig
+        .client
+        .execute(
+            "const l = document.querySelector(arguments[0]); \
+             return [...l.querySelectorAll('dt')].map(dt => [dt.innerText, dt.nextElementSibling ? \
+                 dt.nextElementSibling.innerText : '']);",
+            vec![serde_json::Value::from(css)],
+        )
+        .await?;
+    let shown: Vec<(String, String)> = rows
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let cell = |i: usize| r.get(i).and_then(|v| v.as_str()).unwrap_or_default().trim().to_string();
+                    (cell(0), cell(1))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let want = endpoint_rows(ep);
+    let ok = shown.len() == want.len()
+        && shown.iter().zip(&want).all(|((label, value), (protocol, host_port, security))| {
+            // The value is "HOST:PORT · SECURITY"; "TLS" must not be a "STARTTLS".
+            let words: Vec<&str> =
+                value.split(|c: char| c.is_whitespace() || c == '·').filter(|w| !w.is_empty()).collect();
+            label.contains(protocol)
+                && words.first() == Some(&host_port.as_str())
+                && (security.is_empty() || words.contains(security))
+        });
+    if !ok {
+        let want: Vec<String> = want.iter().map(|(p, hp, s)| format!("{p}: {hp} · {s}")).collect();
+        problems.push(format!("{css} shows {shown:?}, want (label with, value) {want:?}"));
+    }
+    Ok(())
+}
+
+/// (status, status_detail, verified_protocols) of a mailbox, read while the app may be running (WAL).
+fn account_state(data_dir: &Path, address: &str) -> Result<(String, Option<String>, Option<String>)> {
+    Ok(open_db(data_dir)?.query_row(
+        "SELECT status, status_detail, verified_protocols FROM mail_accounts WHERE address = ?1",
+        [address],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?)
+}
+
+/// Waits until the connection check after the sign-in has recorded its end (`verified` or `error`) in SQLite.
+async fn checked_state(rig: &mut Rig, address: &str) -> Result<(String, Option<String>, Option<String>)> {
+    let deadline = Instant::now() + CHECK_WAIT;
+    loop {
+        let state = account_state(rig.data_dir.path(), address)?;
+        if state.0 == "verified" || state.0 == "error" {
+            return Ok(state);
+        }
+        if Instant::now() > deadline {
+            let what = format!("the connection check of {address} did not end within {CHECK_WAIT:?}: {state:?}");
+            return Err(rig.failure(&what).await);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `{prefix} [data-testid=account-status]` showing `status`.
+fn badge(prefix: &str, status: &str) -> String {
+    format!("{prefix} [data-testid=account-status][data-status={status}]")
+}
+
+/// Polls for `css` without a failure screenshot; true when it appeared within `timeout`.
+async fn appears(rig: &Rig, css: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if rig.exists(css).await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Chooses a mailbox in step 4's type-ahead once its suggestion shows `status`. The picker keeps the rows of its
+/// last search and searches again 150 ms after typing, so a quick click could choose a stale row.
+async fn rechoose_mailbox(rig: &mut Rig, address: &str, status: &str) -> Result {
+    let local = address.split('@').next().unwrap_or(address);
+    rig.fill("[data-testid=step4-address]", local).await?;
+    let option = format!("[data-testid=\"step4-option-{address}\"]");
+    rig.wait_for(&badge(&option, status), FLOW_WAIT).await?;
+    rig.click(&option).await?;
+    rig.wait(&format!("[data-testid=step4-account][data-address=\"{address}\"]")).await?;
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------------------------ e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -458,14 +644,31 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     // Step 3 is the admin's and not under test here: the tenant-wide consent is recorded in the emulator.
     emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP_SCOPE, POP_SCOPE, SMTP_SCOPE]);
 
-    // ---- profile A: the admin's data directory, steps 1 and 2 with the CLI, and taro's invitation link
-    let (admin, link) = admin_profile(&emu).await?;
+    // ---- the mailbox's servers: a private Dovecot, as in flows.rs (its test CA is given to B's app)
+    let dc = Dovecot::start(&emu)?;
+    if dc.is_none() && std::env::var(dovecot::SKIP_ENV).as_deref() != Ok("1") {
+        return Err(format!(
+            "no Dovecot for the connection check after the invited user's sign-in: {}; install dovecot-core \
+             dovecot-imapd dovecot-pop3d dovecot-submissiond (scripts/test.sh does) or set {}=1",
+            dovecot::skip_reason().unwrap_or_default(),
+            dovecot::SKIP_ENV
+        )
+        .into());
+    }
+    let dc_endpoints = dc.as_ref().map(dovecot_endpoints);
+    if let Some(dc) = &dc {
+        eprintln!("[{TEST}] Dovecot: {:?}", dc.endpoint_specs());
+    }
+
+    // ---- profile A: the admin's data directory, steps 1 and 2 with the CLI, the endpoints, taro's invitation link
+    let (admin, link) = admin_profile(&emu, dc.as_ref()).await?;
     eprintln!("[{TEST}] admin profile ready after {:?}", t0.elapsed());
 
-    // ---- profile B: another data directory, keychain service and desktop home
+    // ---- profile B: another data directory, keychain service and desktop home; it trusts the Dovecot's test CA
     let home = DesktopHome::new(TEST)?;
     let service = unique_service("e");
-    let env = profile_env(TEST, &home, &service, &[]);
+    let ca: Vec<(&str, OsString)> = dc.iter().map(|d| ("EXO_SETUP_CA_FILE", d.ca_file().into_os_string())).collect();
+    let env = profile_env(TEST, &home, &service, &ca);
     let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
     if rig.data_dir.path() == admin.path() {
         return Err("profile B must not use the admin's data directory".into());
@@ -487,6 +690,14 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     expect_shown(&mut rig, "invitation-client-id", DEMO_CLIENT_ID, &mut problems).await?;
     expect_shown(&mut rig, "invitation-authority", &emu.base_url(), &mut problems).await?;
     expect_shown(&mut rig, "invitation-mailbox", TARO, &mut problems).await?;
+    // The mail servers the invitation carries (none: Exchange Online's own, not listed).
+    match &dc_endpoints {
+        Some(ep) => expect_endpoints_shown(&mut rig, ep, &mut problems).await?,
+        None if rig.exists("[data-testid=invitation-endpoints]").await => {
+            problems.push("invitation-endpoints is shown for an invitation without endpoints".into())
+        }
+        None => {}
+    }
     // http://127.0.0.1:PORT is not a Microsoft cloud: the user must be warned.
     if !rig.exists("[data-testid=invitation-cloud-warning]").await {
         problems.push(format!("no invitation-cloud-warning for the authority {}", emu.base_url()));
@@ -499,6 +710,10 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     }
     rig.scroll_to("[data-testid=invitation-screen]").await?;
     rig.shot("invitation-screen").await?;
+    if dc_endpoints.is_some() && rig.exists("[data-testid=invitation-endpoints]").await {
+        rig.scroll_to("[data-testid=invitation-endpoints]").await?;
+        rig.shot("invitation-endpoints").await?;
+    }
     if !problems.is_empty() {
         return Err(rig.failure(&format!("confirmation screen:\n  - {}", problems.join("\n  - "))).await);
     }
@@ -516,6 +731,16 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     rig.wait_for(&taro_panel, FLOW_WAIT).await?;
     rig.wait("[data-testid=step4-signin]").await?;
     rig.shot("step4-after-accept").await?;
+    // Accepting wrote the invitation's servers (or kept Exchange Online's) into B's built-in server.
+    let b_servers = server_endpoints(rig.data_dir.path())?;
+    let want_servers = dc_endpoints.clone().unwrap_or_else(exo_setup_core::org::exchange_online_endpoints);
+    if b_servers != want_servers {
+        let what = format!(
+            "B's mail_servers id 1 after accepting: {b_servers:?}\nwant the invitation's {want_servers:?} (Dovecot: {})",
+            dc.is_some()
+        );
+        return Err(rig.failure(&what).await);
+    }
 
     // ---- taro signs in through the test browser; the redirect comes back by `gio open` too
     rig.click("[data-testid=step4-signin]").await?;
@@ -528,6 +753,46 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     rig.shot("step4-signed-in").await?;
     check_single_instance(&mut rig, "the sign-in's redirect").await?;
     eprintln!("[{TEST}] signed in after {:?}", t0.elapsed());
+
+    // ---- the connection check after the sign-in, against the invitation's servers (the Dovecot) → verified
+    if let Some(dc) = &dc {
+        let signed_in_at = Instant::now();
+        let (status, detail, protocols) = checked_state(&mut rig, TARO).await?;
+        eprintln!(
+            "[{TEST}] connection check recorded after {:?}: {status} {detail:?} {protocols:?}",
+            signed_in_at.elapsed()
+        );
+        let protocols = protocols.unwrap_or_default();
+        let verified_both = ["imap", "smtp"].iter().all(|p| protocols.split_whitespace().any(|w| w == *p));
+        if status != "verified" || !verified_both {
+            let what = format!(
+                "taro's connection check in B against the invitation's servers ended in {status} ({detail:?}), \
+                 verified_protocols {protocols:?}; want verified with imap and smtp\n--- dovecot log:\n{}",
+                dc.log()
+            );
+            return Err(rig.failure(&what).await);
+        }
+        let verified = badge(&taro_panel, "verified");
+        if appears(&rig, &verified, BADGE_WAIT).await {
+            eprintln!("[{TEST}] the step 4 badge turned verified by itself (exo://account-checked)");
+        } else {
+            eprintln!("[{TEST}] the step 4 badge did not turn verified by itself within {BADGE_WAIT:?}: re-selecting");
+            rechoose_mailbox(&mut rig, TARO, "verified").await?;
+            rig.wait_for(&verified, FLOW_WAIT).await?;
+        }
+        // The logins reached the Dovecot (not Microsoft's hosts), over TLS, with XOAUTH2.
+        let log = dc.log();
+        std::fs::write(screenshot_path(TEST).join("dovecot.log"), &log)?;
+        for service in ["imap-login", "submission-login"] {
+            let login = log.lines().find(|l| l.contains(&format!("{service}: Info: Login: user=<{TARO}>")));
+            if !login.is_some_and(|l| l.contains("method=XOAUTH2") && l.contains("TLS")) {
+                let what = format!("no {service} XOAUTH2 login of {TARO} over TLS in the Dovecot log:\n{log}");
+                return Err(rig.failure(&what).await);
+            }
+        }
+        rig.scroll_to(&taro_panel).await?;
+        rig.shot("step4-verified").await?;
+    }
     let data = rig.finish().await?;
 
     // ---- what B holds: taro's refresh token in B's keychain service, the organization and taro in B's SQLite
@@ -550,13 +815,23 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     assert_eq!((display_name.as_str(), protocol.as_str()), (TARO_NAME, "imap"), "taro's account in B");
-    assert!(
-        matches!(status.as_str(), "signed_in" | "verified" | "error"),
-        "taro's status in B after the sign-in: {status}"
+    if dc.is_some() {
+        assert_eq!(status, "verified", "taro's status in B after the sign-in and the connection check");
+    } else {
+        assert!(
+            matches!(status.as_str(), "signed_in" | "verified" | "error"),
+            "taro's status in B after the sign-in: {status}"
+        );
+    }
+    assert_eq!(
+        server_endpoints(data.path())?,
+        dc_endpoints.clone().unwrap_or_else(exo_setup_core::org::exchange_online_endpoints),
+        "B's mail_servers id 1 at the end"
     );
     let accounts: i64 = db.query_row("SELECT count(*) FROM mail_accounts", [], |r| r.get(0))?;
     assert_eq!(accounts, 1, "B holds taro's account only");
     drop(admin);
+    drop(dc);
     eprintln!("[{TEST}] passed in {:?}", t0.elapsed());
     Ok(())
 }

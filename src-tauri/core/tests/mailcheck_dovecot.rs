@@ -1,24 +1,24 @@
 //! The connection check against a real Dovecot 2.3 (IMAP, POP3, submission) that validates the
-//! entra emulator's access tokens locally with the emulator's public key (recipe in
-//! shared/reference/platform-recipes.md; the same set-up as tests/entra-emulator/tests/dovecot.rs).
+//! entra emulator's access tokens locally with the emulator's public key: the shared rig
+//! `entra_emulator::dovecot` (recipe in shared/reference/platform-recipes.md).
 //!
-//! TLS is real: a test CA and a `localhost`/127.0.0.1 certificate are made with rcgen at test
-//! time; IMAP and POP3 run on implicit-TLS ports, SMTP (submission) and a second IMAP port use
-//! STARTTLS; the checker trusts the test CA through `CheckOptions::extra_root_pem` only.
-//! Submission relays to an in-test SMTP sink.
+//! TLS is real: the rig makes a test CA and a `localhost`/127.0.0.1 certificate at start; IMAP and
+//! POP3 run on implicit-TLS ports, SMTP (submission) and a second IMAP port use STARTTLS; the
+//! checker trusts the test CA through `CheckOptions::extra_root_pem` only. Submission relays to
+//! the rig's SMTP sink.
 //!
 //! Each test has its own emulator, store, keychain and Dovecot. Needs the `dovecot` binary
 //! (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond, installed by
-//! scripts/test.sh). Without it the tests FAIL, unless `EXO_SKIP_DOVECOT=1` is set.
+//! scripts/test.sh). Without it the tests FAIL, unless `EXO_SKIP_DOVECOT=1` is set (stricter than
+//! `Dovecot::start`, which skips when the binary is missing).
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use entra_emulator::dovecot::{self, Dovecot};
 use entra_emulator::{Config, Emulator, Keys, DEMO_CLIENT_ID, DEMO_TENANT_ID};
 use exo_setup_core::auth::Auth;
 use exo_setup_core::keychain::{MemoryKeychain, Secret, TokenStore};
@@ -31,8 +31,6 @@ use exo_setup_core::model::{
     ServerAuth,
 };
 use exo_setup_core::Store;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
 
 const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
@@ -49,194 +47,21 @@ use common::{captured_logs, logs};
 // ---------------------------------------------------------------------------------------------
 // Dovecot.
 
-fn find_dovecot() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
-        .map(|d| d.join("dovecot"))
-        .find(|p| p.is_file())
-}
-
-/// `None` (skip) when dovecot is missing and EXO_SKIP_DOVECOT=1; panics when it is missing otherwise.
+/// The `dovecot` binary, or `None` (skip) when EXO_SKIP_DOVECOT=1; panics when it is missing otherwise.
 fn dovecot_or_skip() -> Option<PathBuf> {
-    let found = find_dovecot();
+    let found = dovecot::find_binary();
+    if std::env::var(dovecot::SKIP_ENV).as_deref() == Ok("1") {
+        let why = if found.is_none() { "dovecot not installed and " } else { "" };
+        eprintln!("SKIPPED: {why}{}=1", dovecot::SKIP_ENV);
+        return None;
+    }
     if found.is_none() {
-        if std::env::var("EXO_SKIP_DOVECOT").as_deref() == Ok("1") {
-            eprintln!("SKIPPED: dovecot not installed and EXO_SKIP_DOVECOT=1");
-            return None;
-        }
         panic!(
             "`dovecot` is not on PATH: install dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond \
              (scripts/test.sh does), or set EXO_SKIP_DOVECOT=1 to skip these tests"
         );
     }
-    if std::env::var("EXO_SKIP_DOVECOT").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: EXO_SKIP_DOVECOT=1");
-        return None;
-    }
     found
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Ports {
-    imaps: u16,
-    imap_starttls: u16,
-    pop3s: u16,
-    submission: u16,
-}
-
-/// A private Dovecot instance; stopped (SIGTERM) on drop.
-struct Dovecot {
-    child: Child,
-    dir: tempfile::TempDir,
-    ports: Ports,
-    /// The test CA (PEM) that issued Dovecot's certificate.
-    ca_pem: String,
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Dovecot {
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dovecot.log")).unwrap_or_default()
-    }
-}
-
-/// A test CA and a certificate for `localhost` and 127.0.0.1: (CA PEM, certificate PEM, key PEM).
-fn test_pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "exo-setup mailcheck test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
-    leaf.subject_alt_names = vec![
-        SanType::DnsName("localhost".try_into().unwrap()),
-        SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
-    ];
-    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
-    (ca_cert.pem(), cert.pem(), key.serialize_pem())
-}
-
-/// An SMTP sink for submission's relay: 220, 250 to everything, 221 to QUIT.
-async fn relay_sink() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let (rd, mut wr) = stream.into_split();
-                let mut rd = BufReader::new(rd);
-                if wr.write_all(b"220 sink ESMTP\r\n").await.is_err() {
-                    return;
-                }
-                loop {
-                    let mut line = String::new();
-                    if matches!(rd.read_line(&mut line).await, Ok(0) | Err(_)) {
-                        return;
-                    }
-                    let u = line.trim().to_ascii_uppercase();
-                    let answer: &[u8] = if u.starts_with("EHLO") {
-                        b"250-sink\r\n250 8BITMIME\r\n"
-                    } else if u == "QUIT" {
-                        b"221 2.0.0 bye\r\n"
-                    } else {
-                        b"250 2.0.0 OK\r\n"
-                    };
-                    if wr.write_all(answer).await.is_err() || u == "QUIT" {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
-async fn start_dovecot(bin: &Path, issuer: &str, emu: &Emulator) -> Dovecot {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-    for sub in ["run", "state", "mail"] {
-        std::fs::create_dir_all(d.join(sub)).unwrap();
-    }
-    std::fs::set_permissions(d.join("mail"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let key = emu.write_dovecot_key(&d.join("keys")).unwrap();
-    for p in [d.join("keys"), d.join("keys/default"), d.join("keys/default/RS256")] {
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (ca_pem, cert_pem, key_pem) = test_pki();
-    std::fs::write(d.join("cert.pem"), cert_pem).unwrap();
-    std::fs::write(d.join("key.pem"), key_pem).unwrap();
-    let ports = Ports { imaps: free_port(), imap_starttls: free_port(), pop3s: free_port(), submission: free_port() };
-    let relay = relay_sink().await;
-    let dir_s = d.display();
-    std::fs::write(
-        d.join("oauth2.conf.ext"),
-        format!(
-            "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={dir_s}/keys/\n\
-             username_attribute = email\nissuers = {issuer}\n"
-        ),
-    )
-    .unwrap();
-    let Ports { imaps, imap_starttls, pop3s, submission } = ports;
-    std::fs::write(
-        d.join("dovecot.conf"),
-        format!(
-            "protocols = imap pop3 submission\nlisten = 127.0.0.1\nbase_dir = {dir_s}/run\nstate_dir = {dir_s}/state\n\
-             log_path = {dir_s}/dovecot.log\n\
-             ssl = yes\nssl_cert = <{dir_s}/cert.pem\nssl_key = <{dir_s}/key.pem\nssl_min_protocol = TLSv1.2\n\
-             disable_plaintext_auth = no\n\
-             auth_mechanisms = xoauth2 oauthbearer\nauth_failure_delay = 0\nauth_verbose = yes\n\
-             default_internal_user = dovecot\ndefault_login_user = dovenull\nfirst_valid_uid = 1\n\
-             mail_location = maildir:~/Maildir\nhostname = localhost\n\
-             service imap-login {{\n inet_listener imap {{\n  address = 127.0.0.1\n  port = {imap_starttls}\n }}\n \
-               inet_listener imaps {{\n  address = 127.0.0.1\n  port = {imaps}\n  ssl = yes\n }}\n}}\n\
-             service pop3-login {{\n inet_listener pop3 {{\n  port = 0\n }}\n \
-               inet_listener pop3s {{\n  address = 127.0.0.1\n  port = {pop3s}\n  ssl = yes\n }}\n}}\n\
-             service submission-login {{\n inet_listener submission {{\n  address = 127.0.0.1\n  port = {submission}\n }}\n}}\n\
-             submission_relay_host = 127.0.0.1\nsubmission_relay_port = {relay}\nsubmission_relay_trusted = yes\n\
-             passdb {{\n driver = oauth2\n mechanisms = xoauth2 oauthbearer\n args = {dir_s}/oauth2.conf.ext\n}}\n\
-             userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={dir_s}/mail/%u\n}}\n\
-             service anvil {{\n unix_listener anvil-auth-penalty {{\n  path = anvil-auth-penalty-disabled\n }}\n}}\n"
-        ),
-    )
-    .unwrap();
-    let child = Command::new(bin)
-        .arg("-c")
-        .arg(d.join("dovecot.conf"))
-        .arg("-F")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start dovecot");
-    let dc = Dovecot { child, dir, ports, ca_pem };
-    for port in [imaps, imap_starttls, pop3s, submission] {
-        let mut ready = false;
-        for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                ready = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        assert!(ready, "dovecot did not listen on {port}: {}", dc.log());
-    }
-    dc
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,16 +80,19 @@ impl Env {
         Endpoint { host: "localhost".into(), port, security }
     }
     fn imaps(&self) -> Endpoint {
-        self.ep(self.dc.ports.imaps, Security::Tls)
+        self.ep(self.dc.ports().imaps, Security::Tls)
     }
     fn pop3s(&self) -> Endpoint {
-        self.ep(self.dc.ports.pop3s, Security::Tls)
+        self.ep(self.dc.ports().pop3s, Security::Tls)
     }
     fn submission(&self) -> Endpoint {
-        self.ep(self.dc.ports.submission, Security::Starttls)
+        self.ep(self.dc.ports().submission, Security::Starttls)
     }
     fn opts(&self) -> CheckOptions {
-        CheckOptions { timeouts: Timeouts::all(Duration::from_secs(10)), extra_root_pem: Some(self.dc.ca_pem.clone()) }
+        CheckOptions {
+            timeouts: Timeouts::all(Duration::from_secs(10)),
+            extra_root_pem: Some(self.dc.ca_pem().to_owned()),
+        }
     }
     async fn token(&self, address: &str) -> Secret {
         self.auth.access_token(address).await.unwrap().token
@@ -308,7 +136,8 @@ async fn env() -> Option<Env> {
     let emu = Emulator::start(Config::default_demo()).await.unwrap();
     emu.set_auto_approve(true);
     emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP, SMTP, POP]);
-    let dc = start_dovecot(&bin, &emu.access_token_issuer(DEMO_TENANT_ID), &emu).await;
+    // Start-up blocks (it waits for the listeners): off the runtime's worker, which the emulator shares.
+    let dc = tokio::task::block_in_place(|| Dovecot::start_with(&bin, &emu)).expect("start dovecot");
 
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open_in(dir.path()).unwrap());
@@ -328,9 +157,9 @@ async fn env() -> Option<Env> {
     let server = exo_setup_core::org::add_server(
         &store,
         "Dovecot",
-        &ep(dc.ports.imaps, Security::Tls),
-        &ep(dc.ports.pop3s, Security::Tls),
-        &ep(dc.ports.submission, Security::Starttls),
+        &ep(dc.ports().imaps, Security::Tls),
+        &ep(dc.ports().pop3s, Security::Tls),
+        &ep(dc.ports().submission, Security::Starttls),
         ServerAuth::Oauth2,
     )
     .unwrap();
@@ -369,7 +198,7 @@ async fn check_account_verifies_imap_pop3_and_smtp_over_tls_and_records_it() {
     assert!(report.verified, "{report:#?}\n{}", e.dc.log());
     let protocols: Vec<_> = report.checks.iter().map(|c| c.protocol).collect();
     assert_eq!(protocols, [MailProtocol::Imap, MailProtocol::Smtp]);
-    assert_eq!(report.checks[0].server, format!("localhost:{}", e.dc.ports.imaps));
+    assert_eq!(report.checks[0].server, format!("localhost:{}", e.dc.ports().imaps));
     assert_eq!(report.checks[0].security, Security::Tls);
     assert_eq!(report.checks[1].security, Security::Starttls);
 
@@ -403,7 +232,7 @@ async fn check_account_verifies_imap_pop3_and_smtp_over_tls_and_records_it() {
 async fn imap_over_starttls_passes_and_an_untrusted_certificate_is_refused() {
     let Some(e) = env().await else { return };
     let token = e.token(TARO).await;
-    let starttls = e.ep(e.dc.ports.imap_starttls, Security::Starttls);
+    let starttls = e.ep(e.dc.ports().imap_starttls, Security::Starttls);
     let c = check_imap(&starttls, TARO, &token, &e.opts()).await;
     assert!(c.ok, "{c:?}\n{}", e.dc.log());
 

@@ -1,6 +1,7 @@
-//! A private Dovecot 2.3 that accepts the emulator's access tokens: IMAP (implicit TLS), POP3 (implicit TLS) and
-//! submission (SMTP with STARTTLS) on free loopback ports, validating XOAUTH2/OAUTHBEARER tokens locally with the
-//! emulator's public key (recipe: shared/reference/platform-recipes.md, "A real IMAP / POP3 / SMTP server").
+//! A private Dovecot 2.3 that accepts the emulator's access tokens: IMAP (implicit TLS, and a second port with
+//! STARTTLS), POP3 (implicit TLS) and submission (SMTP with STARTTLS) on free loopback ports, validating
+//! XOAUTH2/OAUTHBEARER tokens locally with the emulator's public key (recipe: shared/reference/platform-recipes.md,
+//! "A real IMAP / POP3 / SMTP server").
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -46,6 +47,8 @@ pub const SKIP_ENV: &str = "EXO_SKIP_DOVECOT";
 pub struct Ports {
     /// IMAP over implicit TLS.
     pub imaps: u16,
+    /// IMAP in clear text, upgraded with STARTTLS.
+    pub imap_starttls: u16,
     /// POP3 over implicit TLS.
     pub pop3s: u16,
     /// Submission (SMTP) with STARTTLS.
@@ -142,7 +145,13 @@ impl Dovecot {
         }
 
         let sink = RelaySink::start()?;
-        let ports = Ports { imaps: free_port()?, pop3s: free_port()?, submission: free_port()?, relay: sink.port };
+        let ports = Ports {
+            imaps: free_port()?,
+            imap_starttls: free_port()?,
+            pop3s: free_port()?,
+            submission: free_port()?,
+            relay: sink.port,
+        };
         let dir_s = d.display();
         std::fs::write(
             d.join("oauth2.conf.ext"),
@@ -152,7 +161,7 @@ impl Dovecot {
                 issuers.join(" ")
             ),
         )?;
-        let Ports { imaps, pop3s, submission, relay } = ports;
+        let Ports { imaps, imap_starttls, pop3s, submission, relay } = ports;
         std::fs::write(
             d.join("dovecot.conf"),
             format!(
@@ -163,7 +172,7 @@ impl Dovecot {
                  auth_mechanisms = xoauth2 oauthbearer\nauth_failure_delay = 0\nauth_verbose = yes\n\
                  default_internal_user = dovecot\ndefault_login_user = dovenull\nfirst_valid_uid = 1\n\
                  mail_location = maildir:~/Maildir\nhostname = localhost\n\
-                 service imap-login {{\n inet_listener imap {{\n  port = 0\n }}\n \
+                 service imap-login {{\n inet_listener imap {{\n  address = 127.0.0.1\n  port = {imap_starttls}\n }}\n \
                    inet_listener imaps {{\n  address = 127.0.0.1\n  port = {imaps}\n  ssl = yes\n }}\n}}\n\
                  service pop3-login {{\n inet_listener pop3 {{\n  port = 0\n }}\n \
                    inet_listener pop3s {{\n  address = 127.0.0.1\n  port = {pop3s}\n  ssl = yes\n }}\n}}\n\
@@ -188,7 +197,7 @@ impl Dovecot {
         let mut dc = Dovecot { child: Some(child), ports, ca_pem, mailboxes, _sink: sink, dir };
 
         let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [imaps, pop3s, submission] {
+        for port in [imaps, imap_starttls, pop3s, submission] {
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
                     break;
@@ -448,7 +457,7 @@ mod rig_tests {
         let emu = Emulator::start_blocking(crate::Config::default_demo()).unwrap();
         let Some(dc) = Dovecot::start(&emu).unwrap() else { return };
         let p = dc.ports();
-        for port in [p.imaps, p.pop3s, p.submission, p.relay] {
+        for port in [p.imaps, p.imap_starttls, p.pop3s, p.submission, p.relay] {
             assert!(TcpStream::connect(("127.0.0.1", port)).is_ok(), "port {port}\n{}", dc.log());
         }
         assert_eq!(std::fs::read_to_string(dc.ca_file()).unwrap(), dc.ca_pem());
@@ -465,6 +474,10 @@ mod rig_tests {
         s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
         let mut buf = [0u8; 16];
         assert!(std::io::Read::read(&mut s, &mut buf).is_err(), "plain greeting on the TLS port");
+        // The other IMAP port greets in clear text and offers STARTTLS.
+        let mut greeting = String::new();
+        BufReader::new(TcpStream::connect(("127.0.0.1", p.imap_starttls)).unwrap()).read_line(&mut greeting).unwrap();
+        assert!(greeting.starts_with("* OK") && greeting.contains("STARTTLS"), "{greeting}");
         // Submission greets in clear text and offers STARTTLS.
         let s = TcpStream::connect(("127.0.0.1", p.submission)).unwrap();
         let mut wr = s.try_clone().unwrap();

@@ -1,4 +1,5 @@
-//! Harness for exo-setup's end-to-end suite (the tests are in `tests/wizard.rs`).
+//! Harness for exo-setup's end-to-end suite (the scenarios are in `tests/*.rs`; what they share about one app
+//! profile, beyond the window, is in [`app`]).
 //!
 //! Each test gets: its own data directory (`EXO_SETUP_DATA_DIR`), its own `tauri-driver` on free ports (the driver
 //! passes its environment down to WebKitWebDriver and the app, so a per-test driver is how the data directory reaches
@@ -7,6 +8,8 @@
 //! A local OpenID discovery endpoint ([`Discovery`]) stands in for login.microsoftonline.com.
 //!
 //! Run under Xvfb and a private D-Bus session (see Cargo.toml); `scripts/test.sh` does it.
+
+pub mod app;
 
 use std::{
     ffi::OsString,
@@ -206,6 +209,9 @@ pub struct RigOptions {
     pub data_dir: Option<tempfile::TempDir>,
     /// Keep the screenshots already in the test's folder (a second launch in the same test); numbering goes on.
     pub keep_shots: bool,
+    /// The app's command line after the program name (`tauri:options.args`; WebKitWebDriver starts the app with
+    /// exactly these), e.g. a deep link as the only argument, as the OS launches the app for one. Default: none.
+    pub args: Vec<String>,
 }
 
 impl RigOptions {
@@ -304,7 +310,11 @@ impl Rig {
         }
 
         let mut caps = serde_json::Map::new();
-        caps.insert("tauri:options".into(), json!({ "application": app }));
+        let mut tauri_options = json!({ "application": app });
+        if !opts.args.is_empty() {
+            tauri_options["args"] = json!(opts.args);
+        }
+        caps.insert("tauri:options".into(), tauri_options);
         let client = match ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{port}")).await
         {
             Ok(c) => c,

@@ -24,35 +24,33 @@
 use std::{
     ffi::OsString,
     path::Path,
-    process::Command,
     time::{Duration, Instant},
 };
 
-use entra_emulator::dovecot::{self, Dovecot};
+use entra_emulator::dovecot::Dovecot;
 use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
-use exo_e2e::{
-    add_account, app_binary, app_instances, open_step1, repo_root, save_exchange, screenshot_path, DesktopHome, Result,
-    Rig, RigOptions,
+use exo_e2e::app::{
+    account_state, badge, check_scheme_handler, check_single_instance, checked_state, choose_mailbox, cli,
+    expect_dovecot_logins, expect_verified_badge, profile_env, rig_options, start_dovecot, tokens_of, unique_service,
+    FLOW_WAIT, SCHEME,
 };
-use exo_setup_core::keychain::{AccountKey, OsKeychain, TokenStore, DEFAULT_CHUNK_BYTES};
+use exo_e2e::{add_account, open_step1, save_exchange, screenshot_path, DesktopHome, Result, Rig, RigOptions, WAIT};
 use exo_setup_core::model::ReceiveProtocol;
 use exo_setup_core::oauth::{MailScopes, OAuthClient, OAuthSettings, PendingFlows};
 
 const TEST: &str = "d_steps_3_4";
-const SCHEME: &str = "dev.exosetup.wizard";
 const TENANT: &str = "contoso.example";
 const TARO: &str = "taro@contoso.example";
 const JIRO: &str = "jiro@contoso.example";
 const HANAKO: &str = "hanako@contoso.example";
 const IMAP_SCOPE: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send";
-/// Discovery against the emulator, and a whole browser round trip (curl hops, gio, second instance, token call).
-const FLOW_WAIT: Duration = Duration::from_secs(45);
 /// The connection check after a sign-in: IMAP and SMTP logins at once (default time limits: 10 s connect, 20 s auth).
 const CHECK_WAIT: Duration = Duration::from_secs(45);
-/// How long the badge may take to turn `verified` by itself once SQLite says so, before the test re-selects the
-/// mailbox (which lists the accounts again).
-const BADGE_WAIT: Duration = Duration::from_secs(5);
+/// The app's scheme registration (xdg-mime, update-desktop-database) after the window opened.
+const REGISTER_WAIT: Duration = Duration::from_secs(15);
+/// The second instance of a deep link forwarding it and exiting.
+const SINGLE_WAIT: Duration = Duration::from_secs(10);
 
 /// What the test collects of the screen, to scan for token strings at the end.
 #[derive(Default)]
@@ -69,75 +67,12 @@ impl Seen {
     }
 }
 
+/// The app's environment in this test: the profile's ([`profile_env`]), the Dovecot's test CA when there is one,
+/// and `extra`.
 fn env_for(home: &DesktopHome, service: &str, ca_file: Option<&Path>, extra: &[(&str, &str)]) -> RigOptions {
-    let shots = screenshot_path(TEST);
-    let mut o = RigOptions::default();
-    for (k, v) in home.env() {
-        o = o.env(&k, v);
-    }
-    if let Some(ca) = ca_file {
-        o = o.env("EXO_SETUP_CA_FILE", ca);
-    }
-    o = o
-        .env("BROWSER", repo_root().join("scripts/test-browser.sh"))
-        .env("TEST_BROWSER_LOG", shots.join("browser.log"))
-        .env("EXO_SETUP_KEYCHAIN_SERVICE", service)
-        .env("EXO_SETUP_LOG", "info,exo_setup::ipc=debug")
-        .env("EXO_SETUP_LOG_FILE", shots.join("app.log"));
-    for (k, v) in extra {
-        o = o.env(k, OsString::from(v));
-    }
-    o
-}
-
-/// Waits until the handler file exists and gio names it as the scheme's default handler.
-async fn check_scheme_handler(rig: &mut Rig, home: &DesktopHome) -> Result {
-    let file = home.handler_file();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut mime = String::new();
-    loop {
-        if file.is_file() {
-            mime = home.gio_mime(SCHEME).unwrap_or_else(|e| e.to_string());
-            let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            if mime.lines().next().is_some_and(|l| l.contains(&name)) {
-                break;
-            }
-        }
-        if Instant::now() > deadline {
-            let what = format!(
-                "the app did not register itself for {SCHEME}: {} exists: {}; gio mime says:\n{mime}",
-                file.display(),
-                file.is_file()
-            );
-            return Err(rig.failure(&what).await);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let desktop = std::fs::read_to_string(&file)?;
-    let exec = desktop.lines().find(|l| l.starts_with("Exec=")).unwrap_or_default().to_string();
-    let bin = app_binary();
-    assert!(
-        exec.contains(&*bin.to_string_lossy()) && exec.trim_end().ends_with("%u"),
-        "handler Exec must start the app binary with %u: {exec:?}"
-    );
-    assert!(desktop.contains(&format!("x-scheme-handler/{SCHEME}")), "handler MimeType:\n{desktop}");
-    eprintln!("[{TEST}] scheme handler: {} ({exec}); gio mime: {}", file.display(), mime.lines().next().unwrap_or(""));
-    Ok(())
-}
-
-/// Exactly one app process: the deep link's second instance forwarded the URL and exited.
-async fn check_single_instance(rig: &mut Rig) -> Result {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pids = app_instances(rig.data_dir.path());
-        if pids.len() == 1 {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(rig.failure(&format!("want one app process after the deep link, found {pids:?}")).await);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let mut more: Vec<(&str, OsString)> = ca_file.map(|ca| ("EXO_SETUP_CA_FILE", ca.into())).into_iter().collect();
+    more.extend(extra.iter().map(|(k, v)| (*k, OsString::from(v))));
+    rig_options(&profile_env(TEST, home, service, &more), None)
 }
 
 /// The last line of the test browser's log: the URL it handed to `gio open`.
@@ -146,115 +81,17 @@ fn last_delivered(prefix: &str) -> Option<String> {
     log.lines().rev().find(|l| l.starts_with(prefix)).map(str::to_string)
 }
 
-fn keychain(service: &str) -> OsKeychain {
-    OsKeychain::with_service(service, DEFAULT_CHUNK_BYTES)
-}
-
-/// (refresh token, access token) of a mailbox in the real keychain, read on the blocking pool.
-async fn tokens_of(service: &str, address: &str) -> Result<(Option<String>, Option<String>)> {
-    let (service, address) = (service.to_string(), address.to_string());
-    let r = tokio::task::spawn_blocking(move || -> Result<(Option<String>, Option<String>)> {
-        let kc = keychain(&service);
-        let key = AccountKey::new(DEMO_TENANT_ID, &address);
-        let refresh = kc.get_refresh_token(&key)?.map(|s| s.expose().to_string());
-        let access = kc.get_access_token(&key)?.map(|a| a.token.expose().to_string());
-        Ok((refresh, access))
-    })
-    .await??;
-    Ok(r)
-}
-
-/// Chooses a mailbox in step 4's type-ahead.
-async fn choose_mailbox(rig: &mut Rig, address: &str) -> Result {
-    let local = address.split('@').next().unwrap_or(address);
-    rig.fill("[data-testid=step4-address]", local).await?;
-    rig.click(&format!("[data-testid=\"step4-option-{address}\"]")).await?;
-    rig.wait(&format!("[data-testid=step4-account][data-address=\"{address}\"]")).await?;
-    Ok(())
-}
-
-/// `{prefix} [data-testid=account-status]` showing one of `statuses` (a CSS selector list).
-fn badge(prefix: &str, statuses: &[&str]) -> String {
-    statuses
-        .iter()
-        .map(|s| format!("{prefix} [data-testid=account-status][data-status={s}]"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Points the Exchange Online server at the Dovecot with the app's own CLI, on the data directory the app will use.
-fn set_endpoints(data_dir: &Path, dc: &Dovecot) -> Result {
-    let out = Command::new(app_binary())
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["server", "endpoints"])
-        .args(dc.endpoint_args())
-        .output()?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    if !out.status.success() {
-        return Err(format!("exo-setup server endpoints {:?}: {}\n{text}", dc.endpoint_args(), out.status).into());
-    }
-    eprintln!("[{TEST}] exo-setup server endpoints: {}", text.trim());
+async fn set_endpoints(data_dir: &Path, dc: &Dovecot) -> Result {
+    let mut args = vec!["server", "endpoints"];
+    let endpoint_args = dc.endpoint_args();
+    args.extend(endpoint_args.iter().map(String::as_str));
+    let out = cli(data_dir, &args).await?;
+    eprintln!("[{TEST}] exo-setup server endpoints: {}", out.trim());
     let db = rusqlite::Connection::open(data_dir.join("exo-setup.sqlite3"))?;
     let (imap, smtp): (u16, u16) =
         db.query_row("SELECT imap_port, smtp_port FROM mail_servers WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
     assert_eq!((imap, smtp), (dc.ports().imaps, dc.ports().submission), "Exchange Online's endpoints in SQLite");
-    Ok(())
-}
-
-/// (status, status_detail, verified_protocols) of a mailbox, read while the app may be running (WAL).
-fn account_state(data_dir: &Path, address: &str) -> Result<(String, Option<String>, Option<String>)> {
-    let db = rusqlite::Connection::open_with_flags(
-        data_dir.join("exo-setup.sqlite3"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    db.busy_timeout(Duration::from_secs(5))?;
-    Ok(db.query_row(
-        "SELECT status, status_detail, verified_protocols FROM mail_accounts WHERE address = ?1",
-        [address],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?)
-}
-
-/// Waits until the connection check after the sign-in has recorded its end (`verified` or `error`) in SQLite.
-async fn checked_state(rig: &mut Rig, address: &str) -> Result<(String, Option<String>, Option<String>)> {
-    let deadline = Instant::now() + CHECK_WAIT;
-    loop {
-        let state = account_state(rig.data_dir.path(), address)?;
-        if state.0 == "verified" || state.0 == "error" {
-            return Ok(state);
-        }
-        if Instant::now() > deadline {
-            let what = format!("the connection check of {address} did not end within {CHECK_WAIT:?}: {state:?}");
-            return Err(rig.failure(&what).await);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Polls for `css` without a failure screenshot; true when it appeared within `timeout`.
-async fn appears(rig: &Rig, css: &str, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if rig.exists(css).await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Chooses a mailbox in step 4's type-ahead once its suggestion shows `status`. The picker keeps the rows of its
-/// last search and searches again 150 ms after typing, so a quick click could choose a stale row.
-async fn rechoose_mailbox(rig: &mut Rig, address: &str, status: &str) -> Result {
-    let local = address.split('@').next().unwrap_or(address);
-    rig.fill("[data-testid=step4-address]", local).await?;
-    let option = format!("[data-testid=\"step4-option-{address}\"]");
-    rig.wait(&badge(&option, &[status])).await?;
-    rig.click(&option).await?;
-    rig.wait(&format!("[data-testid=step4-account][data-address=\"{address}\"]")).await?;
     Ok(())
 }
 
@@ -272,24 +109,14 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     let emu = Emulator::start(Config::default_demo()).await?;
     emu.set_auto_approve(true);
     let home = DesktopHome::new(TEST)?;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
-    let service = format!("dev.exosetup.wizard.e2e-{}-{nanos}", std::process::id());
+    let service = unique_service(TEST);
     let mut seen = Seen::default();
 
     // ---- the mail server of the connection check, and the Exchange Online server pointed at it
-    let dc = Dovecot::start(&emu)?;
-    if dc.is_none() && std::env::var(dovecot::SKIP_ENV).as_deref() != Ok("1") {
-        return Err(format!(
-            "no Dovecot for the connection check after sign-in: {}; install dovecot-core dovecot-imapd dovecot-pop3d \
-             dovecot-submissiond (scripts/test.sh does) or set {}=1",
-            dovecot::skip_reason().unwrap_or_default(),
-            dovecot::SKIP_ENV
-        )
-        .into());
-    }
+    let dc = start_dovecot(&emu, "the connection check after sign-in")?;
     let data = tempfile::Builder::new().prefix(&format!("exo-e2e-{TEST}-")).tempdir()?;
     if let Some(dc) = &dc {
-        set_endpoints(data.path(), dc)?;
+        set_endpoints(data.path(), dc).await?;
     }
     let ca_file = dc.as_ref().map(|d| d.ca_file());
 
@@ -298,7 +125,7 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     let env = env_for(&home, &service, ca_file.as_deref(), &[("TEST_BROWSER_DELAY", "2")]);
     let mut rig = Rig::start_with(TEST, RigOptions { data_dir: Some(data), ..env }).await?;
     open_step1(&mut rig).await?;
-    check_scheme_handler(&mut rig, &home).await?;
+    check_scheme_handler(&mut rig, &home, REGISTER_WAIT).await?;
 
     // ---- step 1 against the emulator, deep-link redirect
     rig.click("input[name=redirect-mode][value=deep_link]").await?;
@@ -341,7 +168,7 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     rig.scroll_to("[data-testid=flow-success]").await?;
     rig.shot("step3-success").await?;
     seen.page(&rig).await;
-    check_single_instance(&mut rig).await?;
+    check_single_instance(&mut rig, "the deep link", SINGLE_WAIT).await?;
     let delivered = last_delivered(SCHEME).unwrap_or_default();
     assert!(
         delivered.starts_with(&format!("{SCHEME}://oauth2/callback?")) && delivered.contains("admin_consent=True"),
@@ -387,18 +214,13 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     rig.scroll_to("[data-testid=flow-success]").await?;
     rig.shot("step4-signed-in").await?;
     seen.page(&rig).await;
-    check_single_instance(&mut rig).await?;
+    check_single_instance(&mut rig, "the deep link", SINGLE_WAIT).await?;
     let delivered = last_delivered(SCHEME).unwrap_or_default();
     assert!(delivered.contains("code="), "the browser handed over {delivered:?}");
     eprintln!("[{TEST}] step 4 done after {:?}", t0.elapsed());
 
     // ---- the connection check after the sign-in: IMAP + SMTP XOAUTH2 against the Dovecot → verified
-    let signed_in_at = Instant::now();
-    let (status, detail, protocols) = checked_state(&mut rig, TARO).await?;
-    eprintln!(
-        "[{TEST}] connection check recorded after {:?}: {status} {detail:?} {protocols:?}",
-        signed_in_at.elapsed()
-    );
+    let (status, detail, _) = checked_state(&mut rig, TARO, CHECK_WAIT).await?;
     if let Some(dc) = &dc {
         if status != "verified" {
             let what = format!(
@@ -407,25 +229,9 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
             );
             return Err(rig.failure(&what).await);
         }
-        let verified = badge(&taro_panel, &["verified"]);
-        if appears(&rig, &verified, BADGE_WAIT).await {
-            eprintln!("[{TEST}] the step 4 badge turned verified by itself (exo://account-checked)");
-        } else {
-            // The UI did not refresh on exo://account-checked: choosing the mailbox again lists the accounts anew.
-            eprintln!("[{TEST}] the step 4 badge did not turn verified by itself within {BADGE_WAIT:?}: re-selecting");
-            rechoose_mailbox(&mut rig, TARO, "verified").await?;
-            rig.wait(&verified).await?;
-        }
-        // The logins really reached the Dovecot, over TLS, with XOAUTH2.
-        let log = dc.log();
-        for service in ["imap-login", "submission-login"] {
-            let login = log.lines().find(|l| l.contains(&format!("{service}: Info: Login: user=<{TARO}>")));
-            assert!(
-                login.is_some_and(|l| l.contains("method=XOAUTH2") && l.contains("TLS")),
-                "no {service} XOAUTH2 login of {TARO} over TLS in the Dovecot log:\n{log}"
-            );
-        }
-        std::fs::write(screenshot_path(TEST).join("dovecot.log"), &log)?;
+        expect_verified_badge(&mut rig, &taro_panel, TARO, WAIT).await?;
+        // The logins really reached the Dovecot, over TLS, with XOAUTH2 (its log copied to dovecot.log).
+        expect_dovecot_logins(&mut rig, dc, TARO).await?;
         let in_success = rig.exists(&badge("[data-testid=flow-success]", &["verified"])).await;
         eprintln!("[{TEST}] the success panel's badge shows verified: {in_success}");
         rig.scroll_to(&taro_panel).await?;
@@ -464,7 +270,7 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
             assert!(status == "signed_in" || status == "error", "taro's mail_accounts.status = {status}");
         }
     }
-    let (taro_refresh, taro_access) = tokens_of(&service, TARO).await?;
+    let (taro_refresh, taro_access) = tokens_of(&service, DEMO_TENANT_ID, TARO).await?;
     let taro_refresh = taro_refresh.filter(|t| !t.is_empty()).ok_or("no refresh token for taro in the keychain")?;
     let taro_access = taro_access.filter(|t| !t.is_empty()).ok_or("no access token for taro in the keychain")?;
     let snap = emu.snapshot();
@@ -503,7 +309,7 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     rig.scroll_to("[data-testid=flow-error]").await?;
     rig.shot("step4-late-redirect-refused").await?;
     seen.page(&rig).await;
-    check_single_instance(&mut rig).await?;
+    check_single_instance(&mut rig, "the deep link", SINGLE_WAIT).await?;
 
     // ---- the wrong account
     rig.click("[data-testid=step4-signin]").await?;
@@ -519,15 +325,15 @@ async fn d_steps_3_and_4_through_the_browser_and_the_deep_link() -> Result {
     rig.scroll_to("[data-testid=flow-error]").await?;
     rig.shot("step4-wrong-account").await?;
     seen.page(&rig).await;
-    check_single_instance(&mut rig).await?;
+    check_single_instance(&mut rig, "the deep link", SINGLE_WAIT).await?;
     let data = rig.finish().await?;
 
     // ---- nothing stored for the wrong account; taro's sign-in untouched
-    let (r, a) = tokens_of(&service, JIRO).await?;
+    let (r, a) = tokens_of(&service, DEMO_TENANT_ID, JIRO).await?;
     assert!(r.is_none() && a.is_none(), "tokens stored for {JIRO} after a wrong-account sign-in");
-    let (r, a) = tokens_of(&service, HANAKO).await?;
+    let (r, a) = tokens_of(&service, DEMO_TENANT_ID, HANAKO).await?;
     assert!(r.is_none() && a.is_none(), "tokens stored for {HANAKO}");
-    let (r, _) = tokens_of(&service, TARO).await?;
+    let (r, _) = tokens_of(&service, DEMO_TENANT_ID, TARO).await?;
     assert_eq!(r.as_deref(), Some(taro_refresh.as_str()), "taro's refresh token changed");
     let db_path = data.path().join("exo-setup.sqlite3");
     {

@@ -9,15 +9,26 @@
 //!   as GIO may pass it — is forwarded by single-instance to the running window: one app process, and the event
 //!   `exo://invitation-opened` with that invitation.
 //! - A tampered file is announced as `failed` / `invite_tampered`; nothing is stored until the user accepts.
+//! - Cold start with an invitation LINK, as the OS starts the scheme's handler for a link clicked in a mail:
+//!   `exo-setup-gui '<dev.exosetup.wizard://invite?…>'`, the link its only argument (the app started by
+//!   WebKitWebDriver with `tauri:options.args`, so that the window can be looked at). The deep-link plugin reads it
+//!   from the command line (`get_current()`); the window must show the confirmation screen for the link's mailbox,
+//!   which the UI took with `last_opened_invitation` (in the IPC log), one app process, and nothing stored.
 
 use std::{
+    ffi::OsString,
     path::{Path, PathBuf},
     process::Stdio,
     time::{Duration, Instant},
 };
 
-use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID};
-use exo_e2e::{app_binary, app_instances, screenshot_dir, DesktopHome, Result};
+use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use exo_e2e::app::{
+    cli, expect_shown, open_db, org_row, profile_env, rig_options, shown_error_kinds, unique_service, FLOW_WAIT, SCHEME,
+};
+use exo_e2e::{app_binary, app_instances, screenshot_dir, DesktopHome, Result, Rig};
+use exo_setup_core::invite::{self, Invitation};
+use exo_setup_core::model::{ReceiveProtocol, RedirectMode};
 
 const TARO: &str = "taro@contoso.example";
 const HANAKO: &str = "hanako@contoso.example";
@@ -26,36 +37,6 @@ const WAIT: Duration = Duration::from_secs(45);
 /// The CLI launcher next to the wizard binary (both built by `cargo build --features prod --bin exo-setup …`).
 fn launcher() -> PathBuf {
     app_binary().with_file_name("exo-setup")
-}
-
-/// Runs the app binary as the CLI on `data_dir`; stdout, or an error with both outputs.
-async fn cli(data_dir: &Path, args: &[&str]) -> Result<String> {
-    let mut cmd = tokio::process::Command::new(app_binary());
-    cmd.arg("--data-dir").arg(data_dir).args(args).stdin(Stdio::null()).kill_on_drop(true);
-    cmd.env_remove("EXO_SETUP_POLICY_FILE").env_remove("EXO_SETUP_DATA_DIR");
-    let out =
-        tokio::time::timeout(Duration::from_secs(60), cmd.output()).await.map_err(|_| format!("{args:?} hangs"))??;
-    if !out.status.success() {
-        return Err(format!(
-            "{args:?}: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The environment of the user's app: data directory, desktop home, keychain service, IPC log.
-fn user_env(home: &DesktopHome, data_dir: &Path, log: &Path) -> Vec<(String, std::ffi::OsString)> {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mut env = home.env();
-    env.push(("EXO_SETUP_DATA_DIR".into(), data_dir.into()));
-    env.push(("EXO_SETUP_KEYCHAIN_SERVICE".into(), format!("dev.exosetup.wizard.e2e-handover-{nanos}").into()));
-    env.push(("EXO_SETUP_LOG".into(), "info,exo_setup::ipc=debug".into()));
-    env.push(("EXO_SETUP_LOG_FILE".into(), log.into()));
-    env
 }
 
 /// Waits until a line of the log satisfies `want`; the log in the error otherwise.
@@ -128,7 +109,8 @@ async fn h_invitation_files_at_cold_start_and_forwarded_by_single_instance() -> 
     let home = DesktopHome::new("h-handover")?;
     let user = tempfile::Builder::new().prefix("exo-e2e-handover-user-").tempdir()?;
     let log = shots.join("app.log");
-    let env = user_env(&home, user.path(), &log);
+    let data_dir: (&str, OsString) = ("EXO_SETUP_DATA_DIR", user.path().into());
+    let env = profile_env("h-handover", &home, &unique_service("h-handover"), &[data_dir]);
     let mut app = tokio::process::Command::new(launcher());
     app.arg(&taro_file)
         .stdin(Stdio::null())
@@ -175,4 +157,102 @@ async fn h_invitation_files_at_cold_start_and_forwarded_by_single_instance() -> 
     stop(&mut app);
     let _ = tokio::time::timeout(Duration::from_secs(10), app.wait()).await;
     result
+}
+
+/// The app's own command line (`/proc/PID/cmdline`), program name first.
+fn cmdline(pid: u32) -> Vec<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i_invitation_link_at_cold_start_through_the_deep_link_plugin() -> Result {
+    const TEST: &str = "i-cold-link";
+    let emu = Emulator::start(Config::default_demo()).await?;
+    // The admin's invitation for taro, made with the core's own writer (what `invite` prints).
+    let link = invite::link(&Invitation {
+        organization_name: "コントソ株式会社".into(),
+        authority: emu.base_url(),
+        tenant: "contoso.example".into(),
+        tenant_id: DEMO_TENANT_ID.into(),
+        client_id: DEMO_CLIENT_ID.into(),
+        redirect_mode: RedirectMode::DeepLink,
+        address: TARO.into(),
+        login_name: "yamada".into(),
+        display_name: "山田 太郎".into(),
+        receive_protocol: ReceiveProtocol::Imap,
+        endpoints: None,
+    });
+    assert!(link.starts_with(&format!("{SCHEME}://invite?")), "{link}");
+    assert_eq!(invite::parse(&link).map(|i| i.address).ok().as_deref(), Some(TARO), "the link reads back: {link}");
+
+    // The user's computer: the desktop like the other scenarios; the link is the app's only argument.
+    let home = DesktopHome::new(TEST)?;
+    let env = profile_env(TEST, &home, &unique_service(TEST), &[]);
+    let mut opts = rig_options(&env, None);
+    opts.args = vec![link.clone()];
+    let mut rig = Rig::start_with(TEST, opts).await?;
+    let log = rig.shots.join("app.log");
+
+    let pids = app_instances(rig.data_dir.path());
+    let [pid] = pids[..] else {
+        return Err(rig.failure(&format!("want one app process at cold start, found {pids:?}")).await);
+    };
+    let args = cmdline(pid);
+    if args.len() != 2 || args[1] != link {
+        return Err(rig.failure(&format!("the app's command line is {args:?}, want [app, {link}]")).await);
+    }
+
+    // The window shows the confirmation screen for the link's mailbox.
+    if rig.wait_for("[data-testid=invitation-screen]", FLOW_WAIT).await.is_err() {
+        let shown = shown_error_kinds(&rig).await;
+        return Err(rig.failure(&format!("no invitation-screen after a cold start with the link ({shown})")).await);
+    }
+    let mut problems = Vec::new();
+    expect_shown(&mut rig, "invitation-mailbox", TARO, &mut problems).await?;
+    expect_shown(&mut rig, "invitation-org", "コントソ株式会社", &mut problems).await?;
+    expect_shown(&mut rig, "invitation-client-id", DEMO_CLIENT_ID, &mut problems).await?;
+    if rig.exists("[data-testid=invitation-error]").await {
+        problems.push(format!("invitation-error is shown ({})", shown_error_kinds(&rig).await));
+    }
+    rig.scroll_to("[data-testid=invitation-screen]").await?;
+    rig.shot("invitation-screen").await?;
+    if !problems.is_empty() {
+        return Err(rig.failure(&format!("confirmation screen:\n  - {}", problems.join("\n  - "))).await);
+    }
+
+    // The UI took it with `last_opened_invitation` (the announcement went out before it listened).
+    let line = wait_log(&log, "the UI taking the cold-start link", |l| {
+        l.contains("last_opened_invitation") && l.contains("\"outcome\":\"preview\"")
+    })
+    .await;
+    let line = match line {
+        Ok(line) => line,
+        Err(e) => return Err(rig.failure(&e.to_string()).await),
+    };
+    if !(line.contains(TARO) && line.contains(DEMO_CLIENT_ID)) {
+        return Err(rig.failure(&format!("last_opened_invitation is not taro's invitation: {line}")).await);
+    }
+    // Opened once: the plugin's `get_current()` and the app's own hand-over of the same argument are one link.
+    let opened = std::fs::read_to_string(&log)?.lines().filter(|l| l.contains("\"exo://invitation-opened\"")).count();
+    if opened != 1 {
+        return Err(rig.failure(&format!("exo://invitation-opened announced {opened} times, want once")).await);
+    }
+    let pids = app_instances(rig.data_dir.path());
+    if pids.len() != 1 {
+        return Err(rig.failure(&format!("want one app process, found {pids:?}")).await);
+    }
+
+    // Nothing is stored before the user accepts.
+    if org_row(rig.data_dir.path())?.is_some() {
+        return Err(rig.failure("the organization was stored before the invitation was accepted").await);
+    }
+    let accounts: i64 =
+        open_db(rig.data_dir.path())?.query_row("SELECT count(*) FROM mail_accounts", [], |r| r.get(0))?;
+    if accounts != 0 {
+        return Err(rig.failure(&format!("{accounts} accounts stored before the invitation was accepted")).await);
+    }
+    let data = rig.finish().await?;
+    assert!(org_row(data.path())?.is_none(), "no organization after the window closed without accepting");
+    Ok(())
 }

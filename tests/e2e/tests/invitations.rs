@@ -38,16 +38,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use entra_emulator::dovecot::{self, Dovecot};
+use entra_emulator::dovecot::Dovecot;
 use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_MULTI_CLIENT_ID, DEMO_OPEN_TENANT_ID, DEMO_TENANT_ID};
-use exo_e2e::{
-    app_binary, app_instances, open_step1, repo_root, screenshot_path, DesktopHome, Result, Rig, RigOptions,
+use exo_e2e::app::{
+    check_scheme_handler, check_single_instance, checked_state, cli, expect_dovecot_logins, expect_shown,
+    expect_verified_badge, open_db, org_row, profile_env, rig_options, shown_error_kinds, start_dovecot, text_of,
+    tokens_of, unique_service, FLOW_WAIT, SCHEME,
 };
+use exo_e2e::{open_step1, DesktopHome, Result, Rig};
 use exo_setup_core::invite::{self, Invitation};
-use exo_setup_core::keychain::{AccountKey, OsKeychain, TokenStore, DEFAULT_CHUNK_BYTES};
 use exo_setup_core::model::{Endpoint, ReceiveProtocol, RedirectMode, Security, ServerEndpoints};
 
-const SCHEME: &str = "dev.exosetup.wizard";
 const TENANT: &str = "contoso.example";
 const ORG_NAME: &str = "コントソ株式会社";
 const TARO: &str = "taro@contoso.example";
@@ -55,73 +56,15 @@ const TARO_NAME: &str = "山田 太郎";
 const IMAP_SCOPE: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const POP_SCOPE: &str = "https://outlook.office.com/POP.AccessAsUser.All";
 const SMTP_SCOPE: &str = "https://outlook.office.com/SMTP.Send";
-/// A CLI run against the emulator (discovery check) on 2 busy cores.
-const CLI_WAIT: Duration = Duration::from_secs(60);
-/// An invitation or a redirect through `gio open`, a second instance and single-instance; a whole sign-in.
-const FLOW_WAIT: Duration = Duration::from_secs(45);
 /// The app's scheme registration (xdg-mime, update-desktop-database) after the window opened.
 const REGISTER_WAIT: Duration = Duration::from_secs(30);
 /// The connection check after a sign-in (IMAP and SMTP logins; the app's own limits: 10 s connect, 20 s auth), on 2
 /// busy cores.
 const CHECK_WAIT: Duration = Duration::from_secs(60);
-/// How long step 4's badge may take to turn `verified` by itself once SQLite says so, before the test chooses the
-/// mailbox again (which lists the accounts anew), as `flows.rs` does.
-const BADGE_WAIT: Duration = Duration::from_secs(5);
+/// The second instance that forwarded a link exiting.
+const SINGLE_WAIT: Duration = Duration::from_secs(15);
 
 // ------------------------------------------------------------------------------------------------ helpers
-
-fn unique_service(test: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("dev.exosetup.wizard.e2e-{test}-{}-{nanos}", std::process::id())
-}
-
-/// The environment of one app profile: its private desktop home, keychain service, test browser and logs.
-fn profile_env(test: &str, home: &DesktopHome, service: &str, extra: &[(&str, OsString)]) -> Vec<(String, OsString)> {
-    let shots = screenshot_path(test);
-    let mut env = home.env();
-    env.push(("BROWSER".into(), repo_root().join("scripts/test-browser.sh").into()));
-    env.push(("TEST_BROWSER_LOG".into(), shots.join("browser.log").into()));
-    env.push(("EXO_SETUP_KEYCHAIN_SERVICE".into(), service.into()));
-    env.push(("EXO_SETUP_LOG".into(), "info,exo_setup::ipc=debug".into()));
-    env.push(("EXO_SETUP_LOG_FILE".into(), shots.join("app.log").into()));
-    for (k, v) in extra {
-        env.push((k.to_string(), v.clone()));
-    }
-    env
-}
-
-fn rig_options(env: &[(String, OsString)], data_dir: Option<tempfile::TempDir>) -> RigOptions {
-    let mut o = RigOptions { data_dir, ..RigOptions::default() };
-    for (k, v) in env {
-        o = o.env(k, v.clone());
-    }
-    o
-}
-
-/// Runs the app binary as the CLI on `data_dir` (on tokio's process driver: the emulator it talks to runs in this
-/// process). Returns stdout; an error with stdout and stderr when it fails or hangs.
-async fn cli(data_dir: &Path, args: &[&str]) -> Result<String> {
-    let mut cmd = tokio::process::Command::new(app_binary());
-    cmd.arg("--data-dir").arg(data_dir).args(args).stdin(Stdio::null()).kill_on_drop(true);
-    // The CLI must not see a profile's keychain or policy from the suite's environment.
-    cmd.env_remove("EXO_SETUP_POLICY_FILE").env_remove("EXO_SETUP_DATA_DIR");
-    let shown = format!("exo-setup-gui --data-dir {} {}", data_dir.display(), args.join(" "));
-    let out = match tokio::time::timeout(CLI_WAIT, cmd.output()).await {
-        Ok(r) => r.map_err(|e| format!("{shown}: cannot run {}: {e}", app_binary().display()))?,
-        Err(_) => return Err(format!("{shown}: still running after {CLI_WAIT:?}").into()),
-    };
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        return Err(format!(
-            "{shown}: {}\n--- stdout:\n{stdout}--- stderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    eprintln!("[cli] {shown}: ok");
-    Ok(stdout)
-}
 
 /// Step 1 on a data directory with the CLI: the emulator's tenant and app, deep-link redirect, the organization's
 /// name. The CLI checks the tenant's discovery document at the emulator, as step 1 does.
@@ -258,37 +201,6 @@ fn tamper(link: &str) -> Result<String> {
     Err(format!("no one-character change of p= reads as a tampered invitation: {link}").into())
 }
 
-/// Waits until the handler file exists and gio names it as the scheme's default handler in this home.
-async fn check_scheme_handler(rig: &mut Rig, home: &DesktopHome) -> Result {
-    let file = home.handler_file();
-    let deadline = Instant::now() + REGISTER_WAIT;
-    let mut mime = String::new();
-    loop {
-        if file.is_file() {
-            mime = home.gio_mime(SCHEME).unwrap_or_else(|e| e.to_string());
-            let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
-            if mime.lines().next().is_some_and(|l| l.contains(&name)) {
-                break;
-            }
-        }
-        if Instant::now() > deadline {
-            let what = format!(
-                "the app did not register itself for {SCHEME}: {} exists: {}; gio mime says:\n{mime}",
-                file.display(),
-                file.is_file()
-            );
-            return Err(rig.failure(&what).await);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let desktop = std::fs::read_to_string(&file)?;
-    let exec = desktop.lines().find(|l| l.starts_with("Exec=")).unwrap_or_default().to_string();
-    if !(exec.contains(&*app_binary().to_string_lossy()) && exec.trim_end().ends_with("%u")) {
-        return Err(rig.failure(&format!("handler Exec must start the app binary with %u: {exec:?}")).await);
-    }
-    Ok(())
-}
-
 /// `gio open '<link>'` in the profile's desktop (its HOME, XDG dirs and data directory), as the OS would deliver
 /// a link clicked in a mail: gio starts the registered handler, a second app instance, which forwards it.
 async fn gio_open(rig: &mut Rig, env: &[(String, OsString)], link: &str) -> Result {
@@ -314,35 +226,9 @@ async fn gio_open(rig: &mut Rig, env: &[(String, OsString)], link: &str) -> Resu
     Ok(())
 }
 
-/// Exactly one app process on the profile: the second instance forwarded the link and exited.
-async fn check_single_instance(rig: &mut Rig, after: &str) -> Result {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let pids = app_instances(rig.data_dir.path());
-        if pids.len() == 1 {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(rig.failure(&format!("want one app process after {after}, found {pids:?}")).await);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// The invitation error of `kind`: `data-kind` on `invitation-error` itself or on the error block inside it.
 fn invitation_error(kind: &str) -> String {
     format!("[data-testid=invitation-error][data-kind={kind}], [data-testid=invitation-error] [data-kind={kind}]")
-}
-
-/// The `data-kind` values shown in `invitation-error` now (for failure messages).
-async fn shown_error_kinds(rig: &Rig) -> String {
-    let js = "const e = document.querySelector('[data-testid=invitation-error]'); if (!e) return 'no invitation-error'; \
-              const ks = [e, ...e.querySelectorAll('[data-kind]')].map(x => x.getAttribute('data-kind')).filter(Boolean); \
-              return 'invitation-error data-kind: ' + JSON.stringify(ks) + ' text: ' + e.innerText;";
-    match rig.client.execute(js, vec![]).await {
-        Ok(v) => v.as_str().unwrap_or_default().to_string(),
-        Err(e) => format!("({e})"),
-    }
 }
 
 /// Waits for the invitation error of `kind`; the failure names the kinds that are shown instead.
@@ -378,14 +264,6 @@ async fn paste_invitation(rig: &mut Rig, text: &str) -> Result {
     rig.fill("[data-testid=invite-open-text]", text).await?;
     rig.click("[data-testid=invite-open-submit]").await?;
     Ok(())
-}
-
-/// Visible text of the first element matching `css` (empty when there is none).
-async fn text_of(rig: &Rig, css: &str) -> String {
-    match rig.client.find(fantoccini::Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
 }
 
 /// `(readOnly, disabled, value)` of an input, `None` when it is not there.
@@ -430,56 +308,6 @@ async fn settled_sqlite_bytes(data_dir: &Path) -> (Vec<u8>, Vec<u8>) {
         }
         last = now;
     }
-}
-
-/// Refresh token of a mailbox of the emulator's main tenant in a keychain service.
-async fn refresh_token_of(service: &str, address: &str) -> Result<Option<String>> {
-    let (service, address) = (service.to_string(), address.to_string());
-    let r = tokio::task::spawn_blocking(move || -> Result<Option<String>> {
-        let kc = OsKeychain::with_service(&service, DEFAULT_CHUNK_BYTES);
-        let key = AccountKey::new(DEMO_TENANT_ID, &address);
-        Ok(kc.get_refresh_token(&key)?.map(|s| s.expose().to_string()))
-    })
-    .await??;
-    Ok(r)
-}
-
-fn open_db(data_dir: &Path) -> Result<rusqlite::Connection> {
-    let db = rusqlite::Connection::open_with_flags(
-        data_dir.join("exo-setup.sqlite3"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )?;
-    db.busy_timeout(Duration::from_secs(5))?;
-    Ok(db)
-}
-
-/// `(organization_name, tenant, tenant_id, client_id, authority)` of a profile's `org_settings`.
-type OrgRow = (String, String, String, String, String);
-
-/// The profile's organization, `None` when none is configured.
-fn org_row(data_dir: &Path) -> Result<Option<OrgRow>> {
-    let db = open_db(data_dir)?;
-    let mut st =
-        db.prepare("SELECT organization_name, tenant, tenant_id, client_id, authority FROM org_settings WHERE id = 1")?;
-    let mut rows = st.query([])?;
-    Ok(match rows.next()? {
-        Some(r) => Some((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        None => None,
-    })
-}
-
-/// The confirmation screen shows `want` in `testid` (text of the element, case-insensitive).
-async fn expect_shown(rig: &mut Rig, testid: &str, want: &str, problems: &mut Vec<String>) -> Result {
-    let css = format!("[data-testid={testid}]");
-    if !rig.exists(&css).await {
-        problems.push(format!("{css} is missing on the confirmation screen"));
-        return Ok(());
-    }
-    let text = text_of(rig, &css).await;
-    if !text.to_lowercase().contains(&want.to_lowercase()) {
-        problems.push(format!("{css} shows {text:?}, which does not contain {want:?}"));
-    }
-    Ok(())
 }
 
 // ------------------------------------------------------------------------------------------------ mail servers
@@ -577,62 +405,6 @@ async fn expect_endpoints_shown(rig: &mut Rig, ep: &ServerEndpoints, problems: &
     Ok(())
 }
 
-/// (status, status_detail, verified_protocols) of a mailbox, read while the app may be running (WAL).
-fn account_state(data_dir: &Path, address: &str) -> Result<(String, Option<String>, Option<String>)> {
-    Ok(open_db(data_dir)?.query_row(
-        "SELECT status, status_detail, verified_protocols FROM mail_accounts WHERE address = ?1",
-        [address],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?)
-}
-
-/// Waits until the connection check after the sign-in has recorded its end (`verified` or `error`) in SQLite.
-async fn checked_state(rig: &mut Rig, address: &str) -> Result<(String, Option<String>, Option<String>)> {
-    let deadline = Instant::now() + CHECK_WAIT;
-    loop {
-        let state = account_state(rig.data_dir.path(), address)?;
-        if state.0 == "verified" || state.0 == "error" {
-            return Ok(state);
-        }
-        if Instant::now() > deadline {
-            let what = format!("the connection check of {address} did not end within {CHECK_WAIT:?}: {state:?}");
-            return Err(rig.failure(&what).await);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// `{prefix} [data-testid=account-status]` showing `status`.
-fn badge(prefix: &str, status: &str) -> String {
-    format!("{prefix} [data-testid=account-status][data-status={status}]")
-}
-
-/// Polls for `css` without a failure screenshot; true when it appeared within `timeout`.
-async fn appears(rig: &Rig, css: &str, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if rig.exists(css).await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Chooses a mailbox in step 4's type-ahead once its suggestion shows `status`. The picker keeps the rows of its
-/// last search and searches again 150 ms after typing, so a quick click could choose a stale row.
-async fn rechoose_mailbox(rig: &mut Rig, address: &str, status: &str) -> Result {
-    let local = address.split('@').next().unwrap_or(address);
-    rig.fill("[data-testid=step4-address]", local).await?;
-    let option = format!("[data-testid=\"step4-option-{address}\"]");
-    rig.wait_for(&badge(&option, status), FLOW_WAIT).await?;
-    rig.click(&option).await?;
-    rig.wait(&format!("[data-testid=step4-account][data-address=\"{address}\"]")).await?;
-    Ok(())
-}
-
 // ------------------------------------------------------------------------------------------------ e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -645,16 +417,7 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP_SCOPE, POP_SCOPE, SMTP_SCOPE]);
 
     // ---- the mailbox's servers: a private Dovecot, as in flows.rs (its test CA is given to B's app)
-    let dc = Dovecot::start(&emu)?;
-    if dc.is_none() && std::env::var(dovecot::SKIP_ENV).as_deref() != Ok("1") {
-        return Err(format!(
-            "no Dovecot for the connection check after the invited user's sign-in: {}; install dovecot-core \
-             dovecot-imapd dovecot-pop3d dovecot-submissiond (scripts/test.sh does) or set {}=1",
-            dovecot::skip_reason().unwrap_or_default(),
-            dovecot::SKIP_ENV
-        )
-        .into());
-    }
+    let dc = start_dovecot(&emu, "the connection check after the invited user's sign-in")?;
     let dc_endpoints = dc.as_ref().map(dovecot_endpoints);
     if let Some(dc) = &dc {
         eprintln!("[{TEST}] Dovecot: {:?}", dc.endpoint_specs());
@@ -666,7 +429,7 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
 
     // ---- profile B: another data directory, keychain service and desktop home; it trusts the Dovecot's test CA
     let home = DesktopHome::new(TEST)?;
-    let service = unique_service("e");
+    let service = unique_service(TEST);
     let ca: Vec<(&str, OsString)> = dc.iter().map(|d| ("EXO_SETUP_CA_FILE", d.ca_file().into_os_string())).collect();
     let env = profile_env(TEST, &home, &service, &ca);
     let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
@@ -674,7 +437,7 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
         return Err("profile B must not use the admin's data directory".into());
     }
     rig.wait("[data-testid=start-admin]").await?;
-    check_scheme_handler(&mut rig, &home).await?;
+    check_scheme_handler(&mut rig, &home, REGISTER_WAIT).await?;
     rig.shot("user-start").await?;
 
     // ---- the invitation arrives as a link handed to the desktop
@@ -683,7 +446,7 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
         let shown = shown_error_kinds(&rig).await;
         return Err(rig.failure(&format!("no invitation-screen after `gio open <invitation>` ({shown})")).await);
     }
-    check_single_instance(&mut rig, "`gio open <invitation>`").await?;
+    check_single_instance(&mut rig, "`gio open <invitation>`", SINGLE_WAIT).await?;
     let mut problems = Vec::new();
     expect_shown(&mut rig, "invitation-org", ORG_NAME, &mut problems).await?;
     expect_shown(&mut rig, "invitation-tenant", TENANT, &mut problems).await?;
@@ -751,17 +514,12 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     }
     rig.scroll_to("[data-testid=flow-success]").await?;
     rig.shot("step4-signed-in").await?;
-    check_single_instance(&mut rig, "the sign-in's redirect").await?;
+    check_single_instance(&mut rig, "the sign-in's redirect", SINGLE_WAIT).await?;
     eprintln!("[{TEST}] signed in after {:?}", t0.elapsed());
 
     // ---- the connection check after the sign-in, against the invitation's servers (the Dovecot) → verified
     if let Some(dc) = &dc {
-        let signed_in_at = Instant::now();
-        let (status, detail, protocols) = checked_state(&mut rig, TARO).await?;
-        eprintln!(
-            "[{TEST}] connection check recorded after {:?}: {status} {detail:?} {protocols:?}",
-            signed_in_at.elapsed()
-        );
+        let (status, detail, protocols) = checked_state(&mut rig, TARO, CHECK_WAIT).await?;
         let protocols = protocols.unwrap_or_default();
         let verified_both = ["imap", "smtp"].iter().all(|p| protocols.split_whitespace().any(|w| w == *p));
         if status != "verified" || !verified_both {
@@ -772,31 +530,16 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
             );
             return Err(rig.failure(&what).await);
         }
-        let verified = badge(&taro_panel, "verified");
-        if appears(&rig, &verified, BADGE_WAIT).await {
-            eprintln!("[{TEST}] the step 4 badge turned verified by itself (exo://account-checked)");
-        } else {
-            eprintln!("[{TEST}] the step 4 badge did not turn verified by itself within {BADGE_WAIT:?}: re-selecting");
-            rechoose_mailbox(&mut rig, TARO, "verified").await?;
-            rig.wait_for(&verified, FLOW_WAIT).await?;
-        }
-        // The logins reached the Dovecot (not Microsoft's hosts), over TLS, with XOAUTH2.
-        let log = dc.log();
-        std::fs::write(screenshot_path(TEST).join("dovecot.log"), &log)?;
-        for service in ["imap-login", "submission-login"] {
-            let login = log.lines().find(|l| l.contains(&format!("{service}: Info: Login: user=<{TARO}>")));
-            if !login.is_some_and(|l| l.contains("method=XOAUTH2") && l.contains("TLS")) {
-                let what = format!("no {service} XOAUTH2 login of {TARO} over TLS in the Dovecot log:\n{log}");
-                return Err(rig.failure(&what).await);
-            }
-        }
+        expect_verified_badge(&mut rig, &taro_panel, TARO, FLOW_WAIT).await?;
+        // The logins reached the Dovecot (not Microsoft's hosts), over TLS, with XOAUTH2 (log copied to dovecot.log).
+        expect_dovecot_logins(&mut rig, dc, TARO).await?;
         rig.scroll_to(&taro_panel).await?;
         rig.shot("step4-verified").await?;
     }
     let data = rig.finish().await?;
 
     // ---- what B holds: taro's refresh token in B's keychain service, the organization and taro in B's SQLite
-    let refresh = refresh_token_of(&service, TARO).await?.filter(|t| !t.is_empty());
+    let refresh = tokens_of(&service, DEMO_TENANT_ID, TARO).await?.0.filter(|t| !t.is_empty());
     let refresh = refresh.ok_or_else(|| format!("no refresh token for {TARO} in keychain service {service}"))?;
     assert!(
         emu.snapshot().refresh_tokens.iter().any(|r| r.token == refresh && r.upn == TARO),
@@ -849,7 +592,7 @@ async fn f_tampered_and_other_organization_invitations_are_refused_or_confirmed(
     let other_org = fabrikam_invitation(&emu.base_url());
 
     let home = DesktopHome::new(TEST)?;
-    let env = profile_env(TEST, &home, &unique_service("f"), &[]);
+    let env = profile_env(TEST, &home, &unique_service(TEST), &[]);
     let mut rig = Rig::start_with(TEST, rig_options(&env, Some(data))).await?;
     rig.wait("[data-testid=start-admin]").await?;
     open_paste_box(&mut rig).await?;
@@ -947,7 +690,7 @@ async fn g_managed_policy_locks_step1_fields_and_refuses_other_tenants() -> Resu
     std::fs::write(&policy_file, serde_json::to_vec_pretty(&policy)?)?;
 
     let home = DesktopHome::new(TEST)?;
-    let env = profile_env(TEST, &home, &unique_service("g"), &[("EXO_SETUP_POLICY_FILE", policy_file.clone().into())]);
+    let env = profile_env(TEST, &home, &unique_service(TEST), &[("EXO_SETUP_POLICY_FILE", policy_file.clone().into())]);
     let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
     std::fs::write(rig.shots.join("policy.json"), serde_json::to_vec_pretty(&policy)?)?;
 

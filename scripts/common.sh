@@ -3,8 +3,10 @@
 # Everything here is idempotent: when a package/tool is already present it costs a dpkg-query or a `command -v`.
 
 # Packages measured in docs (platform-recipes.md, "Tauri 2 on this machine").
+# fonts-noto-cjk: the wizard is Japanese-first; without a CJK font every Japanese text is drawn as empty boxes
+# (app.css names 'Noto Sans CJK JP' on Linux). Both README commands install it.
 EXO_APT_BUILD=(build-essential curl wget file pkg-config libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
-  libayatana-appindicator3-dev librsvg2-dev ca-certificates git)
+  libayatana-appindicator3-dev librsvg2-dev ca-certificates git fonts-noto-cjk)
 EXO_APT_TEST=(xvfb xauth dbus-x11 webkit2gtk-driver xdg-utils desktop-file-utils libglib2.0-bin imagemagick
   xdotool x11-utils
   gnome-keyring dbus dbus-user-session libdbus-1-dev pkg-config libsecret-tools

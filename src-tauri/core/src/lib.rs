@@ -12,11 +12,13 @@
 //! - [`accounts`]: step 2, users and their mail accounts;
 //! - [`csv_io`]: CSV import (preview, all-or-nothing or valid rows only) and export;
 //! - [`overview`]: the state of the four steps;
+//! - [`bounded`]: reading a named file only if it is a regular file, and only up to a limit;
 //! - [`logging`]: the app's log subscriber, which keeps the mail crates' wire (tokens) out;
 //! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows.
 
 pub mod accounts;
 pub mod auth;
+pub mod bounded;
 pub mod csv_io;
 pub mod discovery;
 pub mod error;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use exo_setup_core::auth::loopback::LoopbackListener;
+use exo_setup_core::auth::loopback::{self, LoopbackListener};
 use exo_setup_core::auth::{browser, Auth, AUTH_ERROR_KINDS};
 use exo_setup_core::csv_io::{self, ExportEncoding};
 use exo_setup_core::keychain::OsKeychain;
@@ -956,7 +956,8 @@ async fn browser_round_trip(
         }
     }
     eprintln!("Waiting for the browser to come back (up to {} seconds; Ctrl-C to stop)…", args.timeout);
-    let request = match listener.receive(Duration::from_secs(args.timeout)).await {
+    let state = loopback::flow_state(&url).unwrap_or_default();
+    let request = match listener.receive(&state, Duration::from_secs(args.timeout)).await {
         Ok(r) => r,
         Err(e) => {
             auth.cancel(flow_id);

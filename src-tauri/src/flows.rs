@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use exo_setup_core::auth::loopback::LoopbackListener;
+use exo_setup_core::auth::loopback::{self, LoopbackListener};
 use exo_setup_core::auth::{browser, Auth};
 use exo_setup_core::identity;
 use exo_setup_core::mailcheck::{self, CheckOptions, MailCheckReport};
@@ -131,9 +131,10 @@ where
     };
     if let Some(listener) = listener {
         let (app2, auth2) = (app.clone(), Arc::clone(auth));
+        let state = loopback::flow_state(&url).unwrap_or_default();
         let task = tauri::async_runtime::spawn(async move {
             let ttl = FLOW_TTL.to_std().unwrap_or(Duration::from_secs(600));
-            match listener.receive(ttl).await {
+            match listener.receive(&state, ttl).await {
                 Ok(request) => {
                     let finished = auth2.complete(request.callback_url()).await;
                     match &finished.result {

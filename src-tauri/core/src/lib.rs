@@ -22,9 +22,12 @@ pub mod bounded;
 pub mod csv_io;
 pub mod discovery;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod invite;
 pub mod keychain;
+pub mod launch_args;
 pub mod logging;
 pub mod mailcheck;
 pub mod model;

@@ -1,0 +1,3 @@
+#![no_main]
+//! See `exo_setup_core::fuzzing::csv_preview`.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| exo_setup_core::fuzzing::csv_preview(data));

@@ -26,6 +26,29 @@ fn has_japanese(s: &str) -> bool {
         >= 10
 }
 
+/// Whether the page's Japanese font really draws Japanese, or `Some(reason)`. Without a CJK font every kanji is
+/// the same empty box (the missing-glyph shape), so two different kanji drawn in the font the page uses for
+/// Japanese (`html:lang(ja)`) give identical pixels; `document.fonts.check` adds the family the stylesheet names.
+async fn japanese_not_drawn(rig: &Rig) -> Result<Option<String>> {
+    let v = rig
+        .client
+        .execute(
+            r#"const family = getComputedStyle(document.body).fontFamily;
+               const draw = (t) => { const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+                 const x = c.getContext('2d'); x.font = '40px ' + family; x.fillText(t, 4, 48); return c.toDataURL(); };
+               const blank = draw('');
+               const a = draw('日'), b = draw('本');
+               if (a === blank) return 'nothing drawn for 日 in ' + family;
+               if (a === b) return '日 and 本 are the same glyph (empty boxes) in ' + family;
+               if (!document.fonts.check('40px ' + family, '日本語')) return 'document.fonts.check is false for ' + family;
+               return null;"#,
+            vec![],
+        )
+        .await
+        .map_err(|e| format!("font check script: {e}"))?;
+    Ok(v.as_str().map(str::to_owned))
+}
+
 // ------------------------------------------------------------------------------------------------ a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,6 +62,9 @@ async fn a_start_screen_step_indicator_and_language() -> Result {
     let text = rig.body_text().await?;
     if !has_japanese(&text) {
         return Err(rig.failure("after lang-ja the page shows no Japanese text").await);
+    }
+    if let Some(why) = japanese_not_drawn(&rig).await? {
+        return Err(rig.failure(&format!("Japanese text is not drawn with a CJK font: {why}")).await);
     }
     rig.shot("start-ja").await?;
 

@@ -122,10 +122,11 @@ pub fn csv_preview(data: &[u8]) {
 }
 
 /// The loopback redirect listener, over a real socket on 127.0.0.1: a client sends the bytes as
-/// its request and closes its side; a second client then sends a proper redirect, so that a
-/// listener that (rightly) ignored the first one still ends. A request the listener hands on
-/// must be a URL of its own origin.
+/// its request and closes its side; a second client then sends the flow's redirect, so that a
+/// listener that (rightly) refused or ignored the first one still ends. A request the listener
+/// hands on must be a URL of its own origin carrying the flow's state.
 pub fn loopback_request(data: &[u8]) {
+    const STATE: &str = "fuzz-end";
     const END: &[u8] = b"GET /?code=fuzz-end&state=fuzz-end HTTP/1.1\r\nHost: localhost\r\n\r\n";
     let data = data.to_vec();
     runtime().block_on(async move {
@@ -140,10 +141,14 @@ pub fn loopback_request(data: &[u8]) {
                 let _ = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut answer)).await;
             }
         });
-        match listener.receive(Duration::from_secs(20)).await {
+        match listener.receive(STATE, Duration::from_secs(20)).await {
             Ok(request) => {
                 let origin = format!("http://localhost:{port}/");
-                assert!(request.callback_url().starts_with(&origin), "a callback outside {origin}");
+                let url = request.callback_url();
+                assert!(url.starts_with(&origin), "a callback outside {origin}");
+                let parsed = url::Url::parse(url).expect("a URL");
+                let state = parsed.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned());
+                assert_eq!(state.as_deref(), Some(STATE), "another flow's redirect");
                 request.respond(false, "fuzz").await;
             }
             Err(e) => check_error(&e),

@@ -123,7 +123,8 @@ impl<B: EntryStore> Chunked<B> {
                 Header::Inline => return Ok(Some(Secret::new(&raw.expose()[INLINE.len()..]))),
                 Header::Chunks { generation, parts, bytes } => (parts, bytes, generation),
             };
-            let mut value = Zeroizing::new(String::with_capacity(bytes));
+            // `bytes` comes from the entry: a damaged one must not decide how much to allocate.
+            let mut value = Zeroizing::new(String::with_capacity(bytes.min(parts.saturating_mul(self.chunk_bytes))));
             let mut missing = false;
             for index in 1..=parts {
                 match self.entries.get(&part_name(key, generation, index))? {
@@ -240,5 +241,16 @@ mod tests {
         assert_eq!(Header::parse("v3:chunks:0:0"), None);
         assert_eq!(Header::parse("v3:chunks:2"), None);
         assert_eq!(Header::parse("hello"), None);
+    }
+
+    #[test]
+    fn a_header_claiming_a_huge_length_is_corrupt_not_a_crash() {
+        let chunked = Chunked::new(super::super::MemoryEntries::new("t"), 16);
+        for header in ["v1:chunks:1:18446744073709551615", "v1:chunks:1:99999999999999", "v1:chunks:10000:9999999999"] {
+            chunked.entries.set("k", header).unwrap();
+            chunked.entries.set("k#g1#1", "0123456789abcdef").unwrap();
+            let e = chunked.get("k").unwrap_err();
+            assert!(matches!(e, KeychainError::Corrupt { .. }), "{header}: {e:?}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::{Actor, UiError};
+use crate::http_body::{self, BodyError};
 
 /// The fields of a discovery document exo-setup relies on.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -75,6 +76,17 @@ pub enum DiscoveryError {
     HttpStatus { url: String, status: u16 },
     #[error("{url} did not return an OpenID discovery document: {reason}.")]
     NotDiscovery { url: String, reason: String },
+    #[error("{}", answer_too_large_message(.host, .limit_kb))]
+    AnswerTooLarge { host: String, limit_kb: usize },
+}
+
+/// The message of an answer over its cap ([`crate::http_body`]), shared with the OAuth client.
+pub(crate) fn answer_too_large_message(host: &str, limit_kb: &usize) -> String {
+    format!(
+        "{host} sent an answer larger than {limit_kb} KB, far more than Microsoft's identity platform ever sends, so \
+         exo-setup stopped reading it. Check that the authority in step 1 is your organization's Microsoft cloud and \
+         that no proxy or security software replaces HTTPS answers, then try again. Nothing was saved."
+    )
 }
 
 impl From<DiscoveryError> for UiError {
@@ -112,6 +124,12 @@ impl From<DiscoveryError> for UiError {
             DiscoveryError::NotDiscovery { url, reason } => {
                 UiError::new("not_discovery", Actor::Admin, msg).with("url", url).with("reason", reason)
             }
+            DiscoveryError::AnswerTooLarge { host, limit_kb } => {
+                UiError::new("identity_answer_too_large", Actor::Admin, msg)
+                    .with("host", host)
+                    .with("limit", limit_kb)
+                    .with("document", "discovery")
+            }
         }
     }
 }
@@ -131,9 +149,6 @@ pub fn discovery_url(authority: &str, tenant: &str) -> String {
     format!("{}/{}/v2.0/.well-known/openid-configuration", authority.trim_end_matches('/'), tenant)
 }
 
-/// Upper bound of a discovery document; Microsoft's is about 1.7 KB.
-const MAX_BODY: usize = 256 * 1024;
-
 /// Fetches and checks the discovery document of `tenant` at `authority`.
 pub async fn fetch(authority: &str, tenant: &str) -> Result<Discovery, DiscoveryError> {
     let url = discovery_url(authority, tenant);
@@ -147,13 +162,13 @@ pub async fn fetch(authority: &str, tenant: &str) -> Result<Discovery, Discovery
         .map_err(|e| DiscoveryError::Tls { host: host.clone(), reason: e.to_string() })?;
     let resp = client.get(&url).header("Accept", "application/json").send().await.map_err(|e| classify(&host, &e))?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| classify(&host, &e))?;
-    if bytes.len() > MAX_BODY {
-        return Err(DiscoveryError::NotDiscovery {
-            url,
-            reason: format!("the answer is larger than {} KB", MAX_BODY / 1024),
-        });
-    }
+    let bytes = match http_body::read_capped(resp, http_body::MAX_DISCOVERY_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::Transport(e)) => return Err(classify(&host, &e)),
+        Err(BodyError::TooLarge { limit, .. }) => {
+            return Err(DiscoveryError::AnswerTooLarge { host, limit_kb: limit / 1024 })
+        }
+    };
     if !status.is_success() {
         if let Ok(body) = serde_json::from_slice::<MicrosoftErrorBody>(&bytes) {
             if body.error_codes.contains(&90002) {
@@ -253,5 +268,30 @@ mod tests {
             discovery_url("https://login.microsoftonline.com/", "contoso.example"),
             "https://login.microsoftonline.com/contoso.example/v2.0/.well-known/openid-configuration"
         );
+    }
+
+    #[tokio::test]
+    async fn an_endless_discovery_answer_is_refused_in_bounded_time_and_memory() {
+        use crate::http_body::tests::{server, ENDLESS};
+        use std::sync::atomic::Ordering;
+        let (url, written) = server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n", ENDLESS).await;
+        let started = std::time::Instant::now();
+        let e = fetch(&url, "contoso.example").await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(matches!(&e, DiscoveryError::AnswerTooLarge { host, limit_kb: 256 } if host == "127.0.0.1"), "{e:?}");
+        let ui = UiError::from(e);
+        assert_eq!((ui.kind.as_str(), ui.actor), ("identity_answer_too_large", Actor::Admin));
+        assert_eq!(ui.detail["limit"], "256");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = written.load(Ordering::Relaxed);
+        assert!(sent < 16 * 1024 * 1024, "the server wrote {sent} bytes");
+    }
+
+    #[tokio::test]
+    async fn a_discovery_answer_declaring_a_huge_length_is_refused_before_reading() {
+        use crate::http_body::tests::server;
+        let (url, _) = server("HTTP/1.1 400 Bad Request\r\nContent-Length: 5000000000\r\n\r\n", 0).await;
+        let e = fetch(&url, "contoso.example").await.unwrap_err();
+        assert!(matches!(e, DiscoveryError::AnswerTooLarge { .. }), "{e:?}");
     }
 }

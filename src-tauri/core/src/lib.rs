@@ -9,6 +9,7 @@
 //! - [`store`]: the SQLite database (migrations, pragmas, audit log);
 //! - [`org`]: step 1, organization settings and the Exchange Online server switch;
 //! - [`discovery`]: fetching and classifying the tenant's OpenID discovery document;
+//! - [`http_body`]: reading an HTTP answer with a cap per kind of document;
 //! - [`accounts`]: step 2, users and their mail accounts;
 //! - [`csv_io`]: CSV import (preview, all-or-nothing or valid rows only) and export;
 //! - [`overview`]: the state of the four steps;
@@ -24,6 +25,7 @@ pub mod discovery;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod http_body;
 pub mod identity;
 pub mod invite;
 pub mod keychain;

@@ -10,6 +10,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::bounded::{self, BoundedError};
 use crate::error::{Actor, UiError};
 use crate::identity::DEEP_LINK_SCHEME;
 use crate::model::{ReceiveProtocol, RedirectMode, ServerEndpoints};
@@ -229,22 +230,23 @@ fn check_fields(inv: &Invitation) -> Result<(), UiError> {
     Ok(())
 }
 
-/// Reads an invitation file (at most [`MAX_FILE_BYTES`]).
+/// Reads an invitation file (at most [`MAX_FILE_BYTES`]; only a regular file — a FIFO or a
+/// device named `*.exoinvite` is refused before anything is read, see [`crate::bounded`]).
 pub fn read_file(path: &Path) -> Result<Invitation, UiError> {
-    let unreadable = |e: std::io::Error| {
-        UiError::new(
+    let text = bounded::read_string(path, MAX_FILE_BYTES).map_err(|e| match e {
+        BoundedError::TooLarge { limit, size, .. } => {
+            // Unknown size (the file grew, or reports none): it is at least one byte over.
+            too_large(size.unwrap_or(limit + 1) as usize, limit as usize)
+        }
+        BoundedError::Io { source, .. } => UiError::new(
             "invite_file_unreadable",
             Actor::User,
-            format!("The invitation file {} could not be read: {e}. Nothing was changed.", path.display()),
+            format!("The invitation file {} could not be read: {source}. Nothing was changed.", path.display()),
         )
         .with("path", path.display())
-        .with("error", e)
-    };
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(too_large(meta.len() as usize, MAX_FILE_BYTES as usize));
-    }
-    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+        .with("error", source),
+        not_regular @ BoundedError::NotRegular { .. } => not_regular.into_ui(Actor::User),
+    })?;
     let _ = FILE_EXTENSION;
     parse(&text)
 }
@@ -361,5 +363,44 @@ mod tests {
         let ok = dir.path().join("ok.exoinvite");
         std::fs::write(&ok, file_contents(&sample())).unwrap();
         assert_eq!(read_file(&ok).unwrap(), sample());
+    }
+
+    /// Runs `read_file` in a thread; a read that has not returned within 5 s is a hang.
+    fn read_file_within_5s(p: &Path) -> Result<Invitation, UiError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = p.to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(read_file(&p));
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(5)).expect("read_file blocked for 5 s")
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_device_named_as_an_invitation_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("taro.exoinvite");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read_file_within_5s(&fifo).unwrap_err();
+        assert_eq!((e.kind.as_str(), e.actor), ("file_not_regular", Actor::User));
+        assert_eq!(e.detail["path"], fifo.display().to_string());
+        let e = read_file_within_5s(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(e.kind, "file_not_regular");
+    }
+
+    #[test]
+    fn a_folder_named_as_an_invitation_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("taro.exoinvite");
+        std::fs::create_dir(&folder).unwrap();
+        assert_eq!(read_file_within_5s(&folder).unwrap_err().kind, "file_not_regular");
+    }
+
+    #[test]
+    fn an_invitation_file_that_is_not_utf8_is_unreadable() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bin.exoinvite");
+        std::fs::write(&p, [0xff, 0xfe, 0x7b]).unwrap();
+        assert_eq!(read_file(&p).unwrap_err().kind, "invite_file_unreadable");
     }
 }

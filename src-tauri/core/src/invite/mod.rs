@@ -34,6 +34,8 @@ pub const INVITE_ERROR_KINDS: &[&str] = &[
     "invite_version_unsupported",
     "invite_tampered",
     "invite_file_unreadable",
+    // a FIFO, a device or a folder named as an invitation file (crate::bounded)
+    "file_not_regular",
     "invite_refused_by_policy",
     "invite_other_tenant",
     "invite_authority_not_allowed",

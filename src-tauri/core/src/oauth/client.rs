@@ -534,7 +534,17 @@ impl OAuthClient {
             .await
             .map_err(|e| OAuthError::JwksUnavailable(http::from_reqwest(&e).to_string()))?;
         let status = resp.status();
-        let body = http::read_limited(resp).await.map_err(|e| OAuthError::JwksUnavailable(e.to_string()))?;
+        let body = http::read_limited(resp, crate::http_body::MAX_JWKS_BYTES).await.map_err(|e| match e {
+            HttpError::TooLarge { limit } => OAuthError::AnswerTooLarge {
+                host: Url::parse(&self.discovery.jwks_uri)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                document: "jwks",
+                limit_kb: limit / 1024,
+            },
+            e => OAuthError::JwksUnavailable(e.to_string()),
+        })?;
         if !status.is_success() {
             return Err(OAuthError::JwksUnavailable(format!("HTTP {status}")));
         }
@@ -653,5 +663,48 @@ mod tests {
         assert_eq!(cb, "http://localhost:5000/?code=a&state=b");
         assert!(check_target("http://localhost:5000", &u(&cb)).is_ok());
         assert!(loopback_callback_url("http://localhost:5000", "http://evil/?x").is_err());
+    }
+
+    /// A client whose token endpoint and JWKS both answer with an endless body.
+    async fn client_with_endless_answers() -> (OAuthClient, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+        use crate::http_body::tests::{server, ENDLESS};
+        let (url, written) = server("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n", ENDLESS).await;
+        let discovery = Discovery {
+            issuer: "https://login.microsoftonline.com/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee/v2.0".into(),
+            authorization_endpoint: format!("{url}/authorize"),
+            token_endpoint: format!("{url}/token"),
+            jwks_uri: format!("{url}/keys"),
+            end_session_endpoint: None,
+            device_authorization_endpoint: None,
+        };
+        let settings = OAuthSettings {
+            authority: "https://login.microsoftonline.com".into(),
+            tenant: "contoso.example".into(),
+            client_id: "11111111-2222-3333-4444-555555555555".into(),
+        };
+        (OAuthClient::new(settings, discovery, PendingFlows::default()).unwrap(), written)
+    }
+
+    #[tokio::test]
+    async fn an_endless_token_answer_is_refused_and_keeps_the_sign_in() {
+        let (c, written) = client_with_endless_answers().await;
+        let started = std::time::Instant::now();
+        let e = c.refresh(&Secret::new("rt"), MailScopes::all()).await.err().expect("an error");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(matches!(e, OAuthError::AnswerTooLarge { document: "token", limit_kb: 64, .. }), "{e:?}");
+        assert!(e.is_transient() && !e.needs_reauthorization());
+        let ui = crate::UiError::from(e);
+        assert_eq!((ui.kind.as_str(), ui.actor), ("identity_answer_too_large", crate::Actor::Admin));
+        assert_eq!(ui.detail["host"], "127.0.0.1");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = written.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(sent < 16 * 1024 * 1024, "the server wrote {sent} bytes");
+    }
+
+    #[tokio::test]
+    async fn an_endless_jwks_is_refused() {
+        let (c, _) = client_with_endless_answers().await;
+        let e = c.fetch_jwks().await.unwrap_err();
+        assert!(matches!(e, OAuthError::AnswerTooLarge { document: "jwks", limit_kb: 256, .. }), "{e:?}");
     }
 }

@@ -369,6 +369,10 @@ pub enum OAuthError {
     #[error("the id_token failed its {check} check: {reason}")]
     IdTokenInvalid { check: &'static str, reason: String },
 
+    /// A token or JWKS answer over its cap ([`crate::http_body`]); reading stopped there.
+    #[error("{}", crate::discovery::answer_too_large_message(.host, .limit_kb))]
+    AnswerTooLarge { host: String, document: &'static str, limit_kb: usize },
+
     /// The signing keys could not be fetched.
     #[error("the signing keys (JWKS) could not be fetched: {0}. Try again.")]
     JwksUnavailable(String),
@@ -434,6 +438,7 @@ impl OAuthError {
             OAuthError::IdTokenMissing => "id_token_missing",
             OAuthError::IdTokenInvalid { .. } => "id_token_invalid",
             OAuthError::JwksUnavailable(_) => "jwks_unavailable",
+            OAuthError::AnswerTooLarge { .. } => "identity_answer_too_large",
             OAuthError::PersonalAccount { .. } => "personal_account",
             OAuthError::WrongAccount { .. } => "wrong_account",
         }
@@ -447,7 +452,7 @@ impl OAuthError {
             OAuthError::FlowTimedOut { .. }
             | OAuthError::AdminConsentNotGranted { .. }
             | OAuthError::NoRefreshToken => Actor::Admin,
-            OAuthError::TenantMismatch { .. } => Actor::Admin,
+            OAuthError::TenantMismatch { .. } | OAuthError::AnswerTooLarge { .. } => Actor::Admin,
             OAuthError::CallbackLate { admin: true, .. } => Actor::Admin,
             OAuthError::StateMissing
             | OAuthError::StateUnknown
@@ -489,6 +494,7 @@ impl OAuthError {
             self,
             OAuthError::Transient { .. }
                 | OAuthError::JwksUnavailable(_)
+                | OAuthError::AnswerTooLarge { .. }
                 | OAuthError::Microsoft { kind: MsKind::ServiceUnavailable, .. }
         )
     }
@@ -567,6 +573,7 @@ pub const OAUTH_ERROR_KINDS: &[&str] = &[
     "id_token_missing",
     "id_token_invalid",
     "jwks_unavailable",
+    "identity_answer_too_large",
     "personal_account",
     "wrong_account",
 ];
@@ -630,6 +637,9 @@ impl From<OAuthError> for UiError {
                 }
             }
             OAuthError::IdTokenInvalid { check, reason } => ui = ui.with("check", check).with("reason", reason),
+            OAuthError::AnswerTooLarge { host, document, limit_kb } => {
+                ui = ui.with("host", host).with("document", document).with("limit", limit_kb);
+            }
             OAuthError::InvalidConfig(r)
             | OAuthError::CallbackMalformed(r)
             | OAuthError::InvalidTokenResponse(r)

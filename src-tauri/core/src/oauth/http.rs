@@ -10,9 +10,7 @@ use std::time::Duration;
 use oauth2::{HttpRequest, HttpResponse};
 
 use super::error::{MicrosoftError, OAuthError, TransientKind};
-
-/// Upper bound of a token or JWKS answer.
-const MAX_BODY: usize = 1024 * 1024;
+use crate::http_body::{BodyError, MAX_TOKEN_BYTES};
 
 /// The client every OAuth request goes through: no redirects, bounded time.
 pub fn client() -> Result<reqwest::Client, OAuthError> {
@@ -36,8 +34,8 @@ pub enum HttpError {
     Status { status: u16, retry_after: Option<u64>, body: Option<Box<MicrosoftError>> },
     #[error("invalid request: {0}")]
     Request(String),
-    #[error("answer too large")]
-    TooLarge,
+    #[error("the answer is larger than {} KB", limit / 1024)]
+    TooLarge { limit: usize },
 }
 
 /// The adapter: a reqwest client as the `oauth2` crate's async HTTP client. A named type (not a
@@ -67,7 +65,7 @@ pub(crate) async fn send(client: &reqwest::Client, request: HttpRequest) -> Resu
     for (name, value) in resp.headers() {
         builder = builder.header(name.as_str(), value.as_bytes());
     }
-    let body = read_limited(resp).await?;
+    let body = read_limited(resp, MAX_TOKEN_BYTES).await?;
     if status.is_server_error() || status.as_u16() == 429 {
         let body = serde_json::from_slice::<MicrosoftError>(&body).ok().filter(|b| !b.error.is_empty()).map(Box::new);
         return Err(HttpError::Status { status: status.as_u16(), retry_after, body });
@@ -75,15 +73,12 @@ pub(crate) async fn send(client: &reqwest::Client, request: HttpRequest) -> Resu
     builder.body(body).map_err(|e| HttpError::Request(e.to_string()))
 }
 
-pub(crate) async fn read_limited(mut resp: reqwest::Response) -> Result<Vec<u8>, HttpError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| from_reqwest(&e))? {
-        body.extend_from_slice(&chunk);
-        if body.len() > MAX_BODY {
-            return Err(HttpError::TooLarge);
-        }
-    }
-    Ok(body)
+/// The body, at most `limit` bytes (refused early by `Content-Length`, else chunk by chunk).
+pub(crate) async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, HttpError> {
+    crate::http_body::read_capped(resp, limit).await.map_err(|e| match e {
+        BodyError::TooLarge { limit, .. } => HttpError::TooLarge { limit },
+        BodyError::Transport(e) => from_reqwest(&e),
+    })
 }
 
 pub(crate) fn from_reqwest(e: &reqwest::Error) -> HttpError {
@@ -113,6 +108,6 @@ pub(crate) fn to_oauth(e: HttpError, host: &str) -> OAuthError {
             OAuthError::Transient { what: TransientKind::Status(status), host, retry_after, ms: body }
         }
         HttpError::Request(r) => OAuthError::InvalidConfig(r),
-        HttpError::TooLarge => OAuthError::InvalidTokenResponse("the answer is larger than 1 MB".into()),
+        HttpError::TooLarge { limit } => OAuthError::AnswerTooLarge { host, document: "token", limit_kb: limit / 1024 },
     }
 }

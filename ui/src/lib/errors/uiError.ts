@@ -18,6 +18,7 @@ export const ERROR_KINDS = [
   'tls_failure',
   'timeout',
   'not_discovery',
+  'identity_answer_too_large',
   'http_status',
   'issuer_mismatch',
   'org_not_configured',

@@ -11,7 +11,8 @@
 # Needs the nightly toolchain (`rustup toolchain install nightly`); installs cargo-fuzz if missing.
 # The fuzz build has its own target directory (sanitizer flags differ from the stable build's):
 # FUZZ_TARGET_DIR, default fuzz/target. Runs are niced and use one core. What a run finds:
-# fuzz/corpus-run/<t> (new inputs), fuzz/artifacts/<t> (crashes), fuzz/logs/<t>.log.
+# fuzz/corpus-run/<t> (new inputs), fuzz/artifacts/<t> (crashes), fuzz/logs/<t>.log. The tokens in
+# fuzz/dict/<t>.dict (libFuzzer dictionaries) help it past magic strings.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -83,11 +84,13 @@ status=0
 for t in "${selected[@]}"; do
     mkdir -p "corpus-run/$t" "corpus/$t" "artifacts/$t"
     log="logs/$t.log"
+    dict=()
+    [[ -f "dict/$t.dict" ]] && dict=(-dict="dict/$t.dict")
     started=$(date +%s)
     set +e
     nice -n 10 cargo +nightly fuzz run "${build_flags[@]}" "$t" "corpus-run/$t" "corpus/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=60 -print_final_stats=1 \
-        -artifact_prefix="artifacts/$t/" >"$log" 2>&1
+        -artifact_prefix="artifacts/$t/" "${dict[@]}" >"$log" 2>&1
     rc=$?
     set -e
     took=$(($(date +%s) - started))

@@ -56,6 +56,9 @@ fn bye(line: &str, step: Step) -> MailCheckError {
 
 /// A read or write failure, or a line async-imap could not parse.
 fn io_failure(e: &std::io::Error, step: Step, heard: &Heard) -> MailCheckError {
+    if net::too_large(e).is_some() {
+        return net::io_error(e, step);
+    }
     match e.kind() {
         std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData
             if !e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) =>

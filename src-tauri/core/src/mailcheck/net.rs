@@ -3,7 +3,13 @@
 //! step, and [`Heard`], the tail of what the server sent (for error messages).
 //!
 //! IMAP (async-imap) and SMTP (lettre) run over a [`Tap`]ped [`Stream`]; POP3 uses [`Conn`], a
-//! small CRLF line reader. Nothing here logs what it reads or writes. POP3 writes secrets with
+//! small CRLF line reader over one too. Nothing here logs what it reads or writes.
+//!
+//! Every byte a server sends passes a [`Tap`], which bounds the session: a line longer than
+//! [`MAX_LINE`] or more than [`MAX_SESSION`] bytes in one session (STARTTLS included) fails the
+//! read with [`ReplyTooLarge`], reported as a protocol error. Without it an endless reply would
+//! grow memory until the step's timeout (async-imap buffers up to 512 MiB per response, lettre
+//! reads a whole line before checking its length), or, as endless short lines, never end. POP3 writes secrets with
 //! [`Conn::send_secret`], from a buffer that is zeroized afterwards.
 
 use std::io;
@@ -29,7 +35,20 @@ use crate::keychain::Secret;
 use crate::model::{Endpoint, Security};
 
 /// Longest line accepted from a server (a longer one is a protocol error, not a memory hog).
-const MAX_LINE: u64 = 64 * 1024;
+pub(crate) const MAX_LINE: u64 = 64 * 1024;
+
+/// Most bytes accepted from a server in one session: the check reads a greeting, capabilities
+/// and a few short replies (a few KB from Exchange Online or Dovecot).
+pub(crate) const MAX_SESSION: u64 = 1024 * 1024;
+
+/// A server sent more than a check ever needs; the read fails with this inside its `io::Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ReplyTooLarge {
+    #[error("the server sent a line longer than {} KiB", MAX_LINE / 1024)]
+    Line,
+    #[error("the server sent more than {} KiB in one session", MAX_SESSION / 1024)]
+    Session,
+}
 
 /// A TCP stream, encrypted or not (plain only before STARTTLS, or to a loopback host).
 #[derive(Debug)]
@@ -89,17 +108,31 @@ pub(crate) struct Heard(Arc<Mutex<HeardInner>>);
 struct HeardInner {
     tail: Vec<u8>,
     total: u64,
+    /// Bytes since the last LF.
+    line: u64,
 }
 
 impl Heard {
-    fn push(&self, data: &[u8]) {
+    /// Records what the server sent; fails once the session is over its bounds.
+    fn push(&self, data: &[u8]) -> Result<(), ReplyTooLarge> {
         let mut h = self.0.lock().unwrap_or_else(|e| e.into_inner());
         h.total += data.len() as u64;
+        h.line = match data.iter().rposition(|b| *b == b'\n') {
+            Some(i) => (data.len() - i - 1) as u64,
+            None => h.line + data.len() as u64,
+        };
         h.tail.extend_from_slice(data);
         if h.tail.len() > HEARD_TAIL {
             let cut = h.tail.len() - HEARD_TAIL;
             h.tail.drain(..cut);
         }
+        if h.line > MAX_LINE {
+            return Err(ReplyTooLarge::Line);
+        }
+        if h.total > MAX_SESSION {
+            return Err(ReplyTooLarge::Session);
+        }
+        Ok(())
     }
 
     /// Whether the server sent anything at all.
@@ -139,7 +172,9 @@ impl AsyncRead for Tap {
         let before = buf.filled().len();
         let r = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = r {
-            this.heard.push(&buf.filled()[before..]);
+            if let Err(e) = this.heard.push(&buf.filled()[before..]) {
+                return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
+            }
         }
         r
     }
@@ -266,8 +301,16 @@ fn cert_reason(c: &rustls::CertificateError) -> String {
     }
 }
 
+/// The bound a read ran into, if it failed because the server sent too much.
+pub(crate) fn too_large(e: &io::Error) -> Option<ReplyTooLarge> {
+    e.get_ref().and_then(|i| i.downcast_ref::<ReplyTooLarge>()).copied()
+}
+
 /// A read or write failure of an established connection.
 pub(crate) fn io_error(e: &io::Error, step: Step) -> MailCheckError {
+    if let Some(t) = too_large(e) {
+        return MailCheckError::Protocol { step, reply: t.to_string() };
+    }
     if e.get_ref().is_some_and(|i| i.is::<rustls::Error>()) {
         return tls_error(e);
     }
@@ -364,7 +407,8 @@ pub(crate) async fn start_tls(stream: Stream, host: &str, opts: &CheckOptions) -
 
 /// One POP3 connection: CRLF lines, each read and write within its step's time limit.
 pub(crate) struct Conn {
-    io: Option<BufReader<Stream>>,
+    io: Option<BufReader<Tap>>,
+    heard: Heard,
     host: String,
     security: Security,
     opts: CheckOptions,
@@ -373,8 +417,15 @@ pub(crate) struct Conn {
 impl Conn {
     /// [`connect`], then lines.
     pub(crate) async fn open(ep: &Endpoint, opts: &CheckOptions) -> Result<Conn, MailCheckError> {
-        let stream = connect(ep, opts).await?;
-        Ok(Conn { io: Some(BufReader::new(stream)), host: ep.host.clone(), security: ep.security, opts: opts.clone() })
+        let heard = Heard::default();
+        let stream = Tap::new(connect(ep, opts).await?, heard.clone());
+        Ok(Conn {
+            io: Some(BufReader::new(stream)),
+            heard,
+            host: ep.host.clone(),
+            security: ep.security,
+            opts: opts.clone(),
+        })
     }
 
     /// How the endpoint is secured (the dialogue runs STLS for [`Security::Starttls`]).
@@ -382,7 +433,7 @@ impl Conn {
         self.security
     }
 
-    fn io(&mut self) -> &mut BufReader<Stream> {
+    fn io(&mut self) -> &mut BufReader<Tap> {
         self.io.as_mut().expect("the stream is only taken during a TLS handshake")
     }
 
@@ -396,8 +447,9 @@ impl Conn {
             });
         }
         let Some(io) = self.io.take() else { return Err(MailCheckError::Tls { reason: "no connection".into() }) };
-        let tls = start_tls(io.into_inner(), &self.host, &self.opts).await?;
-        self.io = Some(BufReader::new(tls));
+        let tls = start_tls(io.into_inner().into_inner(), &self.host, &self.opts).await?;
+        // The same Heard: the session's bounds span STLS.
+        self.io = Some(BufReader::new(Tap::new(tls, self.heard.clone())));
         Ok(())
     }
 

@@ -702,6 +702,55 @@ fn another_organization_is_replaced_only_with_replace() {
     assert_eq!(show["org"]["clientId"], DEMO_MULTI_CLIENT_ID, "{show}");
 }
 
+/// Runs the CLI; a run still going after 10 s is killed and fails the test (it hung).
+fn exo_within_10s(dir: &Path, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_exo-setup"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("EXO_SETUP_DATA_DIR")
+        .env_remove("EXO_SETUP_POLICY_FILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("exo-setup {args:?} hung for 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_device_given_as_a_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fifo = d.join("taro.exoinvite");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let zero = d.join("zero.exoinvite");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let empty = store_view(d);
+    for args in [
+        vec!["open", fifo.to_str().unwrap()],
+        vec!["open", zero.to_str().unwrap()],
+        vec!["check", TARO, "--ca-file", fifo.to_str().unwrap()],
+        vec!["check", TARO, "--ca-file", "/dev/zero"],
+    ] {
+        let out = exo_within_10s(d, &args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("error[file_not_regular]"), "{args:?}: {err}");
+    }
+    assert_eq!(store_view(d), empty);
+}
+
 #[test]
 fn a_managed_policy_refuses_invitations() {
     let emu = Emulator::start_blocking(Config::default_demo()).unwrap();

@@ -17,6 +17,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use exo_setup_core::auth::loopback::{self, LoopbackListener};
 use exo_setup_core::auth::{browser, Auth, AUTH_ERROR_KINDS};
+use exo_setup_core::bounded::{self, BoundedError};
 use exo_setup_core::csv_io::{self, ExportEncoding};
 use exo_setup_core::keychain::OsKeychain;
 use exo_setup_core::model::{
@@ -407,9 +408,9 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
         }
         Command::Check { address, ca_file, json } => {
             let extra_root_pem = match ca_file {
-                Some(f) => Some(std::fs::read_to_string(&f).map_err(|e| {
-                    UiError::new("ca_file_unreadable", Actor::User, format!("{} could not be read: {e}", f.display()))
-                        .with("path", f.display())
+                Some(f) => Some(bounded::read_string(&f, mailcheck::MAX_CA_FILE_BYTES).map_err(|e| match e {
+                    not_regular @ BoundedError::NotRegular { .. } => not_regular.into_ui(Actor::User),
+                    e => UiError::new("ca_file_unreadable", Actor::User, format!("{e}")).with("path", f.display()),
                 })?),
                 None => None,
             };

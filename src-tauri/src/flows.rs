@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use exo_setup_core::auth::loopback::{self, LoopbackListener};
 use exo_setup_core::auth::{browser, Auth};
+use exo_setup_core::bounded;
 use exo_setup_core::identity;
 use exo_setup_core::mailcheck::{self, CheckOptions, MailCheckReport};
 use exo_setup_core::model::{FlowFinished, FlowResult, FlowStarted, RedirectMode};
@@ -38,7 +39,11 @@ pub async fn check_and_announce<R: Runtime>(
     auth: &Arc<Auth>,
     address: &str,
 ) -> Result<MailCheckReport, UiError> {
-    let extra_root_pem = std::env::var_os(CA_FILE_ENV).and_then(|p| std::fs::read_to_string(p).ok());
+    let extra_root_pem = std::env::var_os(CA_FILE_ENV).and_then(|p| {
+        bounded::read_string(p.as_ref(), mailcheck::MAX_CA_FILE_BYTES)
+            .map_err(|e| tracing::warn!("{CA_FILE_ENV} ignored: {e}"))
+            .ok()
+    });
     let opts = CheckOptions { extra_root_pem, ..Default::default() };
     let report = mailcheck::check_account(auth, address, &opts).await?;
     crate::commands::trace_ipc(ACCOUNT_CHECKED, &report);

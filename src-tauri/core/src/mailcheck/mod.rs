@@ -193,6 +193,9 @@ pub struct CheckOptions {
     pub extra_root_pem: Option<String>,
 }
 
+/// Largest extra CA file read (`--ca-file`, `EXO_SETUP_CA_FILE`; through [`crate::bounded`]).
+pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+
 /// `base64("user=" + address + "\x01auth=Bearer " + token + "\x01\x01")`, itself a secret.
 pub fn xoauth2_blob(address: &str, token: &Secret) -> Secret {
     let raw = zeroize::Zeroizing::new(format!("user={address}\x01auth=Bearer {}\x01\x01", token.expose()));

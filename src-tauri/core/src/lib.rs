@@ -39,6 +39,7 @@ pub mod overview;
 pub mod paths;
 pub mod policy;
 pub mod store;
+pub mod trusted_file;
 pub mod validate;
 
 pub use error::{Actor, UiError};

@@ -13,6 +13,14 @@
 //! Debug builds (tests, the demo) honour `EXO_SETUP_POLICY_FILE` instead; release builds never
 //! do, so a user cannot point the app at a policy of their own.
 //!
+//! Trust: the file is read only when nobody but root could have written it — the file and every
+//! directory on the way to it owned by root and writable by nobody else (see [`crate::trusted_file`],
+//! which follows sudo and OpenSSH). A dangling symbolic link, an unreadable file, a FIFO, device or
+//! directory, a file or directory someone else could write: each is `policy_invalid` with the
+//! reason in `detail.problem`, never "no policy"; only a name that does not exist is "no policy".
+//! Debug builds also trust files (and directories) owned by the current user, so that a developer
+//! who is not root can test with `EXO_SETUP_POLICY_FILE`: they may name any file there anyway.
+//!
 //! Format (every key optional; unknown keys are an error, so a typo never silently unlocks):
 //! ```json
 //! {
@@ -30,12 +38,14 @@
 //! `{ "value": …, "locked": false }` it only pre-fills step 1. `invitations` is `any` (default),
 //! `same_tenant` or `none`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::error::{Actor, UiError};
 use crate::model::{InvitationRule, ManagedField, ManagedPolicy, OrgSettings, OrgSettingsInput, RedirectMode};
+use crate::trusted_file::{self, Lookup};
 use crate::validate;
 
 /// Every error kind this module sends to the UI.
@@ -120,17 +130,21 @@ fn invalid(source: &Path, problem: impl std::fmt::Display) -> UiError {
     .with("problem", problem)
 }
 
-/// Reads the policy at `path` (see [`load`]).
+/// Reads the policy at `path` (see [`load`]): only a trusted file (see the module documentation),
+/// at most [`MAX_POLICY_BYTES`] of it.
 pub fn load_from(path: &Path) -> Result<Policy, UiError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Policy::default()),
-        Err(e) => return Err(invalid(path, e)),
+    let also_trusted = if cfg!(debug_assertions) { trusted_file::current_uid() } else { None };
+    let file = match trusted_file::open(path, also_trusted) {
+        Ok(Lookup::Missing) => return Ok(Policy::default()),
+        Ok(Lookup::Found { file, .. }) => file,
+        Err(refusal) => return Err(invalid(path, refusal)),
     };
-    if meta.len() > MAX_POLICY_BYTES {
-        return Err(invalid(path, format!("the file is {} bytes, more than {MAX_POLICY_BYTES}", meta.len())));
+    let mut bytes = Vec::new();
+    file.take(MAX_POLICY_BYTES + 1).read_to_end(&mut bytes).map_err(|e| invalid(path, e))?;
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(invalid(path, format!("the file is more than {MAX_POLICY_BYTES} bytes")));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| invalid(path, e))?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid(path, "the file is not UTF-8 text"))?;
     parse(&text, path)
 }
 
@@ -417,6 +431,71 @@ mod tests {
         ] {
             assert_eq!(p(bad).unwrap_err().kind, "policy_invalid", "{bad}");
         }
+    }
+
+    /// The problem `load_from` reports for `path`, which must be `policy_invalid`.
+    #[cfg(unix)]
+    fn refused(path: &Path) -> String {
+        let e = load_from(path).unwrap_err();
+        assert_eq!((e.kind.as_str(), e.actor), ("policy_invalid", Actor::Admin), "{e:?}");
+        assert_eq!(e.detail["path"], path.display().to_string());
+        e.detail["problem"].clone()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_policy_is_honoured_only_when_nobody_but_root_could_have_written_it() {
+        use std::os::unix::fs::{chown, symlink, PermissionsExt};
+        let chmod = |p: &Path, mode: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+        if trusted_file::current_uid() != Some(0) {
+            eprintln!(
+                "skipped: run as root to check ownership (files of the current user are trusted in debug builds)"
+            );
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        chmod(dir.path(), 0o755);
+        let policy = dir.path().join("policy.json");
+        std::fs::write(&policy, r#"{"version": 1, "invitations": "none"}"#).unwrap();
+        chmod(&policy, 0o644);
+        // Root's 0644 file in root's 0755 directory: honoured.
+        assert_eq!(load_from(&policy).unwrap().invitations, InvitationRule::None);
+
+        // World-writable file.
+        chmod(&policy, 0o666);
+        let problem = refused(&policy);
+        assert!(problem.contains("can be written by its group and everyone (mode 0666)"), "{problem}");
+        chmod(&policy, 0o644);
+
+        // Owned by someone else.
+        chown(&policy, Some(65534), None).unwrap();
+        assert!(refused(&policy).contains("is owned by uid 65534"));
+        chown(&policy, Some(0), None).unwrap();
+
+        // A group-writable parent directory (its group could swap the file).
+        chmod(dir.path(), 0o775);
+        let problem = refused(&policy);
+        assert!(problem.contains(&dir.path().display().to_string()) && problem.contains("its group"), "{problem}");
+        chmod(dir.path(), 0o755);
+
+        // A dangling symbolic link is not "no policy".
+        let dangling = dir.path().join("dangling.json");
+        symlink(dir.path().join("gone.json"), &dangling).unwrap();
+        assert!(refused(&dangling).contains("which does not exist"));
+        // A link to the trusted file is honoured.
+        let link = dir.path().join("link.json");
+        symlink("policy.json", &link).unwrap();
+        assert_eq!(load_from(&link).unwrap().invitations, InvitationRule::None);
+
+        // Not a regular file: refused at once (a FIFO would block a reader forever).
+        assert!(refused(dir.path()).contains("is a directory"));
+        let fifo = dir.path().join("fifo.json");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(refused(&fifo).contains("FIFO"));
+        assert!(refused(Path::new("/dev/zero")).contains("a device"));
+
+        // Unreadable: a component that is not a directory.
+        assert!(refused(&policy.join("x.json")).contains("not a directory"));
     }
 
     #[test]

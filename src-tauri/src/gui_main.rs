@@ -12,6 +12,10 @@ use exo_setup::launch;
 use exo_setup_core::{paths, Store};
 
 fn main() -> ExitCode {
+    // Before any secret exists: a core dump would hold the tokens (see process_hardening).
+    if let Err(e) = exo_setup_core::process_hardening::disable_core_dumps() {
+        eprintln!("exo-setup: warning: core dumps could not be turned off: {e}");
+    }
     exo_setup::logging::init();
     // The OS may launch the app cold with a deep link or an invitation file as the only argument:
     // that is the GUI, and clap must not read it as a subcommand.

@@ -13,6 +13,10 @@ use exo_setup::cli::{self, Cli};
 use exo_setup_core::paths;
 
 fn main() -> ExitCode {
+    // Before any secret exists: a core dump would hold the tokens (see process_hardening).
+    if let Err(e) = exo_setup_core::process_hardening::disable_core_dumps() {
+        eprintln!("exo-setup: warning: core dumps could not be turned off: {e}");
+    }
     let args: Vec<String> = std::env::args().collect();
     if exo_setup::launch::is_gui_launch(&args) {
         return exo_setup::launch::run_gui_binary(&args);

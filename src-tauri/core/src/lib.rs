@@ -38,6 +38,7 @@ pub mod org;
 pub mod overview;
 pub mod paths;
 pub mod policy;
+pub mod process_hardening;
 pub mod store;
 pub mod trusted_file;
 pub mod validate;

@@ -5,6 +5,10 @@
 //! a blocking thread (`spawn_blocking` / `#[tauri::command(async)]`), never from the UI thread.
 //! Every change that the admin makes goes through a transaction that also writes the audit log,
 //! so an error never leaves half of a change behind.
+//!
+//! The data directory is made 0700 and the database file 0600 before SQLite opens it (see
+//! [`crate::paths`]); SQLite gives its `-wal` and `-shm` files the database file's mode, and
+//! those left by an older version are tightened too.
 
 mod audit;
 mod migrations;
@@ -25,6 +29,8 @@ use crate::error::{Actor, UiError};
 pub enum StoreError {
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot create the database {path} or make it private to this user: {source}")]
+    Private { path: PathBuf, source: std::io::Error },
     #[error("cannot open the database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error("the database {path} could not be migrated: {source}")]
@@ -37,7 +43,9 @@ impl From<StoreError> for UiError {
     fn from(e: StoreError) -> Self {
         let kind = match &e {
             StoreError::DataDir { .. } => "data_dir",
-            StoreError::Open { .. } | StoreError::Migrate { .. } | StoreError::Sql(_) => "storage",
+            StoreError::Private { .. } | StoreError::Open { .. } | StoreError::Migrate { .. } | StoreError::Sql(_) => {
+                "storage"
+            }
         };
         UiError::new(kind, Actor::Support, e.to_string()).with("reason", e.to_string())
     }
@@ -58,14 +66,16 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) `exo-setup.sqlite3` in `data_dir` and migrates it.
     pub fn open_in(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
+        crate::paths::ensure_private_dir(data_dir)
             .map_err(|source| StoreError::DataDir { path: data_dir.to_owned(), source })?;
         Self::open(&data_dir.join(crate::paths::DB_FILE))
     }
 
-    /// Opens (creating if needed) the database file at `path` and migrates it.
+    /// Opens (creating if needed) the database file at `path`, private to the user, and migrates
+    /// it.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let open_err = |source| StoreError::Open { path: path.to_owned(), source };
+        make_private(path).map_err(|source| StoreError::Private { path: path.to_owned(), source })?;
         let mut conn = Connection::open(path).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
         MIGRATIONS.to_latest(&mut conn).map_err(|source| StoreError::Migrate { path: path.to_owned(), source })?;
@@ -82,6 +92,18 @@ impl Store {
         // back on drop), so a poisoned mutex is still safe to use.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The database file 0600 (created empty when new: SQLite treats an empty file as a new
+/// database), and its `-wal`/`-shm` companions when an older version left them readable.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    crate::paths::ensure_private_file(path)?;
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut companion = path.as_os_str().to_owned();
+        companion.push(suffix);
+        crate::paths::tighten_if_present(Path::new(&companion))?;
+    }
+    Ok(())
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -122,6 +144,39 @@ mod tests {
         let store = Store::open_in(dir.path()).unwrap();
         let err = store.conn().execute("DELETE FROM mail_servers WHERE id = 1", []).unwrap_err();
         assert!(err.to_string().contains("builtin"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_and_the_database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        let files =
+            |dir: &Path| ["exo-setup.sqlite3", "exo-setup.sqlite3-wal", "exo-setup.sqlite3-shm"].map(|f| dir.join(f));
+        let parent = tempfile::tempdir().unwrap();
+        let fresh = parent.path().join("data");
+        let store = Store::open_in(&fresh).unwrap();
+        audit(&store.conn(), "test", "private files", serde_json::json!({})).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        for f in files(&fresh) {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
+        drop(store);
+
+        // What an older version left (0755 and 0644) is tightened on open.
+        let old = parent.path().join("old");
+        drop(Store::open_in(&old).unwrap());
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let db = old.join(crate::paths::DB_FILE);
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let wal = old.join("exo-setup.sqlite3-wal");
+        std::fs::write(&wal, b"").unwrap();
+        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = Store::open_in(&old).unwrap();
+        assert_eq!(mode(&old), 0o700);
+        for f in files(&old) {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
     }
 
     #[test]

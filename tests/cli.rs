@@ -665,6 +665,33 @@ fn invite_all_as_lines_csv_and_files_that_open() {
     assert!(text(&none.stderr).contains("who must act: administrator"), "{}", text(&none.stderr));
 }
 
+#[cfg(unix)]
+#[test]
+fn invite_out_never_follows_a_planted_link_nor_overwrites() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let admin = contoso(&emu);
+    let a = admin.path();
+    let target = a.join("precious.txt");
+    std::fs::write(&target, "keep me").unwrap();
+    let out_dir = a.join("shared");
+    std::fs::create_dir(&out_dir).unwrap();
+    let planted = out_dir.join(format!("{TARO}.exoinvite"));
+    std::os::unix::fs::symlink(&target, &planted).unwrap();
+
+    let refused = exo(a, &["invite", "--all", "--out", out_dir.to_str().unwrap()]);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("error[export_exists]") && stderr.contains(planted.to_str().unwrap()), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    assert!(!out_dir.join(format!("{HANAKO}.exoinvite")).exists(), "nothing is written");
+
+    // An ordinary file of the same name is not overwritten either.
+    std::fs::remove_file(&planted).unwrap();
+    std::fs::write(&planted, "mine").unwrap();
+    assert_eq!(exo(a, &["invite", "--all", "--out", out_dir.to_str().unwrap()]).status.code(), Some(3));
+    assert_eq!(std::fs::read_to_string(&planted).unwrap(), "mine");
+}
+
 #[test]
 fn another_organization_is_replaced_only_with_replace() {
     let emu = Emulator::start_blocking(Config::default_demo()).unwrap();

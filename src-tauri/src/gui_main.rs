@@ -1,6 +1,7 @@
 //! `exo-setup-gui`: the wizard window (also reached through `exo-setup` without a subcommand, and
 //! launched by the OS for a deep link or an invitation file). Given a subcommand it runs the CLI
-//! like `exo-setup`.
+//! like `exo-setup`. Without a display (Linux: neither `DISPLAY` nor `WAYLAND_DISPLAY`) it says
+//! so in Japanese and English and exits with 1 instead of letting GTK panic.
 // In release builds on Windows, do not open a console window for the GUI.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -32,6 +33,10 @@ fn main() -> ExitCode {
             }
         }
     };
+    if !display_available() {
+        eprintln!("{NO_DISPLAY}");
+        return ExitCode::FAILURE;
+    }
     let data_dir = paths::data_dir(gui.data_dir);
     let store = match Store::open_in(&data_dir) {
         Ok(s) => s,
@@ -45,4 +50,18 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// What the wizard says, in both languages (the command line has no language choice), when it
+/// has no display to open its window on.
+const NO_DISPLAY: &str = "exo-setup: ウィザードを表示する画面がありません (DISPLAY も WAYLAND_DISPLAY も設定されていません)。デスクトップのセッションから起動するか、コマンドライン (exo-setup --help) を使用してください。
+exo-setup: there is no display to show the wizard on (neither DISPLAY nor WAYLAND_DISPLAY is set). Start it from a desktop session, or use the command line (exo-setup --help).";
+
+/// On Linux and the BSDs the window needs an X11 or Wayland display, and GTK panics at start-up
+/// without one; Windows and macOS always have their window server.
+fn display_available() -> bool {
+    if cfg!(any(windows, target_os = "macos")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }

@@ -43,6 +43,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::bounded;
 use crate::error::{Actor, UiError};
 use crate::model::{InvitationRule, ManagedField, ManagedPolicy, OrgSettings, OrgSettingsInput, RedirectMode};
 use crate::trusted_file::{self, Lookup};
@@ -131,7 +132,7 @@ fn invalid(source: &Path, problem: impl std::fmt::Display) -> UiError {
 }
 
 /// Reads the policy at `path` (see [`load`]): only a trusted file (see the module documentation),
-/// at most [`MAX_POLICY_BYTES`] of it.
+/// at most [`MAX_POLICY_BYTES`] of it (through [`bounded::capped`]).
 pub fn load_from(path: &Path) -> Result<Policy, UiError> {
     let also_trusted = if cfg!(debug_assertions) { trusted_file::current_uid() } else { None };
     let file = match trusted_file::open(path, also_trusted) {
@@ -140,10 +141,9 @@ pub fn load_from(path: &Path) -> Result<Policy, UiError> {
         Err(refusal) => return Err(invalid(path, refusal)),
     };
     let mut bytes = Vec::new();
-    file.take(MAX_POLICY_BYTES + 1).read_to_end(&mut bytes).map_err(|e| invalid(path, e))?;
-    if bytes.len() as u64 > MAX_POLICY_BYTES {
-        return Err(invalid(path, format!("the file is more than {MAX_POLICY_BYTES} bytes")));
-    }
+    bounded::capped(file, MAX_POLICY_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| invalid(path, bounded::classify(path, e)))?;
     let text = String::from_utf8(bytes).map_err(|_| invalid(path, "the file is not UTF-8 text"))?;
     parse(&text, path)
 }

@@ -110,27 +110,133 @@ pub fn write_csv(links: &[InvitationLink], mut out: impl Write) -> Result<(), Ui
     w.flush().map_err(io)
 }
 
-/// Writes one `.exoinvite` file per invitation into `dir`; returns the paths.
+/// Writes one `.exoinvite` file per invitation into `dir` (created if missing); returns the paths.
+///
+/// Never overwrites and never follows a link: an output folder may be shared (a network share,
+/// `/tmp`), and someone could plant `taro@….exoinvite` there as a link to a file of the admin's,
+/// which a plain write would overwrite. So every name is checked first — anything already there
+/// (a file, a link, even a dangling one) is `export_exists` naming it, and nothing is written —
+/// and then each file is created with `create_new` (`O_EXCL`) and, on Unix, `O_NOFOLLOW`; if one
+/// still fails (a name taken in between), the files this call created are removed again.
 pub fn write_files(invitations: &[(InvitationLink, Invitation)], dir: &Path) -> Result<Vec<PathBuf>, UiError> {
     let failed = |p: &Path, e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists || is_link_refusal(&e) {
+            return exists(p);
+        }
         UiError::new("export_write", Actor::User, format!("{} could not be written: {e}", p.display()))
             .with("path", p.display())
             .with("reason", e)
     };
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
-    invitations
-        .iter()
-        .map(|(l, inv)| {
-            let p = dir.join(&l.file_name);
-            std::fs::write(&p, file_contents(inv)).map_err(|e| failed(&p, e))?;
-            Ok(p)
-        })
-        .collect()
+    let paths: Vec<PathBuf> = invitations.iter().map(|(l, _)| dir.join(&l.file_name)).collect();
+    if let Some(taken) = paths.iter().find(|p| std::fs::symlink_metadata(p).is_ok()) {
+        return Err(exists(taken));
+    }
+    let mut written = Vec::with_capacity(paths.len());
+    let undo = |written: &[PathBuf]| written.iter().for_each(|w| drop(std::fs::remove_file(w)));
+    for (p, (_, inv)) in paths.iter().zip(invitations) {
+        let mut file = create_new(p).map_err(|e| {
+            undo(&written);
+            failed(p, e)
+        })?;
+        written.push(p.clone());
+        file.write_all(file_contents(inv).as_bytes()).map_err(|e| {
+            undo(&written);
+            failed(p, e)
+        })?;
+    }
+    Ok(written)
+}
+
+/// A new file at `path`: never an existing one, never through a link.
+fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+    options.open(path)
+}
+
+/// `O_NOFOLLOW` on a link fails with `ELOOP` (Linux, macOS) or `EMLINK` (FreeBSD).
+fn is_link_refusal(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(e.raw_os_error(), Some(libc::ELOOP) | Some(libc::EMLINK))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+fn exists(path: &Path) -> UiError {
+    UiError::new(
+        "export_exists",
+        Actor::User,
+        format!(
+            "{} already exists (a file or a link); exo-setup never overwrites or follows one. Choose an empty folder, or move that file away, then try again. Nothing was written.",
+            path.display()
+        ),
+    )
+    .with("path", path.display())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_never_written_over_an_existing_file_or_through_a_link() {
+        let inv = |address: &str| {
+            let l = InvitationLink {
+                account_id: 1,
+                address: address.into(),
+                display_name: "山田 太郎".into(),
+                link: String::new(),
+                file_name: file_name(address),
+            };
+            let i = Invitation {
+                organization_name: "Contoso".into(),
+                authority: "https://login.microsoftonline.com".into(),
+                tenant: "contoso.example".into(),
+                tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+                client_id: "11111111-2222-3333-4444-555555555555".into(),
+                redirect_mode: crate::model::RedirectMode::DeepLink,
+                address: address.into(),
+                login_name: "yamada".into(),
+                display_name: "山田 太郎".into(),
+                receive_protocol: crate::model::ReceiveProtocol::Imap,
+                endpoints: None,
+            };
+            (l, i)
+        };
+        let both = [inv("a@contoso.example"), inv("b@contoso.example")];
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious.txt");
+        std::fs::write(&target, "keep me").unwrap();
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let planted = out.join("b@contoso.example.exoinvite");
+        for link_to in [target.clone(), dir.path().join("nothing-there")] {
+            let _ = std::fs::remove_file(&planted);
+            std::os::unix::fs::symlink(&link_to, &planted).unwrap();
+            let e = write_files(&both, &out).unwrap_err();
+            assert_eq!((e.kind.as_str(), e.detail["path"].as_str()), ("export_exists", planted.to_str().unwrap()));
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+            assert!(!out.join("a@contoso.example.exoinvite").exists(), "nothing is written");
+            assert!(!dir.path().join("nothing-there").exists());
+        }
+        std::fs::remove_file(&planted).unwrap();
+        std::fs::write(&planted, "mine").unwrap();
+        assert_eq!(write_files(&both, &out).unwrap_err().kind, "export_exists");
+        assert_eq!(std::fs::read_to_string(&planted).unwrap(), "mine");
+        std::fs::remove_file(&planted).unwrap();
+        let written = write_files(&both, &out).unwrap();
+        assert_eq!(written.len(), 2);
+        assert!(std::fs::read_to_string(&written[1]).unwrap().contains("b@contoso.example"));
+    }
 
     #[test]
     fn file_names_are_safe_and_csv_cells_do_not_become_formulas() {

@@ -42,6 +42,7 @@ export const ERROR_KINDS = [
   'csv_too_large',
   'csv_rejected',
   'csv_malformed',
+  'export_exists',
   'export_write',
   'storage',
   // OAuth (steps 3 and 4): Microsoft's answers, the browser round trip, the tokens

@@ -41,6 +41,9 @@ pub const INVITE_ERROR_KINDS: &[&str] = &[
     "invite_authority_not_allowed",
     "invite_replaces_org",
     "invite_not_pending",
+    // writing invitation files and the mail-merge CSV (make.rs): a name already taken, a failed write
+    "export_exists",
+    "export_write",
 ];
 
 /// File extension of invitation files (without the dot).

@@ -4,7 +4,8 @@
 //! (`consent`, `login`) with the RFC 8252 loopback redirect and the system browser. `token`
 //! prints a mailbox's access token for mail clients (`passwordeval`, `PassCmd`). `invite` makes
 //! invitations (links, `.exoinvite` files, a mail-merge CSV) on the admin's computer; `open`
-//! shows one in plain words on the user's and, once confirmed, stores it.
+//! shows one in plain words on the user's and, once confirmed, stores it. `keychain orphans`
+//! lists (and `--remove` deletes) keychain items whose account is gone.
 //!
 //! Exit codes (also in the `--help` text and the README): see [`EXIT_CODES_HELP`].
 
@@ -120,6 +121,22 @@ pub enum Command {
     Logout {
         /// The mailbox.
         address: String,
+    },
+    /// The system keychain items this app wrote.
+    #[command(subcommand)]
+    Keychain(KeychainCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeychainCommand {
+    /// List keychain items whose mailbox is no longer a registered account here (deleted,
+    /// renamed, or of an organization that was replaced): TENANT<TAB>ADDRESS<TAB>ITEMS lines.
+    Orphans {
+        /// Delete them from the keychain (and say so in the audit log).
+        #[arg(long)]
+        remove: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -240,7 +257,8 @@ pub enum AccountsCommand {
         #[arg(long, default_value = "Exchange Online")]
         server: String,
     },
-    /// Delete a mail account by address.
+    /// Delete a mail account by address. A signed-in account is signed out first (its tokens
+    /// are removed from the keychain); if the keychain cannot be reached, nothing is deleted.
     Delete { address: String },
     /// Import accounts from CSV (UTF-8, UTF-8 with BOM, Shift_JIS or UTF-16).
     Import {
@@ -442,6 +460,31 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             println!("Signed out {} on this computer (its tokens were removed from the keychain).", a.address);
             Ok(0)
         }
+        Command::Keychain(KeychainCommand::Orphans { remove, json }) => {
+            let auth = auth(store);
+            let orphans =
+                if remove { block_on(auth.remove_keychain_orphans())? } else { block_on(auth.keychain_orphans())? };
+            if json {
+                return json_out(&orphans);
+            }
+            let mut out = std::io::stdout().lock();
+            for o in &orphans {
+                let items = match (o.has_refresh_token, o.has_access_token) {
+                    (true, true) => "refresh token, access token",
+                    (true, false) => "refresh token",
+                    (false, true) => "access token",
+                    (false, false) => "nothing left",
+                };
+                let _ =
+                    writeln!(out, "{}\t{}\t{items}{}", o.tenant_id, o.address, if remove { "\tremoved" } else { "" });
+            }
+            if orphans.is_empty() {
+                eprintln!("No orphaned keychain items.");
+            } else if !remove {
+                eprintln!("Remove them with `exo-setup keychain orphans --remove`.");
+            }
+            Ok(0)
+        }
         Command::Server(ServerCommand::Show { json }) => {
             let o = overview::overview(&store.conn())?;
             if json {
@@ -612,7 +655,7 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                 UiError::new("account_not_found", Actor::Admin, format!("There is no mail account {address}."))
                     .with("address", &address)
             })?;
-            accounts::delete(store, a.id)?;
+            block_on(auth(store).delete_account(a.id))?;
             println!("deleted {}", a.address);
             Ok(0)
         }

@@ -1,8 +1,9 @@
-//! Token upkeep while the window is open: a round of [`Auth::upkeep`] every few minutes. An
-//! account whose refresh failed for good is announced to the UI (event [`NEEDS_REAUTH`]), which
-//! shows it in the window and as an OS notification in the user's language, with a button that
-//! opens step 4 for that mailbox. Transient failures are only logged: the token is kept and the
-//! next round retries.
+//! Token upkeep while the window is open: at start, the repair of account statuses that an
+//! interrupted write left disagreeing with the keychain ([`Auth::repair_sign_ins`]); then a
+//! round of [`Auth::upkeep`] every few minutes. An account whose refresh failed for good is
+//! announced to the UI (event [`NEEDS_REAUTH`]), which shows it in the window and as an OS
+//! notification in the user's language, with a button that opens step 4 for that mailbox.
+//! Transient failures are only logged: the token is kept and the next round retries.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,12 @@ fn interval() -> Duration {
 
 pub fn spawn<R: Runtime>(app: AppHandle<R>, auth: Arc<Auth>) {
     tauri::async_runtime::spawn(async move {
+        // An earlier run may have been interrupted between a keychain write and the status.
+        match auth.repair_sign_ins().await {
+            Ok(repaired) if !repaired.is_empty() => tracing::info!(?repaired, "account status repaired at start"),
+            Ok(_) => {}
+            Err(e) => tracing::info!(kind = %e.kind, "could not compare the keychain with the account status"),
+        }
         // The first round waits a little: start-up belongs to the window.
         let period = interval();
         let mut tick =

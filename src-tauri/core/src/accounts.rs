@@ -262,14 +262,33 @@ pub fn update(store: &Store, id: i64, input: &AccountInput) -> Result<AccountRow
     get(&conn, id)
 }
 
-/// Deletes a mail account (and its user when it was the user's last account).
+/// Deletes a mail account's row (and its user when it was the user's last account). The store
+/// part only: front ends call [`crate::auth::Auth::delete_account`], which signs the account out
+/// of the keychain first. Called alone, its keychain items stay recorded in the keychain ledger
+/// (and are listed as orphans).
 pub fn delete(store: &Store, id: i64) -> Result<(), UiError> {
+    delete_with(store, id, json!({}), |_| Ok(()))
+}
+
+/// [`delete`] with more audit detail and more writes (`also`) in the same transaction.
+pub(crate) fn delete_with(
+    store: &Store,
+    id: i64,
+    detail: serde_json::Value,
+    also: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
+) -> Result<(), UiError> {
     let mut conn = store.conn();
     let before = get(&conn, id)?;
     let tx = conn.transaction().map_err(sql)?;
     tx.execute("DELETE FROM mail_accounts WHERE id = ?1", [id]).map_err(sql)?;
     remove_orphan_users(&tx).map_err(sql)?;
-    audit(&tx, "account.delete", &before.address, json!({ "id": id, "login": before.login_name })).map_err(sql)?;
+    also(&tx).map_err(sql)?;
+    let mut d = json!({ "id": id, "login": before.login_name });
+    if let (Some(d), serde_json::Value::Object(extra)) = (d.as_object_mut(), detail) {
+        d.extend(extra);
+    }
+    audit(&tx, "account.delete", &before.address, d).map_err(sql)?;
+    crate::fault::point("delete.before_commit");
     tx.commit().map_err(sql)
 }
 

@@ -523,7 +523,9 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
         json!({ "mode": mode, "encoding": c.encoding, "created": created, "updated": updated, "unchanged": unchanged, "skipped": c.errors.len() }),
     )
     .map_err(sql)?;
+    crate::fault::point("csv.before_commit");
     tx.commit().map_err(sql)?;
+    crate::fault::point("csv.after_commit");
     Ok(ImportOutcome { mode, created, updated, unchanged, skipped: c.errors.len() as u32, errors: c.errors })
 }
 

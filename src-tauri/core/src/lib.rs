@@ -15,6 +15,7 @@
 //! - [`overview`]: the state of the four steps;
 //! - [`bounded`]: reading a named file only if it is a regular file, and only up to a limit;
 //! - [`logging`]: the app's log subscriber, which keeps the mail crates' wire (tokens) out;
+//! - [`fault`]: crash points for the crash-consistency tests (debug builds only);
 //! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows.
 
 pub mod accounts;
@@ -23,6 +24,7 @@ pub mod bounded;
 pub mod csv_io;
 pub mod discovery;
 pub mod error;
+pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http_body;

@@ -25,5 +25,5 @@ pub async fn update_account(state: State<'_, AppState>, id: i64, input: AccountI
 
 #[tauri::command]
 pub async fn delete_account(state: State<'_, AppState>, id: i64) -> Result<(), UiError> {
-    blocking(&state.store, move |s| accounts::delete(s, id)).await
+    state.auth.delete_account(id).await
 }

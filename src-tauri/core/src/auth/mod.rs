@@ -7,6 +7,9 @@
 //!   consent (store + audit log) or writes the tokens to the keychain and marks the account
 //!   signed in; on any failure — forged, replayed, late or foreign callbacks included — it
 //!   touches neither the store nor the keychain;
+//! - deletes accounts after signing them out, and finds keychain items whose account is gone
+//!   (`removal`, through the keychain ledger of `ledger`); repairs an account status that an
+//!   interrupted write left disagreeing with the keychain (`repair`);
 //! - hands out access tokens: the cached one while it is valid for more than
 //!   [`REFRESH_MARGIN_SECS`], else a refresh, serialized per account so that a rotated refresh
 //!   token is always written before the old one is dropped.
@@ -18,8 +21,11 @@
 //! thread, never the UI thread.
 
 pub mod browser;
+mod ledger;
 pub mod loopback;
 mod records;
+mod removal;
+mod repair;
 mod tokens;
 mod upkeep;
 
@@ -29,6 +35,8 @@ use std::sync::{Arc, Mutex};
 use url::Url;
 
 pub(crate) use records::usable_server;
+pub use removal::KeychainOrphan;
+pub use repair::{SIGN_IN_REPAIRED, SIGN_OUT_REPAIRED};
 pub use tokens::{AccessToken, REFRESH_MARGIN_SECS};
 pub use upkeep::{UpkeepPolicy, UpkeepReport};
 

@@ -2,7 +2,9 @@
 //!
 //! Order of writes on sign-in and refresh: the refresh token first (the keychain layer keeps the
 //! previous value readable until the new one is complete), then the cached access token, then
-//! the account's status in the store. A failure part-way never loses a working refresh token.
+//! the account's status in the store — after a ledger row that lets the items be found again
+//! (see `ledger`). A failure part-way never loses a working refresh token; a crash part-way is
+//! repaired on the next run (see `repair`).
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use serde_json::json;
 
 use super::{lock, records, Auth};
 use crate::error::{Actor, UiError};
+use crate::fault;
 use crate::keychain::{AccountKey, CachedAccessToken, Secret};
 use crate::model::{AccountRow, AccountStatus, FlowResult, SignInSummary, TokenStatus};
 use crate::oauth::{MailScopes, SignedIn};
@@ -46,14 +49,20 @@ impl Auth {
             scopes: s.scopes.clone(),
         };
         let refresh = s.refresh_token.clone();
+        // The ledger row first: whatever happens next, these keychain items can be found again.
+        let k = key.clone();
+        self.db(move |st| super::ledger::record(&st.conn(), &k).map_err(crate::org::sql)).await?;
+        fault::point("signin.before_keychain");
         let k = key.clone();
         self.keychain(move |t| t.set_refresh_token(&k, &refresh)).await?;
+        fault::point("signin.after_refresh_token");
         self.remember_access(&key, &s.access_token, s.expires_at);
         let k = key.clone();
         if let Err(e) = self.keychain(move |t| t.set_access_token(&k, &cached)).await {
             // Only a cache: the refresh token is stored, the next use refreshes.
             tracing::warn!(kind = %e.kind, "could not cache the access token");
         }
+        fault::point("signin.after_keychain");
         let (address, signed_in_as, scopes) = (s.address.clone(), s.signed_in_as.clone(), s.scopes.clone());
         let account = self
             .db(move |st| {
@@ -66,6 +75,7 @@ impl Auth {
                 )
             })
             .await?;
+        fault::point("signin.after_status");
         Ok(FlowResult::SignedIn {
             sign_in: SignInSummary {
                 address: s.address.clone(),
@@ -86,7 +96,7 @@ impl Auth {
         lock(&self.access_tokens).insert(Self::memory_key(key), t);
     }
 
-    fn forget_access(&self, key: &AccountKey) {
+    pub(super) fn forget_access(&self, key: &AccountKey) {
         lock(&self.access_tokens).remove(&Self::memory_key(key));
     }
 
@@ -110,10 +120,12 @@ impl Auth {
         let key = AccountKey::new(&tenant_id, &account.address);
         let in_memory = lock(&self.access_tokens).get(&Self::memory_key(&key)).cloned();
         if let Some(t) = in_memory.filter(|t| self.left(t) > margin_secs) {
+            self.repair_after_token(&key, &account).await?;
             return Ok(t);
         }
         let first = self.cached(&key).await?;
         if let Some(t) = first.as_ref().filter(|t| self.left(t) > margin_secs) {
+            self.repair_after_token(&key, &account).await?;
             return Ok(AccessToken { token: t.token.clone(), expires_at: t.expires_at, refreshed: false });
         }
         let guard = self.refresh_lock(&key);
@@ -201,9 +213,12 @@ impl Auth {
         let (tenant_id, account) = self.db(move |s| records::token_target(s, &a)).await?;
         let key = AccountKey::new(&tenant_id, &account.address);
         self.forget_access(&key);
-        self.keychain(move |t| t.delete_account(&key)).await?;
+        let k = key.clone();
+        self.keychain(move |t| t.delete_account(&k)).await?;
+        fault::point("signout.after_keychain");
         let a = account.address.clone();
         self.db(move |s| {
+            super::ledger::forget(&s.conn(), &key).map_err(crate::org::sql)?;
             records::set_status(s, &a, AccountStatus::NotSignedIn, None, Some(("account.sign_out", json!({}))))
         })
         .await
@@ -211,7 +226,9 @@ impl Auth {
 
     /// Every account's status with what the keychain holds (the keychain is only asked about
     /// accounts that signed in at some point, so that an admin's 10,000-account store stays fast).
+    /// Repairs first where an interrupted write left the status disagreeing with the keychain.
     pub async fn status(&self) -> Result<Vec<TokenStatus>, UiError> {
+        self.repair_sign_ins().await?;
         let (tenant_id, rows) = self
             .db(|s| {
                 let tenant = crate::org::org_settings(&s.conn()).map_err(crate::org::sql)?.map(|o| o.tenant_id);

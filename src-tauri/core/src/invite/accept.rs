@@ -230,7 +230,9 @@ pub async fn accept(
                 "overrides": e.overrides.iter().map(|o| o.field.as_str()).collect::<Vec<_>>() }),
     )
     .map_err(sql)?;
+    crate::fault::point("invite.before_commit");
     tx.commit().map_err(sql)?;
+    crate::fault::point("invite.after_commit");
     Ok(InvitationAccepted {
         account: accounts::get(&conn, id)?,
         org: org::org_settings(&conn).map_err(sql)?.expect("just saved"),

@@ -9,6 +9,7 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("migrations/0001_init.sql")),
         M::up(include_str!("migrations/0002_mail_check.sql")),
         M::up(include_str!("migrations/0003_org_name.sql")),
+        M::up(include_str!("migrations/0004_keychain_ledger.sql")),
     ])
 });
 

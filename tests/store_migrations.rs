@@ -88,3 +88,33 @@ fn no_column_could_hold_a_secret() {
         assert!(!["token", "secret", "password", "verifier"].iter().any(|w| l.contains(w)), "{c}");
     }
 }
+
+#[test]
+fn accounts_signed_in_before_the_keychain_ledger_are_recorded_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("exo-setup.sqlite3");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        MIGRATIONS.to_version(&mut conn, 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO org_settings (id, tenant, tenant_id, client_id, authority, redirect_mode, issuer, verified_at)
+               VALUES (1, 'contoso.example', 'AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee', 'c', 'a', 'deep_link', 'i', 'v');
+             INSERT INTO users (id, login_name, display_name, created_at, updated_at) VALUES (1, 'y', 'Y', 'x', 'x');
+             INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, status, created_at, updated_at)
+               VALUES (1, 'Taro@Contoso.example', 'T', 'imap', 1, 'verified', 'x', 'x'),
+                      (1, 'hanako@contoso.example', 'H', 'imap', 1, 'not_signed_in', 'x', 'x');",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let rows: Vec<(String, String)> = store
+        .conn()
+        .prepare("SELECT tenant_id, address FROM keychain_ledger")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    // Lower-cased as in the keychain entry names; the never-signed-in account has no items.
+    assert_eq!(rows, [("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee".to_owned(), "taro@contoso.example".to_owned())]);
+}

@@ -5,7 +5,7 @@
 # (src-tauri/core/tests/fuzz_corpus.rs) once minimised into fuzz/corpus with --cmin.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   run (default 60 s each, all targets)
-#   scripts/fuzz.sh --cmin [TARGET...]      minimise fuzz/corpus/<t> + what runs found into fuzz/corpus/<t>
+#   scripts/fuzz.sh --cmin [TARGET...]      add to fuzz/corpus/<t> what runs found that reaches new edges
 #   scripts/fuzz.sh --list                  the targets
 #
 # Needs the nightly toolchain (`rustup toolchain install nightly`); installs cargo-fuzz if missing.
@@ -65,16 +65,14 @@ if ! nice -n 10 cargo +nightly fuzz build "${build_flags[@]}" 2>"logs/build.log"
 fi
 
 if [[ $cmin == 1 ]]; then
+    # Keeps what corpus/<t> has (the named seeds) and adds the inputs of corpus-run/<t> that reach
+    # edges it does not (hit counts ignored, so the committed corpus stays small).
     for t in "${selected[@]}"; do
-        new="$(mktemp -d)"
         mkdir -p "corpus/$t" "corpus-run/$t"
-        nice -n 10 cargo +nightly fuzz run "${build_flags[@]}" "$t" "$new" "corpus/$t" "corpus-run/$t" -- \
-            -merge=1 -rss_limit_mb=2048 -timeout=60 >"logs/$t.cmin.log" 2>&1
         before=$(find "corpus/$t" -type f | wc -l)
-        rm -rf "corpus/$t"
-        mv "$new" "corpus/$t"
-        chmod 755 "corpus/$t"
-        echo "$t: corpus $before → $(find "corpus/$t" -type f | wc -l) files ($(du -sh "corpus/$t" | cut -f1))"
+        nice -n 10 cargo +nightly fuzz run "${build_flags[@]}" "$t" "corpus/$t" "corpus-run/$t" -- \
+            -merge=1 -use_counters=0 -rss_limit_mb=2048 -timeout=60 >"logs/$t.cmin.log" 2>&1
+        echo "$t: corpus $before → $(find "corpus/$t" -type f | wc -l) files ($(cat "corpus/$t"/* | wc -c) bytes)"
     done
     exit 0
 fi

@@ -9,7 +9,8 @@
 //! `G` (old + 1) first, then the header is switched (one entry write, which the platform does
 //! atomically), and only then are the old generation's parts deleted. A crash or failure before
 //! the switch leaves the old header and its parts intact; after it, at worst unreferenced old
-//! parts remain. Deleting removes the header first (the value is gone at once) and then the parts.
+//! parts remain. Deleting removes the header first (the value is gone at once) and then the parts,
+//! also those an interrupted write left under the next generation, so sign-out leaves nothing.
 //!
 //! Because UTF-16 never needs more code units than UTF-8 needs bytes, a part of `chunk_bytes`
 //! UTF-8 bytes is at most `2 × chunk_bytes` bytes in Windows' UTF-16 `set_password`.
@@ -186,19 +187,27 @@ impl<B: EntryStore> Chunked<B> {
         Ok(())
     }
 
-    /// Deletes `key` and all its parts. Deleting a missing key is not an error.
+    /// Deletes `key` and all its parts, including those of a write that died before its header
+    /// switch (the generation after the current one). Deleting a missing key is not an error.
     pub(crate) fn delete(&self, key: &str) -> Result<(), KeychainError> {
         let _guard = write_lock();
         let old = match self.entries.get(key)? {
-            Some(raw) => Header::parse(raw.expose()),
-            None => return Ok(()),
+            Some(raw) => {
+                let header = Header::parse(raw.expose());
+                self.entries.delete(key)?;
+                header
+            }
+            None => None,
         };
-        self.entries.delete(key)?;
         if let Some(Header::Chunks { generation, parts, .. }) = old {
             for index in 1..=parts {
                 self.entries.delete(&part_name(key, generation, index))?;
             }
             self.delete_parts(key, generation, parts + 1);
+        }
+        // `set` writes a new value's parts under the next generation before switching the header.
+        if let Some(next) = old.map_or(0, Header::generation).checked_add(1) {
+            self.delete_parts(key, next, 1);
         }
         Ok(())
     }

@@ -227,6 +227,25 @@ fn delete_removes_every_part() {
 }
 
 #[test]
+fn delete_after_a_crash_mid_write_leaves_no_part() {
+    // A first write, or an overwrite, dies after some parts and before the header switch; then
+    // the account is deleted (sign-out, removal): nothing of the interrupted write may stay.
+    for existing in [None, Some(30), Some(450)] {
+        for budget in 1..=3 {
+            let kc = Keychain::with_entries(FailAfter::new(usize::MAX, true), 100);
+            if let Some(len) = existing {
+                kc.set_value("k", &value('O', len)).unwrap();
+            }
+            kc.entries().refill(budget);
+            assert!(kc.set_value("k", &value('N', 650)).is_err());
+            kc.entries().refill(usize::MAX);
+            kc.delete_value("k").unwrap();
+            assert_eq!(kc.entries().inner.names(), Vec::<String>::new(), "{existing:?}, budget {budget}");
+        }
+    }
+}
+
+#[test]
 fn damaged_values_are_reported_not_guessed() {
     let kc = MemoryKeychain::with_chunk_bytes(100);
     kc.entries().set("bad", "not a header").unwrap();

@@ -56,12 +56,13 @@ pub fn invitation(data: &[u8]) {
         let Ok(text) = std::str::from_utf8(rest) else { return };
         crate::invite::parse(text)
     } else {
-        let dir = scratch_dir();
-        let path = dir.join("fuzz.exoinvite");
+        let path = scratch_dir().join(format!("{}.exoinvite", std::process::id()));
         if std::fs::write(&path, rest).is_err() {
             return;
         }
-        crate::invite::read_file(&path)
+        let read = crate::invite::read_file(&path);
+        let _ = std::fs::remove_file(&path);
+        read
     };
     match parsed {
         Ok(inv) => {
@@ -74,12 +75,12 @@ pub fn invitation(data: &[u8]) {
     }
 }
 
-/// A directory of this process for files an entry must write (removed by the OS's tmp cleaning;
-/// one per process so that parallel fuzzing jobs do not share it).
+/// One directory for the files the entries must write (shared by all fuzzing processes, so that
+/// the many short-lived processes of a fork-mode run leave nothing behind but one small store).
 fn scratch_dir() -> &'static Path {
     static DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("exo-setup-fuzz-{}", std::process::id()));
+        let dir = std::env::temp_dir().join("exo-setup-fuzz");
         std::fs::create_dir_all(&dir).expect("a scratch directory for fuzzing");
         dir
     })
@@ -108,10 +109,10 @@ pub fn policy(data: &[u8]) {
 }
 
 /// CSV preview (decoding UTF-8/BOM/Shift_JIS/UTF-16, header mapping, every row's checks) against
-/// a real, empty SQLite store.
+/// a real, empty SQLite store (a file in the scratch directory; preview writes nothing).
 pub fn csv_preview(data: &[u8]) {
     thread_local! {
-        static STORE: crate::Store = crate::Store::open(Path::new(":memory:")).expect("an in-memory store");
+        static STORE: crate::Store = crate::Store::open_in(&scratch_dir().join("store")).expect("a store");
     }
     STORE.with(|store| match crate::csv_io::preview(store, data) {
         Ok(preview) => {

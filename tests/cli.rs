@@ -148,6 +148,25 @@ fn csv_errors_are_listed_per_line_and_partial_import_exits_6() {
     assert!(text(&some.stdout).contains("1 new"), "{}", text(&some.stdout));
 }
 
+#[cfg(unix)]
+#[test]
+fn the_data_directory_database_and_log_file_are_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("data");
+    let log = parent.path().join("exo-setup.log");
+    let out = exo_env(
+        &data,
+        &["server", "show"],
+        &[("EXO_SETUP_LOG_FILE", log.to_str().unwrap()), ("EXO_SETUP_LOG", "debug")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("exo-setup.sqlite3")), 0o600);
+    assert_eq!(mode(&log), 0o600);
+}
+
 #[test]
 fn unreachable_authority_exits_4() {
     let dir = tempfile::tempdir().unwrap();
@@ -806,6 +825,23 @@ fn a_managed_policy_refuses_invitations() {
     let broken = exo_env(u, &["open", &link, "--yes"], &env);
     assert_eq!(broken.status.code(), Some(3), "{}", text(&broken.stderr));
     assert!(text(&broken.stderr).contains("error[policy_invalid]"), "{}", text(&broken.stderr));
+
+    // Nor is a policy someone else could have written, or a dangling link where the policy should be.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&policy, r#"{"version": 1}"#).unwrap();
+        std::fs::set_permissions(&policy, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let writable = exo_env(u, &["open", &link, "--yes"], &env);
+        assert!(text(&writable.stderr).contains("error[policy_invalid]"), "{}", text(&writable.stderr));
+        std::fs::remove_file(&policy).unwrap();
+        std::os::unix::fs::symlink(u.join("gone.json"), &policy).unwrap();
+        let dangling = exo_env(u, &["open", &link, "--yes"], &env);
+        assert_eq!(dangling.status.code(), Some(3), "{}", text(&dangling.stderr));
+        assert!(text(&dangling.stderr).contains("error[policy_invalid]"), "{}", text(&dangling.stderr));
+        assert!(text(&dangling.stderr).contains("which does not exist"), "{}", text(&dangling.stderr));
+        std::fs::remove_file(&policy).unwrap();
+    }
 
     assert_eq!(store_view(u), empty);
     assert_eq!(db_bytes(u), bytes);

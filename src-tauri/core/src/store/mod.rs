@@ -96,7 +96,11 @@ impl Store {
 
 /// The database file 0600 (created empty when new: SQLite treats an empty file as a new
 /// database), and its `-wal`/`-shm` companions when an older version left them readable.
+/// SQLite's in-memory (`:memory:`) and private temporary (empty name) databases have no file.
 fn make_private(path: &Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
     crate::paths::ensure_private_file(path)?;
     for suffix in ["-wal", "-shm", "-journal"] {
         let mut companion = path.as_os_str().to_owned();
@@ -177,6 +181,13 @@ mod tests {
         for f in files(&old) {
             assert_eq!(mode(&f), 0o600, "{}", f.display());
         }
+    }
+
+    #[test]
+    fn an_in_memory_database_creates_no_file() {
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        assert_eq!(store.conn().query_row("SELECT count(*) FROM mail_servers", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+        assert!(!Path::new(":memory:").exists());
     }
 
     #[test]

@@ -890,3 +890,99 @@ fn invitation_to_sign_in_on_a_fresh_computer() {
     let token = user.run(&["token", TARO]);
     assert!(token.status.success(), "{}", text(&token.stderr));
 }
+
+/// No raw ESC, BEL, C1 or bidirectional control byte in what the CLI printed.
+fn assert_no_raw_controls(out: &str) {
+    let bad: Vec<char> = out
+        .chars()
+        .filter(|c| {
+            (c.is_control() && *c != '\n')
+                || ('\u{202a}'..='\u{202e}').contains(c)
+                || ('\u{2066}'..='\u{2069}').contains(c)
+        })
+        .collect();
+    assert!(bad.is_empty(), "raw control characters {bad:?} in:\n{out:?}");
+}
+
+#[test]
+fn csv_text_reaches_the_terminal_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let csv = d.join("hostile.csv");
+    std::fs::write(&csv, "login_name,mail_address,\x1b]0;pwned\x07\u{202e}evil\nx,x@contoso.example,1\n").unwrap();
+    let out = exo(d, &["accounts", "import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error[csv_unknown_column]"), "{stderr}");
+    assert!(stderr.contains(r"\u{1b}]0;pwned\u{7}\u{202e}evil"), "{stderr}");
+    assert_no_raw_controls(&stderr);
+    // Cells echoed in row errors, and names refused with the character and its position.
+    std::fs::write(
+        &csv,
+        "login_name,display_name,mail_address,server\n\
+         a,A,a@contoso.example,\x1b[2J\x1b]0;pwned\x07\n\
+         b,B\u{202e}gpj.exe,b@contoso.example,\n\
+         c\u{200b},C,c@contoso.example,\n",
+    )
+    .unwrap();
+    for args in [&["accounts", "import", "--dry-run"][..], &["accounts", "import"][..]] {
+        let out = exo(d, &[args, &[csv.to_str().unwrap()]].concat());
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(stderr.contains(r"no mail server named '\u{1b}[2J\u{1b}]0;pwned\u{7}'"), "{stderr}");
+        assert!(
+            stderr.contains("line 3, column display_name") && stderr.contains("(U+202E) at character 2"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("line 4, column login_name") && stderr.contains("(U+200B) at character 2"), "{stderr}");
+        assert!(stderr.contains("(unsafe_character)"), "{stderr}");
+        assert_no_raw_controls(&stdout);
+        assert_no_raw_controls(&stderr);
+    }
+}
+
+#[test]
+fn names_with_invisible_characters_are_refused_by_accounts_add() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (login, name, character) in [
+        ("taro", "山田\u{202e}太郎", "U+202E"),
+        ("ta\u{200b}ro", "山田", "U+200B"),
+        ("taro", "\x1b]0;pwned\x07", "U+001B"),
+    ] {
+        let out = exo(d, &["accounts", "add", "--login", login, "--name", name, "--address", "taro@contoso.example"]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{stderr}");
+        assert!(stderr.contains("error[text_unsafe_character]") && stderr.contains(character), "{stderr}");
+        assert_no_raw_controls(&stderr);
+    }
+}
+
+#[test]
+fn csv_import_refuses_fifos_and_devices_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fifo = d.join("users.csv");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    for path in [fifo.as_path(), Path::new("/dev/zero")] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_exo-setup"))
+            .arg("--data-dir")
+            .arg(d)
+            .args(["accounts", "import"])
+            .arg(path)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("`accounts import {}` still running after 20 s", path.display());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{}: {}", path.display(), text(&out.stderr));
+    }
+}

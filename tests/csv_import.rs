@@ -4,6 +4,8 @@
 mod common;
 
 use common::{count, store, store_with_exchange_on};
+use std::io::Read;
+
 use exo_setup_core::csv_io::{self, ExportEncoding};
 use exo_setup_core::model::{ImportAction, ImportMode};
 
@@ -164,4 +166,142 @@ fn export_round_trips_in_every_encoding() {
     let fresh = store_with_exchange_on();
     let o = csv_io::import(&fresh.store, &bytes, ImportMode::AllOrNothing).unwrap();
     assert_eq!(o.created, 3);
+}
+
+/// Preview and import must account for every row: read = imported + reported.
+fn assert_counts_add_up(t: &common::TempStore, bytes: &[u8]) {
+    let p = csv_io::preview(&t.store, bytes).unwrap();
+    assert_eq!(p.total_rows, p.valid_rows + p.rejected_rows, "preview: {p:?}");
+    let mut reported: Vec<u32> = p.errors.iter().map(|e| e.line).collect();
+    reported.dedup();
+    assert_eq!(reported.len() as u32, p.rejected_rows, "one or more errors per rejected row: {:?}", p.errors);
+    let o = csv_io::import(&t.store, bytes, ImportMode::ValidRowsOnly).unwrap();
+    assert_eq!(o.total_rows, o.created + o.updated + o.unchanged + o.skipped, "import: {o:?}");
+    assert_eq!((o.total_rows, o.skipped), (p.total_rows, p.rejected_rows));
+}
+
+#[test]
+fn unclosed_quote_reports_every_line_it_swallowed() {
+    let t = store_with_exchange_on();
+    let mut csv = String::from("login_name,display_name,mail_address\n");
+    csv.push_str("u1,One,u1@contoso.example\n");
+    csv.push_str("u2,\"Two unclosed,u2@contoso.example\n"); // line 3: the quote never closes
+    for i in 4..=10 {
+        csv.push_str(&format!("u{i},N{i},u{i}@contoso.example\n"));
+    }
+    let p = csv_io::preview(&t.store, csv.as_bytes()).unwrap();
+    assert_eq!((p.total_rows, p.valid_rows, p.rejected_rows), (9, 1, 8), "{:?}", p.errors);
+    let lines: Vec<u32> = p.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, (3..=10).collect::<Vec<u32>>());
+    assert_eq!(p.errors[0].reason, "unclosed_quote");
+    assert!(
+        p.errors[1..]
+            .iter()
+            .all(|e| e.reason == "in_unclosed_quote" && e.detail.get("quoteLine").map(String::as_str) == Some("3")),
+        "{:?}",
+        p.errors
+    );
+    assert_counts_add_up(&t, csv.as_bytes());
+    assert_eq!(count(&t.store, "SELECT count(*) FROM mail_accounts"), 1);
+    // CRLF and blank lines do not shift the lines reported.
+    let crlf = csv.replace("u1,One", "\r\n\r\nu1,One").replace('\n', "\r\n");
+    let p = csv_io::preview(&store_with_exchange_on().store, crlf.as_bytes()).unwrap();
+    let lines: Vec<u32> = p.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, (5..=12).collect::<Vec<u32>>(), "{:?}", p.errors);
+}
+
+#[test]
+fn wrong_field_counts_are_rows_reported_on_their_lines() {
+    let t = store_with_exchange_on();
+    let csv = "login_name,display_name,mail_address\n\
+ok1,OK,ok1@contoso.example\n\
+short,short@contoso.example\n\
+long,Long,long@contoso.example,surplus\n\
+ok2,OK,ok2@contoso.example\n\
+bad,Bad,bad@\n";
+    let p = csv_io::preview(&t.store, csv.as_bytes()).unwrap();
+    let found: Vec<(u32, &str)> = p.errors.iter().map(|e| (e.line, e.reason.as_str())).collect();
+    assert_eq!(found, vec![(3, "field_count"), (4, "field_count"), (6, "invalid_address")]);
+    assert_eq!((p.total_rows, p.valid_rows, p.rejected_rows), (5, 2, 3));
+    assert_counts_add_up(&t, csv.as_bytes());
+}
+
+#[test]
+fn rows_with_several_errors_count_once() {
+    let t = store_with_exchange_on();
+    let csv = "login_name,mail_address,receive_protocol\n,bad@,smtp\nok,ok@contoso.example,imap\n";
+    let p = csv_io::preview(&t.store, csv.as_bytes()).unwrap();
+    assert_eq!(p.errors.len(), 3);
+    assert_eq!((p.total_rows, p.valid_rows, p.rejected_rows), (2, 1, 1));
+    assert_counts_add_up(&t, csv.as_bytes());
+}
+
+#[test]
+fn undecodable_bytes_are_reported_on_their_line() {
+    let t = store_with_exchange_on();
+    let bytes = b"login_name,display_name,mail_address\nok,OK,ok@contoso.example\nbad,B\xFF\xFEd,bad@contoso.example\n";
+    let p = csv_io::preview(&t.store, bytes).unwrap();
+    let found: Vec<(u32, &str)> = p.errors.iter().map(|e| (e.line, e.reason.as_str())).collect();
+    // The start is not valid UTF-8, so the file is read as Shift_JIS, where 0xFF never occurs.
+    assert_eq!(found, vec![(3, "undecodable")]);
+    assert_eq!((p.total_rows, p.valid_rows, p.rejected_rows), (2, 1, 1));
+}
+
+#[test]
+fn streamed_input_is_bounded_per_record_and_in_rows() {
+    let t = store_with_exchange_on();
+    // An endless record (no line break ever, as /dev/zero): refused at the record limit.
+    let header = "login_name,mail_address\nx,".as_bytes();
+    let endless = header.chain(std::io::repeat(b'a'));
+    let e = csv_io::preview_from(&t.store, endless).unwrap_err();
+    assert_eq!(e.kind, "csv_record_too_long");
+    assert_eq!(e.detail.get("line").map(String::as_str), Some("2"));
+    // An unclosed quote near the top of a large file: the same, naming its line.
+    let mut big = String::from("login_name,mail_address\nok,ok@contoso.example\nq,\"x\n");
+    while big.len() < 2 * csv_io::MAX_RECORD_BYTES as usize {
+        big.push_str("user,user@contoso.example\n");
+    }
+    let e = csv_io::preview(&t.store, big.as_bytes()).unwrap_err();
+    assert_eq!((e.kind.as_str(), e.detail.get("line").map(String::as_str)), ("csv_record_too_long", Some("3")));
+    // Endless rows: refused past the row limit, without reading the rest.
+    struct Rows(u64, Vec<u8>);
+    impl std::io::Read for Rows {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.1.is_empty() {
+                self.1 = format!("u{0},u{0}@contoso.example\n", self.0).into_bytes();
+                self.0 += 1;
+            }
+            let n = self.1.len().min(buf.len());
+            buf[..n].copy_from_slice(&self.1[..n]);
+            self.1.drain(..n);
+            Ok(n)
+        }
+    }
+    let e =
+        csv_io::preview_from(&t.store, "login_name,mail_address\n".as_bytes().chain(Rows(0, Vec::new()))).unwrap_err();
+    assert_eq!(e.kind, "csv_too_many_rows");
+    assert_eq!(e.detail.get("limit").map(String::as_str), Some(csv_io::MAX_ROWS.to_string().as_str()));
+}
+
+#[test]
+fn export_neutralises_formulas_and_imports_back_unchanged() {
+    let t = store_with_exchange_on();
+    let csv = "login_name,display_name,mail_address,account_name\n\
+@evil,\"=HYPERLINK(\"\"http://evil.example\"\",\"\"click\"\")\",evil@contoso.example,+1 cmd\n\
+-minus,-Minus,minus@contoso.example,\n";
+    csv_io::import(&t.store, csv.as_bytes(), ImportMode::AllOrNothing).unwrap();
+    let bytes = csv_io::export(&t.store.conn(), ExportEncoding::Utf8).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    // No cell (after a line start or a comma, quoted or not) starts with a formula character.
+    for line in text.lines() {
+        for cell in std::iter::once(line).chain(line.match_indices(',').map(|(i, _)| &line[i + 1..])) {
+            let cell = cell.strip_prefix('"').unwrap_or(cell);
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "formula cell {cell:?} in\n{text}");
+        }
+    }
+    assert!(text.contains("'=HYPERLINK("), "{text}");
+    assert!(text.contains("'@evil,") && text.contains("'-minus,'-Minus,"), "{text}");
+    // What was exported reads back as the same accounts.
+    let p = csv_io::preview(&t.store, &bytes).unwrap();
+    assert_eq!((p.unchanged, p.errors.len()), (2, 0), "{:?}", p.errors);
 }

@@ -26,6 +26,9 @@ use exo_setup_core::model::{
     ReceiveProtocol, RedirectMode, Security,
 };
 use exo_setup_core::oauth::OAUTH_ERROR_KINDS;
+// Every untrusted text printed (names, CSV headers and cells in errors, server replies, paths)
+// goes through it: control and bidirectional characters come out as `\u{1b}`, never raw.
+use exo_setup_core::validate::escape_unsafe as shown;
 use exo_setup_core::{accounts, invite, mailcheck, org, overview, policy, Actor, Store, UiError};
 
 use crate::invitations::Source;
@@ -359,12 +362,12 @@ fn print_error(e: &UiError) {
         Actor::User => "user",
         Actor::Support => "retry later or contact support",
     };
-    eprintln!("error[{}]: {}", e.kind, e.message);
+    eprintln!("error[{}]: {}", e.kind, shown(&e.message));
     eprintln!("  who must act: {who}");
     for (k, v) in &e.detail {
         match k.as_str() {
-            "code" => eprintln!("  AADSTS code: {v}"),
-            "traceId" | "correlationId" | "timestamp" => eprintln!("  {k}: {v}"),
+            "code" => eprintln!("  AADSTS code: {}", shown(v)),
+            "traceId" | "correlationId" | "timestamp" => eprintln!("  {k}: {}", shown(v)),
             _ => {}
         }
     }
@@ -387,7 +390,18 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn json_out<T: serde::Serialize>(v: &T) -> Result<u8, UiError> {
-    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+    // serde_json escapes control characters but writes bidirectional and zero-width ones raw;
+    // those can only be inside strings, where `\uXXXX` means the same.
+    let json = serde_json::to_string_pretty(v).expect("serializable");
+    let mut safe = String::with_capacity(json.len());
+    for c in json.chars() {
+        if exo_setup_core::validate::unsafe_char(c).is_some() {
+            safe.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            safe.push(c);
+        }
+    }
+    println!("{safe}");
     Ok(0)
 }
 
@@ -415,11 +429,11 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                 let _ = writeln!(
                     out,
                     "{}\t{}\trefresh token: {}\taccess token expires: {}{}",
-                    r.address,
+                    shown(&r.address),
                     r.status.as_str(),
                     if r.has_refresh_token { "yes" } else { "no" },
                     r.access_token_expires_at.as_deref().unwrap_or("-"),
-                    r.status_detail.as_deref().map(|d| format!("\t({d})")).unwrap_or_default()
+                    r.status_detail.as_deref().map(|d| format!("\t({})", shown(d))).unwrap_or_default()
                 );
             }
             Ok(0)
@@ -439,8 +453,10 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             } else {
                 for c in &report.checks {
                     match &c.error {
-                        None => println!("{:<5} {}  OK ({} ms)", c.protocol.label(), c.server, c.duration_ms),
-                        Some(e) => println!("{:<5} {}  FAILED: {}", c.protocol.label(), c.server, e.message),
+                        None => println!("{:<5} {}  OK ({} ms)", c.protocol.label(), shown(&c.server), c.duration_ms),
+                        Some(e) => {
+                            println!("{:<5} {}  FAILED: {}", c.protocol.label(), shown(&c.server), shown(&e.message))
+                        }
                     }
                 }
                 println!("{}", if report.verified { "verified" } else { "not verified" });
@@ -457,7 +473,7 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
         }
         Command::Logout { address } => {
             let a = block_on(auth(store).sign_out(&address))?;
-            println!("Signed out {} on this computer (its tokens were removed from the keychain).", a.address);
+            println!("Signed out {} on this computer (its tokens were removed from the keychain).", shown(&a.address));
             Ok(0)
         }
         Command::Keychain(KeychainCommand::Orphans { remove, json }) => {
@@ -475,8 +491,13 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                     (false, true) => "access token",
                     (false, false) => "nothing left",
                 };
-                let _ =
-                    writeln!(out, "{}\t{}\t{items}{}", o.tenant_id, o.address, if remove { "\tremoved" } else { "" });
+                let _ = writeln!(
+                    out,
+                    "{}\t{}\t{items}{}",
+                    o.tenant_id,
+                    shown(&o.address),
+                    if remove { "\tremoved" } else { "" }
+                );
             }
             if orphans.is_empty() {
                 eprintln!("No orphaned keychain items.");
@@ -493,25 +514,25 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             for s in &o.servers {
                 println!(
                     "{} [{}]{}  IMAP {}:{}  POP3 {}:{}  SMTP {}:{}",
-                    s.name,
+                    shown(&s.name),
                     if s.enabled { "ON" } else { "OFF" },
                     if s.builtin { " (built-in)" } else { "" },
-                    s.imap.host,
+                    shown(&s.imap.host),
                     s.imap.port,
-                    s.pop3.host,
+                    shown(&s.pop3.host),
                     s.pop3.port,
-                    s.smtp.host,
+                    shown(&s.smtp.host),
                     s.smtp.port
                 );
             }
             match &o.org {
                 Some(org) => println!(
                     "organization: {}\ntenant: {} ({})\nclient id: {}\nauthority: {}\nredirect: {}\nverified at: {}",
-                    if org.organization_name.is_empty() { "-" } else { &org.organization_name },
-                    org.tenant,
+                    if org.organization_name.is_empty() { "-".into() } else { shown(&org.organization_name) },
+                    shown(&org.tenant),
                     org.tenant_id,
                     org.client_id,
-                    org.authority,
+                    shown(&org.authority),
                     org.redirect_mode.as_str(),
                     org.verified_at
                 ),
@@ -521,12 +542,18 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             }
             match &o.consent {
                 Some(c) => {
-                    println!("admin consent: granted by {} at {} ({})", c.granted_by, c.granted_at, c.scopes.join(" "))
+                    let scopes = c.scopes.join(" ");
+                    println!(
+                        "admin consent: granted by {} at {} ({})",
+                        shown(&c.granted_by),
+                        c.granted_at,
+                        shown(&scopes)
+                    )
                 }
                 None => println!("admin consent: none recorded (run `exo-setup consent`)"),
             }
             if o.consent.is_some() && !o.consent_missing.is_empty() {
-                println!("admin consent missing: {}", o.consent_missing.join(" "));
+                println!("admin consent missing: {}", shown(&o.consent_missing.join(" ")));
             }
             println!("redirect URIs to register under \"Mobile and desktop applications\":");
             for r in &o.redirect_uris {
@@ -549,7 +576,7 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                         },
                     };
                     let s = block_on(org::save_exchange_online(store, &input))?;
-                    println!("Exchange Online is ON for tenant {} ({}).", s.tenant, s.tenant_id);
+                    println!("Exchange Online is ON for tenant {} ({}).", shown(&s.tenant), s.tenant_id);
                 }
                 _ => {
                     block_on(org::set_server_enabled(store, org::EXCHANGE_ONLINE_ID, true))?;
@@ -577,7 +604,13 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             )?;
             println!(
                 "{}: IMAP {}:{}  POP3 {}:{}  SMTP {}:{}",
-                s.name, s.imap.host, s.imap.port, s.pop3.host, s.pop3.port, s.smtp.host, s.smtp.port
+                shown(&s.name),
+                shown(&s.imap.host),
+                s.imap.port,
+                shown(&s.pop3.host),
+                s.pop3.port,
+                shown(&s.smtp.host),
+                s.smtp.port
             );
             Ok(0)
         }
@@ -617,11 +650,11 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                 let _ = writeln!(
                     out,
                     "{}\t{}\t{}\t{}\t{}\t{}",
-                    a.address,
-                    a.login_name,
-                    a.user_display_name,
+                    shown(&a.address),
+                    shown(&a.login_name),
+                    shown(&a.user_display_name),
                     a.receive_protocol.as_str(),
-                    a.server_name,
+                    shown(&a.server_name),
                     a.status.as_str()
                 );
             }
@@ -647,7 +680,7 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                     server_id,
                 },
             )?;
-            println!("added {} for {}", a.address, a.login_name);
+            println!("added {} for {}", shown(&a.address), shown(&a.login_name));
             Ok(0)
         }
         Command::Accounts(AccountsCommand::Delete { address }) => {
@@ -656,62 +689,36 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
                     .with("address", &address)
             })?;
             block_on(auth(store).delete_account(a.id))?;
-            println!("deleted {}", a.address);
+            println!("deleted {}", shown(&a.address));
             Ok(0)
         }
         Command::Accounts(AccountsCommand::Import { file, valid_rows_only, dry_run }) => {
-            let bytes = std::fs::read(&file).map_err(|e| {
-                UiError::new("file_unreadable", Actor::Admin, format!("{} could not be read: {e}", file.display()))
-                    .with("path", file.display())
-            })?;
             let errors = if dry_run {
-                let p = csv_io::preview(store, &bytes)?;
+                let p = csv_io::preview_from(store, open_csv(&file)?)?;
                 println!(
-                    "{}: {} rows, {} valid ({} new, {} changed, {} unchanged), {} with errors",
-                    p.encoding,
-                    p.total_rows,
-                    p.valid_rows,
-                    p.creates,
-                    p.updates,
-                    p.unchanged,
-                    p.errors.len()
+                    "{}: {} rows read: {} valid ({} new, {} changed, {} unchanged), {} with errors",
+                    p.encoding, p.total_rows, p.valid_rows, p.creates, p.updates, p.unchanged, p.rejected_rows
                 );
                 p.errors
             } else {
                 let mode = if valid_rows_only { ImportMode::ValidRowsOnly } else { ImportMode::AllOrNothing };
-                let o = match csv_io::import(store, &bytes, mode) {
+                let o = match csv_io::import_from(store, open_csv(&file)?, mode) {
                     Ok(o) => o,
                     Err(e) if e.kind == "csv_rejected" => {
                         // Show every bad row, not only the first.
-                        let p = csv_io::preview(store, &bytes)?;
-                        for r in &p.errors {
-                            eprintln!(
-                                "line {}{}: {} ({})",
-                                r.line,
-                                r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default(),
-                                r.message,
-                                r.reason
-                            );
-                        }
+                        let p = csv_io::preview_from(store, open_csv(&file)?)?;
+                        print_row_errors(&p.errors);
                         return Err(e);
                     }
                     Err(e) => return Err(e),
                 };
                 println!(
-                    "imported: {} new, {} changed, {} unchanged, {} skipped",
-                    o.created, o.updated, o.unchanged, o.skipped
+                    "{} rows read: {} new, {} changed, {} unchanged, {} skipped (rows with errors)",
+                    o.total_rows, o.created, o.updated, o.unchanged, o.skipped
                 );
                 o.errors
             };
-            for r in &errors {
-                eprintln!(
-                    "line {}{}: {} ({})",
-                    r.line,
-                    r.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default(),
-                    r.message,
-                    r.reason
-                );
-            }
+            print_row_errors(&errors);
             Ok(if errors.is_empty() {
                 0
             } else if dry_run {
@@ -738,6 +745,33 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             })?;
             Ok(0)
         }
+    }
+}
+
+/// Opens a CSV to import; it is read as a stream, never whole. Only a regular file: a FIFO would
+/// block the open, a device (`/dev/zero`) never ends.
+fn open_csv(file: &Path) -> Result<std::fs::File, UiError> {
+    let unreadable = |reason: String| {
+        UiError::new("file_unreadable", Actor::Admin, format!("{} could not be read: {reason}", file.display()))
+            .with("path", file.display())
+    };
+    let meta = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(unreadable("it is not a regular file (a directory, a FIFO or a device); give a CSV file".into()));
+    }
+    std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))
+}
+
+/// One line per problem, on standard error; cells and headers as read, escaped.
+fn print_row_errors(errors: &[exo_setup_core::model::ImportRowError]) {
+    for r in errors {
+        eprintln!(
+            "line {}{}: {} ({})",
+            r.line,
+            r.column.as_deref().map(|c| format!(", column {}", shown(c))).unwrap_or_default(),
+            shown(&r.message),
+            r.reason
+        );
     }
 }
 
@@ -777,7 +811,7 @@ fn invite_command(store: &Store, args: InviteArgs) -> Result<u8, UiError> {
     let mut out = std::io::stdout().lock();
     if let Some(dir) = &args.out {
         for path in invite::write_files(&invitations, dir)? {
-            let _ = writeln!(out, "{}", path.display());
+            let _ = writeln!(out, "{}", shown(&path.display().to_string()));
         }
     } else if let Some(file) = &args.csv {
         let links: Vec<_> = invitations.into_iter().map(|(link, _)| link).collect();
@@ -788,11 +822,11 @@ fn invite_command(store: &Store, args: InviteArgs) -> Result<u8, UiError> {
             let mut w = std::io::BufWriter::new(f);
             invite::write_csv(&links, &mut w)?;
             w.flush().map_err(|e| write_failed(file, e))?;
-            let _ = writeln!(out, "{}", file.display());
+            let _ = writeln!(out, "{}", shown(&file.display().to_string()));
         }
     } else if args.all {
         for (link, _) in &invitations {
-            let _ = writeln!(out, "{}\t{}", link.address, link.link);
+            let _ = writeln!(out, "{}\t{}", shown(&link.address), link.link);
         }
     } else {
         let _ = writeln!(out, "{}", invitations[0].0.link);
@@ -812,20 +846,20 @@ fn cloud_name(cloud: MicrosoftCloud) -> &'static str {
 
 /// The confirmation, in plain words.
 fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Result<()> {
-    let or_none = |s: &str| if s.is_empty() { "(not given)".to_owned() } else { s.to_owned() };
+    let or_none = |s: &str| if s.is_empty() { "(not given)".to_owned() } else { shown(s).into_owned() };
     writeln!(out, "This invitation sets up a mailbox on this computer. Check it before you accept:")?;
     writeln!(out, "  organization:             {}", or_none(&p.organization_name))?;
     if p.tenant.eq_ignore_ascii_case(&p.tenant_id) {
-        writeln!(out, "  tenant:                   {}", p.tenant_id)?;
+        writeln!(out, "  tenant:                   {}", shown(&p.tenant_id))?;
     } else {
-        writeln!(out, "  tenant:                   {} (tenant ID {})", p.tenant, p.tenant_id)?;
+        writeln!(out, "  tenant:                   {} (tenant ID {})", shown(&p.tenant), shown(&p.tenant_id))?;
     }
     writeln!(out, "  application (client) ID:  {}", p.client_id)?;
     match p.cloud {
-        Some(cloud) => writeln!(out, "  authority:                {} ({})", p.authority, cloud_name(cloud))?,
-        None => writeln!(out, "  authority:                {} (NOT a known Microsoft cloud)", p.authority)?,
+        Some(cloud) => writeln!(out, "  authority:                {} ({})", shown(&p.authority), cloud_name(cloud))?,
+        None => writeln!(out, "  authority:                {} (NOT a known Microsoft cloud)", shown(&p.authority))?,
     }
-    writeln!(out, "  mailbox:                  {}", p.address)?;
+    writeln!(out, "  mailbox:                  {}", shown(&p.address))?;
     writeln!(out, "  display name:             {}", or_none(&p.display_name))?;
     writeln!(out, "  receive protocol:         {}", p.receive_protocol.as_str().to_ascii_uppercase())?;
     let redirect = match p.redirect_mode {
@@ -835,11 +869,12 @@ fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Resu
     writeln!(out, "  sign-in returns through:  {redirect}")?;
     if let Some(ep) = &p.endpoints {
         for (label, e) in [("IMAP", &ep.imap), ("POP3", &ep.pop3), ("SMTP", &ep.smtp)] {
-            writeln!(out, "  {label} server:              {}:{} ({})", e.host, e.port, e.security.as_str())?;
+            writeln!(out, "  {label} server:              {}:{} ({})", shown(&e.host), e.port, e.security.as_str())?;
         }
     }
     for o in &p.overrides {
-        writeln!(out, "  managed by policy:        {} = {} (the invitation said {})", o.field, o.managed, o.invited)?;
+        let (managed, invited) = (shown(&o.managed), shown(&o.invited));
+        writeln!(out, "  managed by policy:        {} = {managed} (the invitation said {invited})", o.field)?;
     }
     if p.already_registered {
         writeln!(out, "  This mailbox is already registered here; accepting keeps its sign-in.")?;
@@ -849,10 +884,10 @@ fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Resu
             out,
             "  REPLACES the organization set up on this computer: {} (tenant {}, tenant ID {}, application {}, authority {})",
             or_none(&r.organization_name),
-            r.tenant,
-            r.tenant_id,
-            r.client_id,
-            r.authority
+            shown(&r.tenant),
+            shown(&r.tenant_id),
+            shown(&r.client_id),
+            shown(&r.authority)
         )?;
     }
     if p.cloud.is_none() {
@@ -860,7 +895,7 @@ fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Resu
             out,
             "WARNING: {} is not a known Microsoft cloud. Signing in would send your password to that address \
              instead of Microsoft. Accept only if your administrator told you that your organization uses it.",
-            p.authority
+            shown(&p.authority)
         )?;
     }
     out.flush()
@@ -911,9 +946,10 @@ async fn open_command(store: &Store, args: OpenArgs) -> Result<u8, UiError> {
         return json_out(&accepted);
     }
     let org = &accepted.org;
-    let name = if org.organization_name.is_empty() { &org.tenant } else { &org.organization_name };
-    println!("Set up {} for {name} (tenant {}).", accepted.account.address, org.tenant_id);
-    println!("Next: sign in with `exo-setup login {}` (or in the wizard's step 4).", accepted.account.address);
+    let name = shown(if org.organization_name.is_empty() { &org.tenant } else { &org.organization_name });
+    let address = shown(&accepted.account.address);
+    println!("Set up {address} for {name} (tenant {}).", org.tenant_id);
+    println!("Next: sign in with `exo-setup login {address}` (or in the wizard's step 4).");
     Ok(0)
 }
 
@@ -941,8 +977,8 @@ async fn consent(auth: Auth, args: FlowArgs) -> Result<u8, UiError> {
     match result {
         FlowResult::AdminConsented { consent } => {
             println!("Admin consent granted for tenant {} (application {}).", consent.tenant_id, consent.client_id);
-            println!("granted by: {}", consent.granted_by);
-            println!("scopes: {}", consent.scopes.join(" "));
+            println!("granted by: {}", shown(&consent.granted_by));
+            println!("scopes: {}", shown(&consent.scopes.join(" ")));
             Ok(0)
         }
         other => Err(unexpected(other)),
@@ -957,13 +993,13 @@ async fn login(auth: Auth, address: &str, args: FlowArgs) -> Result<u8, UiError>
     match result {
         FlowResult::SignedIn { sign_in } => {
             match &sign_in.name {
-                Some(name) => println!("Signed in as {} ({name}).", sign_in.signed_in_as),
-                None => println!("Signed in as {}.", sign_in.signed_in_as),
+                Some(name) => println!("Signed in as {} ({}).", shown(&sign_in.signed_in_as), shown(name)),
+                None => println!("Signed in as {}.", shown(&sign_in.signed_in_as)),
             }
             if !sign_in.signed_in_as.eq_ignore_ascii_case(&sign_in.address) {
-                println!("mailbox: {}", sign_in.address);
+                println!("mailbox: {}", shown(&sign_in.address));
             }
-            println!("scopes: {}", sign_in.scopes.join(" "));
+            println!("scopes: {}", shown(&sign_in.scopes.join(" ")));
             println!(
                 "The sign-in is stored in the system keychain; `exo-setup token {}` prints an access token.",
                 sign_in.address
@@ -995,7 +1031,7 @@ async fn browser_round_trip(
         if let Err(e) = opened {
             eprintln!(
                 "The browser could not be opened ({}); open the address above yourself.",
-                e.detail.get("cause").map(String::as_str).unwrap_or(&e.message)
+                shown(e.detail.get("cause").map(String::as_str).unwrap_or(&e.message))
             );
         }
     }

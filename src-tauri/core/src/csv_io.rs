@@ -7,7 +7,9 @@
 //! "valid rows only" — then the valid rows go in one transaction and the rest are listed.
 //! Preview and import run the same checks, so the preview never promises what import refuses.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::io::Read;
 
 use rusqlite::Connection;
 use serde_json::json;
@@ -21,10 +23,20 @@ use crate::model::{
 use crate::org::sql;
 use crate::store::{audit, Store};
 
-/// Largest file accepted (about 200,000 rows).
-pub const MAX_BYTES: usize = 20 * 1024 * 1024;
+mod stream;
+
+/// Most accounts in one file: the checked rows stay in memory until the import's single
+/// transaction, so this bounds memory (about 100 MB at most); split larger files.
+pub const MAX_ROWS: u32 = 200_000;
+/// Most lines in one file, blank ones included: Excel's row limit, so no spreadsheet is refused.
+pub const MAX_LINES: u64 = 1_048_576;
+/// Longest record (one row, or the lines an unclosed quote swallows): 6 fields of at most 256
+/// characters are far below it.
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
 /// Rows shown in a preview.
 pub const PREVIEW_ROWS: usize = 500;
+/// The CSV parser's read-ahead, allowed on top of [`MAX_RECORD_BYTES`].
+const PARSER_BUFFER: usize = 8 * 1024;
 
 /// The columns, in export order, with the header names accepted for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,43 +81,6 @@ pub enum ExportEncoding {
     ShiftJis,
 }
 
-/// Decodes the file, returning the text and the encoding's name.
-fn decode(bytes: &[u8]) -> Result<(String, &'static str), UiError> {
-    if bytes.len() > MAX_BYTES {
-        return Err(UiError::new(
-            "csv_too_large",
-            Actor::Admin,
-            format!("The file is larger than {} MB; split it into several files.", MAX_BYTES / 1024 / 1024),
-        )
-        .with("limit", format!("{} MB", MAX_BYTES / 1024 / 1024)));
-    }
-    let bad = || {
-        UiError::new("csv_encoding", Actor::Admin, "The file could not be read as UTF-8 or Shift_JIS text. Save it as \"CSV UTF-8\" or \"CSV (comma delimited)\" and try again.")
-    };
-    if let Some((enc, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
-        let (text, had_errors) = enc.decode_without_bom_handling(&bytes[bom_len..]);
-        if had_errors {
-            return Err(bad());
-        }
-        let name = if enc == encoding_rs::UTF_8 {
-            "UTF-8 (BOM)"
-        } else if enc == encoding_rs::UTF_16LE {
-            "UTF-16LE"
-        } else {
-            "UTF-16BE"
-        };
-        return Ok((text.into_owned(), name));
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok((text.to_owned(), "UTF-8"));
-    }
-    let (text, had_errors) = encoding_rs::SHIFT_JIS.decode_without_bom_handling(bytes);
-    if had_errors {
-        return Err(bad());
-    }
-    Ok((text.into_owned(), "Shift_JIS"))
-}
-
 /// A row that passed every check, with what importing it does.
 #[derive(Debug, Clone)]
 struct CheckedRow {
@@ -120,6 +95,8 @@ struct CheckedRow {
 struct Checked {
     encoding: &'static str,
     total_rows: u32,
+    /// Rows with one or more errors (a row may have several).
+    rejected_rows: u32,
     rows: Vec<CheckedRow>,
     errors: Vec<ImportRowError>,
 }
@@ -130,7 +107,10 @@ fn row_error(line: u32, column: Option<&str>, reason: &str, message: String, val
         column: column.map(str::to_owned),
         reason: reason.to_owned(),
         message,
-        value: value.filter(|v| !v.is_empty()).map(|v| v.chars().take(200).collect()),
+        // Shown as read, but with invisible and control characters spelled out.
+        value: value
+            .filter(|v| !v.is_empty())
+            .map(|v| crate::validate::escape_unsafe(&v.chars().take(200).collect::<String>()).into_owned()),
         detail: Default::default(),
     }
 }
@@ -144,21 +124,37 @@ struct Existing {
     server_id: i64,
 }
 
-/// Parses and checks every row against the store, without writing.
-fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
-    let (text, encoding) = decode(bytes)?;
-    let first_line = text.lines().next().unwrap_or("");
-    let delimiter = if first_line.contains('\t') && !first_line.contains(',') { b'\t' } else { b',' };
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).has_headers(true).from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            UiError::new("csv_malformed", Actor::Admin, format!("The header line could not be read: {e}"))
-                .with("line", 1)
-                .with("reason", e.to_string())
-        })?
-        .clone();
+fn read_failure(e: csv::Error, line: u64) -> UiError {
+    if let csv::ErrorKind::Io(io) = e.kind() {
+        if io.get_ref().is_some_and(|inner| inner.is::<stream::RecordTooLong>()) {
+            return UiError::new(
+                "csv_record_too_long",
+                Actor::Admin,
+                format!("Line {line} starts a record longer than {} KB: a quote opened there is probably never closed, or this is not a CSV file. Nothing was imported.", MAX_RECORD_BYTES / 1024),
+            )
+            .with("line", line)
+            .with("limit", format!("{} KB", MAX_RECORD_BYTES / 1024));
+        }
+        return UiError::new("file_unreadable", Actor::Admin, format!("The file could not be read: {io}"))
+            .with("reason", io);
+    }
+    UiError::new("csv_malformed", Actor::Admin, format!("Line {line} could not be read: {e}"))
+        .with("line", line)
+        .with("reason", e.to_string())
+}
+
+fn too_many_rows(line: u64) -> UiError {
+    UiError::new(
+        "csv_too_many_rows",
+        Actor::Admin,
+        format!("The file has more than {MAX_ROWS} accounts (or {MAX_LINES} lines); reading stopped at line {line} and nothing was imported. Split it into several files."),
+    )
+    .with("limit", MAX_ROWS)
+    .with("line", line)
+}
+
+/// Reads the header line: column index → column, with each header as the admin wrote it.
+fn read_header(headers: &csv::StringRecord) -> Result<(Vec<Option<Column>>, HashMap<Column, String>), UiError> {
     if headers.iter().all(|h| h.trim().is_empty()) {
         return Err(UiError::new(
             "csv_empty",
@@ -166,7 +162,6 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
             "The file is empty. The first line must name the columns, e.g. login_name,display_name,mail_address.",
         ));
     }
-    // Column index → column, with the header as the admin wrote it.
     let mut columns: Vec<Option<Column>> = Vec::with_capacity(headers.len());
     let mut seen: HashMap<Column, String> = HashMap::new();
     for h in headers.iter() {
@@ -200,6 +195,30 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
             .with("column", name));
         }
     }
+    Ok((columns, seen))
+}
+
+/// Parses and checks every row against the store, without writing. The file is read as a
+/// stream; every row read ends up either in `rows` or, with one or more errors, in
+/// `rejected_rows` (`total_rows = rows + rejected_rows`).
+fn check(conn: &Connection, mut input: impl Read) -> Result<Checked, UiError> {
+    let sniffed = stream::sniff(&mut input)?;
+    let encoding = sniffed.name;
+    let head = sniffed.head_text();
+    let first_line = head.lines().next().unwrap_or("");
+    let delimiter = if first_line.contains('\t') && !first_line.contains(',') { b'\t' } else { b',' };
+    drop(head);
+    let (tracked, tracking) = stream::Tracked::new(stream::Decoding::new(sniffed, input));
+    let record_limit = MAX_RECORD_BYTES + PARSER_BUFFER as u64;
+    tracking.borrow_mut().record_starts(0, record_limit);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .buffer_capacity(PARSER_BUFFER)
+        .from_reader(tracked);
+    let headers = reader.headers().map_err(|e| read_failure(e, 1))?.clone();
+    let (columns, seen) = read_header(&headers)?;
     let header_of = |c: Column| seen.get(&c).cloned().unwrap_or_default();
 
     let servers: HashMap<String, (i64, String, bool)> = crate::org::servers(conn)
@@ -228,53 +247,144 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
         }
     }
 
-    // Line numbers from byte offsets: the csv crate's own line count is off by one after CRLF.
-    let newlines: Vec<u64> = text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i as u64).collect();
-    let line_at = |byte: u64| 1 + newlines.partition_point(|&n| n <= byte) as u32;
-    let mut out = Checked { encoding, total_rows: 0, rows: Vec::new(), errors: Vec::new() };
-    let mut first_line_of: HashMap<String, u32> = HashMap::new();
+    let mut rows = RowChecker {
+        columns: &columns,
+        header_of: &header_of,
+        servers: &servers,
+        existing: &existing,
+        first_line_of: HashMap::new(),
+        encoding,
+    };
+    let mut out = Checked { encoding, total_rows: 0, rejected_rows: 0, rows: Vec::new(), errors: Vec::new() };
     let mut record = csv::StringRecord::new();
     loop {
+        let start = reader.position().byte();
+        tracking.borrow_mut().record_starts(start, record_limit);
+        let start_line = || tracking.borrow().line_at(start);
         match reader.read_record(&mut record) {
             Ok(true) => {}
             Ok(false) => break,
             Err(e) => {
-                let line = e.position().map(|p| line_at(p.byte())).unwrap_or(0);
-                return Err(UiError::new("csv_malformed", Actor::Admin, format!("Line {line} could not be read: {e}"))
-                    .with("line", line)
-                    .with("reason", e.to_string()));
+                // `start` may be the line break before the record (CRLF, blank lines).
+                let line = start_line() + u64::from(tracking.borrow().is_newline(start));
+                return Err(read_failure(e, line));
             }
         }
-        let line = record.position().map(|p| line_at(p.byte())).unwrap_or(0);
         if record.iter().all(|f| f.trim().is_empty()) {
             continue; // blank lines and Excel's ",,,,," rows
         }
-        out.total_rows += 1;
-        if record.len() > columns.len() {
-            out.errors.push(row_error(
+        // Lines from the record's end: its position may point at blank lines skipped before it.
+        let end = reader.position().byte();
+        let last_line = tracking.borrow().line_at(end.saturating_sub(1));
+        let breaks: u64 = record.iter().map(|f| f.bytes().filter(|b| *b == b'\n').count() as u64).sum();
+        // A last field ending in a line break ran to the end of the file inside a quote.
+        let ran_to_end = record.iter().last().is_some_and(|f| f.ends_with('\n'));
+        let first_line = last_line.saturating_sub(breaks) + u64::from(ran_to_end);
+        if last_line > MAX_LINES {
+            return Err(too_many_rows(last_line));
+        }
+        let (first, last) = (first_line as u32, last_line.max(first_line) as u32);
+        let before = out.errors.len();
+        let checked = if first < last {
+            rows.swallowed_lines(first, last, &mut out.errors);
+            None
+        } else {
+            rows.check(first, &record, &mut out.errors)
+        };
+        let read = last - first + 1;
+        out.total_rows += read;
+        if out.total_rows > MAX_ROWS {
+            return Err(too_many_rows(last_line));
+        }
+        match checked {
+            Some(row) if out.errors.len() == before => out.rows.push(row),
+            _ => out.rejected_rows += read,
+        }
+    }
+    if out.total_rows == 0 {
+        return Err(UiError::new("csv_empty", Actor::Admin, "The file has a header line but no accounts."));
+    }
+    Ok(out)
+}
+
+/// Checks one row at a time against the header, the servers, the store and the rows before it.
+struct RowChecker<'a> {
+    columns: &'a [Option<Column>],
+    header_of: &'a dyn Fn(Column) -> String,
+    servers: &'a HashMap<String, (i64, String, bool)>,
+    existing: &'a HashMap<String, Existing>,
+    /// Addresses seen so far, with their line.
+    first_line_of: HashMap<String, u32>,
+    encoding: &'static str,
+}
+
+impl RowChecker<'_> {
+    /// A record over several lines: names never hold line breaks, so a quote was left open on
+    /// `first` and swallowed the lines up to `last`. Each line is reported, so none is lost
+    /// without a word.
+    fn swallowed_lines(&self, first: u32, last: u32, errors: &mut Vec<ImportRowError>) {
+        errors.push(row_error(
+            first,
+            None,
+            "unclosed_quote",
+            format!("Line {first}: a quote (\") opened on this line is not closed before line {last}, so lines {first}–{last} were read as one field. Close or remove the quote."),
+            None,
+        ));
+        for line in first + 1..=last {
+            let mut e = row_error(
+                line,
+                None,
+                "in_unclosed_quote",
+                format!("Line {line} was read as part of the quoted field opened on line {first}, not as a row."),
+                None,
+            );
+            e.detail.insert("quoteLine".into(), first.to_string());
+            errors.push(e);
+        }
+    }
+
+    fn check(&mut self, line: u32, record: &csv::StringRecord, errors: &mut Vec<ImportRowError>) -> Option<CheckedRow> {
+        let header_of = self.header_of;
+        if record.len() != self.columns.len() {
+            let mut e = row_error(
                 line,
                 None,
                 "field_count",
-                format!("Line {line} has {} fields but the header has {}.", record.len(), columns.len()),
+                format!("Line {line} has {} fields but the header has {}.", record.len(), self.columns.len()),
                 None,
-            ));
-            continue;
+            );
+            e.detail.insert("fields".into(), record.len().to_string());
+            e.detail.insert("expected".into(), self.columns.len().to_string());
+            errors.push(e);
+            return None;
+        }
+        if record.iter().any(|f| f.contains('\u{fffd}')) {
+            let mut e = row_error(
+                line,
+                None,
+                "undecodable",
+                format!("Line {line} has bytes that are not {} text; the file may mix encodings. Save it again as \"CSV UTF-8\".", self.encoding),
+                None,
+            );
+            e.detail.insert("encoding".into(), self.encoding.to_owned());
+            errors.push(e);
+            return None;
         }
         let mut fields: [&str; COLUMNS.len()] = [""; COLUMNS.len()];
         for (i, value) in record.iter().enumerate() {
-            if let Some(Some(c)) = columns.get(i) {
-                fields[*c as usize] = value;
+            if let Some(Some(c)) = self.columns.get(i) {
+                fields[*c as usize] = formula_unsafe_cell(value);
             }
         }
         let get = |c: Column| fields[c as usize];
-        let errors_before = out.errors.len();
+        let errors_before = errors.len();
         let protocol = match get(Column::ReceiveProtocol).trim() {
             "" => Some(ReceiveProtocol::Imap),
             p => ReceiveProtocol::parse(p),
         };
         if protocol.is_none() {
             let v = get(Column::ReceiveProtocol);
-            out.errors.push(row_error(
+            errors.push(row_error(
                 line,
                 Some(&header_of(Column::ReceiveProtocol)),
                 "invalid_protocol",
@@ -286,16 +396,16 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
             "" => "Exchange Online",
             s => s,
         };
-        let server = servers.get(&server_name.to_lowercase());
+        let server = self.servers.get(&server_name.to_lowercase());
         match server {
-            None => out.errors.push(row_error(
+            None => errors.push(row_error(
                 line,
                 Some(&header_of(Column::Server)),
                 "unknown_server",
                 format!("Line {line}: there is no mail server named '{server_name}'."),
                 Some(server_name),
             )),
-            Some((_, name, false)) => out.errors.push(row_error(
+            Some((_, name, false)) => errors.push(row_error(
                 line,
                 Some(&header_of(Column::Server)),
                 "server_disabled",
@@ -312,12 +422,12 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
             receive_protocol: protocol.unwrap_or(ReceiveProtocol::Imap),
             server_id: server.map(|s| s.0).unwrap_or(0),
         };
-        let valid = field_errors(&input, line, &header_of, &mut out.errors);
-        if out.errors.len() > errors_before {
-            continue;
+        let valid = field_errors(&input, line, header_of, errors);
+        if errors.len() > errors_before {
+            return None;
         }
-        let (Some(v), Some((server_id, server_name, _))) = (valid, server) else { continue };
-        if let Some(first) = first_line_of.get(&v.address) {
+        let (Some(v), Some((server_id, server_name, _))) = (valid, server) else { return None };
+        if let Some(first) = self.first_line_of.get(&v.address) {
             let mut e = row_error(
                 line,
                 Some(&header_of(Column::MailAddress)),
@@ -326,21 +436,21 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
                 Some(&v.address),
             );
             e.detail.insert("firstLine".into(), first.to_string());
-            out.errors.push(e);
-            continue;
+            errors.push(e);
+            return None;
         }
-        first_line_of.insert(v.address.clone(), line);
-        let (action, existing_id) = match existing.get(&v.address) {
+        self.first_line_of.insert(v.address.clone(), line);
+        let (action, existing_id) = match self.existing.get(&v.address) {
             None => (ImportAction::Create, None),
             Some(e) if !e.login_name.eq_ignore_ascii_case(&v.login_name) => {
-                out.errors.push(row_error(
+                errors.push(row_error(
                     line,
                     Some(&header_of(Column::MailAddress)),
                     "address_taken",
                     format!("Line {line}: {} is already registered to the user '{}'.", v.address, e.login_name),
                     Some(&v.address),
                 ));
-                continue;
+                return None;
             }
             Some(e) => {
                 let same = e.login_name == v.login_name
@@ -351,19 +461,15 @@ fn check(conn: &Connection, bytes: &[u8]) -> Result<Checked, UiError> {
                 (if same { ImportAction::Unchanged } else { ImportAction::Update }, Some(e.id))
             }
         };
-        out.rows.push(CheckedRow {
+        Some(CheckedRow {
             line,
             account: v,
             server_id: *server_id,
             server_name: server_name.clone(),
             action,
             existing_id,
-        });
+        })
     }
-    if out.total_rows == 0 {
-        return Err(UiError::new("csv_empty", Actor::Admin, "The file has a header line but no accounts."));
-    }
-    Ok(out)
 }
 
 /// Validates the syntax of each field, pushing one error per bad field.
@@ -378,9 +484,12 @@ fn field_errors(
             "login_name_required" | "address_required" => "required",
             "address_invalid" => "invalid_address",
             "display_name_too_long" | "login_name_invalid" => "too_long",
+            "text_unsafe_character" => "unsafe_character",
             other => other,
         };
-        errors.push(row_error(line, Some(&header_of(c)), reason, format!("Line {line}: {}", e.message), Some(value)));
+        let mut row = row_error(line, Some(&header_of(c)), reason, format!("Line {line}: {}", e.message), Some(value));
+        row.detail.extend(e.detail);
+        errors.push(row);
     };
     let login_name =
         crate::validate::login_name(&input.login_name).map_err(|e| push(Column::LoginName, e, &input.login_name)).ok();
@@ -411,12 +520,18 @@ fn field_errors(
 
 /// Reads a CSV and tells what importing it would do, without writing anything.
 pub fn preview(store: &Store, bytes: &[u8]) -> Result<ImportPreview, UiError> {
-    let c = check(&store.conn(), bytes)?;
+    preview_from(store, bytes)
+}
+
+/// [`preview`] of a stream (a file opened by the caller), read once and never whole.
+pub fn preview_from(store: &Store, input: impl Read) -> Result<ImportPreview, UiError> {
+    let c = check(&store.conn(), input)?;
     let count = |a: ImportAction| c.rows.iter().filter(|r| r.action == a).count() as u32;
     Ok(ImportPreview {
         encoding: c.encoding.to_owned(),
         total_rows: c.total_rows,
         valid_rows: c.rows.len() as u32,
+        rejected_rows: c.rejected_rows,
         creates: count(ImportAction::Create),
         updates: count(ImportAction::Update),
         unchanged: count(ImportAction::Unchanged),
@@ -443,16 +558,22 @@ pub fn preview(store: &Store, bytes: &[u8]) -> Result<ImportPreview, UiError> {
 /// (`csv_rejected`) and nothing is written; with [`ImportMode::ValidRowsOnly`] the valid rows are
 /// written in one transaction and the bad ones are returned.
 pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOutcome, UiError> {
+    import_from(store, bytes, mode)
+}
+
+/// [`import`] of a stream (a file opened by the caller), read once and never whole.
+pub fn import_from(store: &Store, input: impl Read, mode: ImportMode) -> Result<ImportOutcome, UiError> {
     let mut conn = store.conn();
-    let c = check(&conn, bytes)?;
+    let c = check(&conn, input)?;
     if mode == ImportMode::AllOrNothing && !c.errors.is_empty() {
         let first = &c.errors[0];
         return Err(UiError::new(
             "csv_rejected",
             Actor::Admin,
-            format!("Nothing was imported: {} row(s) have errors (first: {}). Fix them, or choose to import the valid rows only.", c.errors.len(), first.message),
+            format!("Nothing was imported: {} of {} rows have errors (first: {}). Fix them, or choose to import the valid rows only.", c.rejected_rows, c.total_rows, first.message),
         )
-        .with("errors", c.errors.len())
+        .with("errors", c.rejected_rows)
+        .with("rows", c.total_rows)
         .with("firstLine", first.line));
     }
     let tx = conn.transaction().map_err(sql)?;
@@ -520,17 +641,46 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
         &tx,
         "csv.import",
         &format!("{} rows", c.total_rows),
-        json!({ "mode": mode, "encoding": c.encoding, "created": created, "updated": updated, "unchanged": unchanged, "skipped": c.errors.len() }),
+        json!({ "mode": mode, "encoding": c.encoding, "created": created, "updated": updated, "unchanged": unchanged, "skipped": c.rejected_rows }),
     )
     .map_err(sql)?;
     crate::fault::point("csv.before_commit");
     tx.commit().map_err(sql)?;
     crate::fault::point("csv.after_commit");
-    Ok(ImportOutcome { mode, created, updated, unchanged, skipped: c.errors.len() as u32, errors: c.errors })
+    Ok(ImportOutcome {
+        mode,
+        total_rows: c.total_rows,
+        created,
+        updated,
+        unchanged,
+        skipped: c.rejected_rows,
+        errors: c.errors,
+    })
+}
+
+/// Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell as spreadsheet programs will not run it as a formula: one starting with `=`, `+`, `-`,
+/// `@`, TAB or CR gets a leading `'` (OWASP's advice). Every CSV the app writes goes through it.
+pub fn formula_safe_cell(s: &str) -> Cow<'_, str> {
+    if s.starts_with(FORMULA_TRIGGERS) {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The importer's inverse of [`formula_safe_cell`], so an export imports back unchanged.
+fn formula_unsafe_cell(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_TRIGGERS) => rest,
+        _ => s,
+    }
 }
 
 /// Writes every account as CSV, in the importer's column order (so an export imports back
-/// unchanged).
+/// unchanged), every cell formula-safe.
 pub fn export(conn: &Connection, encoding: ExportEncoding) -> Result<Vec<u8>, UiError> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     let io = |e: csv::Error| {
@@ -555,7 +705,7 @@ pub fn export(conn: &Connection, encoding: ExportEncoding) -> Result<Vec<u8>, Ui
             r.get(4).map_err(sql)?,
             r.get(5).map_err(sql)?,
         ];
-        w.write_record(&fields).map_err(io)?;
+        w.write_record(fields.iter().map(|f| formula_safe_cell(f).into_owned())).map_err(io)?;
     }
     let text = String::from_utf8(w.into_inner().map_err(|e| io(e.into_error().into()))?).expect("csv of UTF-8 strings");
     Ok(match encoding {
@@ -580,25 +730,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decodes_all_spreadsheet_encodings() {
-        let text = "login_name,display_name\r\nyamada,山田 太郎\r\n";
-        assert_eq!(decode(text.as_bytes()).unwrap(), (text.to_owned(), "UTF-8"));
-        let bom = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
-        assert_eq!(decode(&bom).unwrap(), (text.to_owned(), "UTF-8 (BOM)"));
-        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(text);
-        assert_eq!(decode(&sjis).unwrap(), (text.to_owned(), "Shift_JIS"));
-        let mut utf16 = vec![0xFF, 0xFE];
-        utf16.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
-        assert_eq!(decode(&utf16).unwrap(), (text.to_owned(), "UTF-16LE"));
-        assert_eq!(decode(&[0x82, 0xA0, 0xFF, 0xFF]).unwrap_err().kind, "csv_encoding");
-    }
-
-    #[test]
     fn headers_in_english_and_japanese() {
         assert_eq!(column_for("メールアドレス"), Some(Column::MailAddress));
         assert_eq!(column_for(" Login Name "), Some(Column::LoginName));
         assert_eq!(column_for("E-mail"), Some(Column::MailAddress));
         assert_eq!(column_for("\u{feff}login_name"), Some(Column::LoginName));
         assert_eq!(column_for("phone"), None);
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_read_back() {
+        for (cell, safe) in [
+            ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"),
+            ("+1", "'+1"),
+            ("-2", "'-2"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("山田", "山田"),
+            ("a=b", "a=b"),
+            ("'quoted", "'quoted"),
+        ] {
+            assert_eq!(formula_safe_cell(cell), safe);
+            assert_eq!(formula_unsafe_cell(safe), cell);
+        }
     }
 }

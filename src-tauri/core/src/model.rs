@@ -323,8 +323,12 @@ pub struct ImportRowError {
 pub struct ImportPreview {
     /// `UTF-8`, `UTF-8 (BOM)`, `Shift_JIS`, `UTF-16LE`…
     pub encoding: String,
+    /// Rows read (blank lines aside; every line an unclosed quote swallowed counts as a row):
+    /// always `valid_rows + rejected_rows`.
     pub total_rows: u32,
     pub valid_rows: u32,
+    /// Rows with one or more entries in `errors`.
+    pub rejected_rows: u32,
     pub creates: u32,
     pub updates: u32,
     pub unchanged: u32,
@@ -338,10 +342,13 @@ pub struct ImportPreview {
 #[ts(export)]
 pub struct ImportOutcome {
     pub mode: ImportMode,
+    /// Rows read: always `created + updated + unchanged + skipped`.
+    pub total_rows: u32,
     pub created: u32,
     pub updated: u32,
     pub unchanged: u32,
-    /// Rows not imported because they were invalid (valid-rows-only mode).
+    /// Rows not imported because they have errors (valid-rows-only mode); a row with several
+    /// errors counts once.
     pub skipped: u32,
     pub errors: Vec<ImportRowError>,
 }

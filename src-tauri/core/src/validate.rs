@@ -137,17 +137,77 @@ pub fn address(input: &str) -> Result<String, UiError> {
     Ok(t.to_ascii_lowercase())
 }
 
+/// What a character that may not appear in a name is, or `None` for an allowed one. Bidirectional
+/// controls make a name read differently from what it is (`exe.txt` shown for `txt.exe`),
+/// zero-width characters make two names look the same, control characters rewrite a terminal.
+pub fn unsafe_char(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}' => {
+            "bidirectional control"
+        }
+        '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' => "zero-width character",
+        c if c.is_control() => "control character", // C0, DEL, C1
+        _ => return None,
+    })
+}
+
+/// `U+202E`: how errors and the terminal name a character.
+pub fn code_point(c: char) -> String {
+    format!("U+{:04X}", c as u32)
+}
+
+/// Text from outside (CSV cells, names, server replies, paths) made safe to show: every
+/// character of [`unsafe_char`] is written as `\u{1b}`, so it can neither rewrite a terminal
+/// nor reorder what is shown around it. The backslash itself is left alone.
+pub fn escape_unsafe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| unsafe_char(c).is_some()) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c).is_some() {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Refuses text a person reads (names, the organization) that holds a character of
+/// [`unsafe_char`], naming the first one and its 1-based position in `input`. Every check of
+/// such text calls it: step 1's organization, step 2's form and CSV rows, invitations.
+pub fn safe_text(input: &str) -> Result<(), UiError> {
+    // Spaces, tabs and line breaks around the text are trimmed away, not refused.
+    let lead = input.chars().take_while(|c| c.is_whitespace()).count();
+    let Some((position, c, what)) =
+        input.trim().chars().enumerate().find_map(|(i, c)| unsafe_char(c).map(|what| (lead + i + 1, c, what)))
+    else {
+        return Ok(());
+    };
+    let character = code_point(c);
+    Err(UiError::new(
+        "text_unsafe_character",
+        Actor::Admin,
+        format!("The text has an invisible {what} ({character}) at character {position}; it can make a name look like another. Delete it (retype the text rather than pasting it) and try again."),
+    )
+    .with("character", &character)
+    .with("position", position)
+    .with("what", what))
+}
+
 /// A login name: visible characters, no spaces at the ends, at most 256 characters.
 pub fn login_name(input: &str) -> Result<String, UiError> {
+    safe_text(input)?;
     let t = input.trim();
     if t.is_empty() {
         return Err(UiError::new("login_name_required", Actor::Admin, "Enter the user's login name."));
     }
-    if t.chars().count() > MAX_NAME_LEN || t.chars().any(|c| c.is_control()) {
+    if t.chars().count() > MAX_NAME_LEN {
         return Err(UiError::new(
             "login_name_invalid",
             Actor::Admin,
-            format!("The login name '{t}' is too long or has control characters."),
+            format!("The login name '{t}' is longer than {MAX_NAME_LEN} characters."),
         )
         .with("loginName", t));
     }
@@ -156,12 +216,13 @@ pub fn login_name(input: &str) -> Result<String, UiError> {
 
 /// A display name (may be empty where a default applies), at most 256 characters.
 pub fn display_name(input: &str) -> Result<String, UiError> {
+    safe_text(input)?;
     let t = input.trim();
-    if t.chars().count() > MAX_NAME_LEN || t.chars().any(|c| c.is_control()) {
+    if t.chars().count() > MAX_NAME_LEN {
         return Err(UiError::new(
             "display_name_too_long",
             Actor::Admin,
-            format!("A display name may have at most {MAX_NAME_LEN} characters and no control characters."),
+            format!("A display name may have at most {MAX_NAME_LEN} characters."),
         )
         .with("max", MAX_NAME_LEN));
     }
@@ -228,5 +289,39 @@ mod tests {
         assert_eq!(login_name("").unwrap_err().kind, "login_name_required");
         assert_eq!(display_name(&"あ".repeat(257)).unwrap_err().kind, "display_name_too_long");
         assert_eq!(display_name(&"あ".repeat(256)).unwrap().chars().count(), 256);
+    }
+
+    #[test]
+    fn escaping_leaves_no_raw_control_or_bidi_character() {
+        assert_eq!(escape_unsafe("山田 太郎"), "山田 太郎");
+        assert_eq!(escape_unsafe("a\x1b]0;pwned\x07\u{202e}b\r\n"), "a\\u{1b}]0;pwned\\u{7}\\u{202e}b\\u{d}\\u{a}");
+    }
+
+    #[test]
+    fn invisible_and_control_characters_are_refused_with_code_point_and_position() {
+        for (text, character, position) in [
+            ("山田\u{202e}txt.exe", "U+202E", "3"),
+            ("a\u{2066}b", "U+2066", "2"),
+            ("\u{200f}x", "U+200F", "1"),
+            ("x\u{61c}", "U+061C", "2"),
+            ("ta\u{200b}ro", "U+200B", "3"),
+            ("taro\u{feff}", "U+FEFF", "5"),
+            ("\u{2060}", "U+2060", "1"),
+            ("ta\x1b]0;pwned\x07ro", "U+001B", "3"),
+            ("a\u{7f}", "U+007F", "2"),
+            ("a\u{85}", "U+0085", "2"),
+            ("a\tb", "U+0009", "2"),
+        ] {
+            for e in [login_name(text).unwrap_err(), display_name(text).unwrap_err()] {
+                assert_eq!(e.kind, "text_unsafe_character", "{text:?}");
+                assert_eq!((e.detail["character"].as_str(), e.detail["position"].as_str()), (character, position));
+                assert!(e.message.contains(character), "{}", e.message);
+            }
+        }
+        // Japanese, accents and ordinary punctuation pass; so do spaces around (trimmed).
+        assert_eq!(display_name(" 山田 太郎（営業）é ").unwrap(), "山田 太郎（営業）é");
+        assert_eq!(login_name("o'brien-2").unwrap(), "o'brien-2");
+        assert_eq!(login_name("\tyamada\r\n").unwrap(), "yamada");
+        assert_eq!(display_name(" \u{202e}x").unwrap_err().detail["position"], "2");
     }
 }

@@ -209,6 +209,8 @@ fn check_fields(inv: &Invitation) -> Result<(), UiError> {
     let same = |field: &str, given: &str, normalized: Result<String, UiError>| match normalized {
         Ok(n) if n == given => Ok(()),
         Ok(_) => Err(malformed("invalid_field", &format!("its {field} is not in normal form")).with("field", field)),
+        // Which character, where: the same specific error as everywhere else names are taken.
+        Err(e) if e.kind == "text_unsafe_character" => Err(e.with("field", field)),
         Err(e) => Err(bad(field, e)),
     };
     same("authority", &inv.authority, validate::authority(&inv.authority))?;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use crate::accounts;
+use crate::csv_io::formula_safe_cell as cell;
 use crate::error::{Actor, UiError};
 use crate::model::{AccountRow, InvitationLink, OrgSettings, ServerEndpoints};
 use crate::org::{self, sql};
@@ -83,15 +84,6 @@ pub fn for_accounts(conn: &Connection, ids: Option<&[i64]>) -> Result<Vec<(Invit
     ids.into_iter().map(|id| invitation(conn, &org, accounts::get(conn, id)?)).collect()
 }
 
-/// A cell as spreadsheet programs will not run it as a formula (OWASP "CSV injection").
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_owned()
-    }
-}
-
 /// Mail-merge CSV: `address,display_name,file_name,link` (UTF-8 with BOM so Excel opens it).
 pub fn write_csv(links: &[InvitationLink], mut out: impl Write) -> Result<(), UiError> {
     let io = |e: std::io::Error| {
@@ -104,8 +96,8 @@ pub fn write_csv(links: &[InvitationLink], mut out: impl Write) -> Result<(), Ui
     };
     w.write_record(["address", "display_name", "file_name", "link"]).map_err(csv_err)?;
     for l in links {
-        w.write_record([cell(&l.address), cell(&l.display_name), cell(&l.file_name), l.link.clone()])
-            .map_err(csv_err)?;
+        let cells = [cell(&l.address), cell(&l.display_name), cell(&l.file_name), cell(&l.link)];
+        w.write_record(cells.iter().map(|c| c.as_bytes())).map_err(csv_err)?;
     }
     w.flush().map_err(io)
 }

@@ -31,6 +31,7 @@ export const ERROR_KINDS = [
   'login_name_required',
   'login_name_invalid',
   'display_name_too_long',
+  'text_unsafe_character',
   'account_not_found',
   'file_not_regular',
   'file_too_large',
@@ -40,6 +41,8 @@ export const ERROR_KINDS = [
   'csv_missing_column',
   'csv_unknown_column',
   'csv_too_large',
+  'csv_too_many_rows',
+  'csv_record_too_long',
   'csv_rejected',
   'csv_malformed',
   'export_exists',
@@ -151,6 +154,10 @@ export const CSV_REASONS = [
   'invalid_protocol',
   'too_long',
   'field_count',
+  'unclosed_quote',
+  'in_unclosed_quote',
+  'undecodable',
+  'unsafe_character',
 ] as const;
 
 export const ACTORS: readonly Actor[] = ['admin', 'user', 'support'];

@@ -31,6 +31,7 @@ const preview: ImportPreview = {
   encoding: 'Shift_JIS',
   totalRows: 4,
   validRows: 2,
+  rejectedRows: 2,
   creates: 1,
   updates: 1,
   unchanged: 0,
@@ -198,10 +199,32 @@ describe('step 2: mail accounts', () => {
     expect(errors[1].textContent).toContain('turn it on in step 1');
   });
 
+  it('counts rows with errors, not errors: one row with two errors is one rejected row', async () => {
+    const twoOnOneRow: ImportPreview = {
+      ...preview,
+      totalRows: 3,
+      validRows: 2,
+      rejectedRows: 1,
+      errors: [
+        { line: 3, column: 'mail_address', reason: 'invalid_address', message: 'bad', value: 'nope@', detail: {} },
+        { line: 3, column: 'display_name', reason: 'unsafe_character', message: 'x', value: 'a\\u{202e}b', detail: { character: 'U+202E', position: '2' } },
+      ],
+    };
+    await openStep2({ preview_csv_import: () => twoOnOneRow });
+    await chooseFile();
+    const box = await screen.findByTestId('import-preview');
+    expect(box.getAttribute('data-rejected')).toBe('1');
+    const counts = [...box.querySelectorAll('.counts li')].map((li) => li.textContent?.trim());
+    expect(counts).toContain('1Rows with errors');
+    expect(counts).toContain('3Rows');
+    const errors = screen.getAllByTestId('import-error');
+    expect(errors[1].textContent).toContain('(U+202E) at character 2');
+  });
+
   it('sends the chosen import mode as the x-import-mode header and shows the result', async () => {
     const { calls } = await openStep2({
       preview_csv_import: () => preview,
-      import_csv: () => ({ mode: 'valid_rows_only', created: 1, updated: 1, unchanged: 0, skipped: 2, errors: [] }),
+      import_csv: () => ({ mode: 'valid_rows_only', totalRows: 4, created: 1, updated: 1, unchanged: 0, skipped: 2, errors: [] }),
       setup_overview: () => overview({ enabled: true }),
     });
     await chooseFile();
@@ -214,6 +237,8 @@ describe('step 2: mail accounts', () => {
     const result = await screen.findByTestId('import-result');
     expect(result.getAttribute('data-created')).toBe('1');
     expect(result.textContent).toContain('2 skipped');
+    expect(result.textContent).toContain('4 rows read');
+    expect(result.getAttribute('data-total')).toBe('4');
     const call = lastCall(calls, 'import_csv');
     expect(call?.args).toBeInstanceOf(Uint8Array);
     expect(call?.options).toEqual({ headers: { 'x-import-mode': 'valid_rows_only' } });

@@ -956,6 +956,25 @@ fn names_with_invisible_characters_are_refused_by_accounts_add() {
         assert!(stderr.contains("error[text_unsafe_character]") && stderr.contains(character), "{stderr}");
         assert_no_raw_controls(&stderr);
     }
+    // Step 1's organization name, refused before any network call (the authority is a closed port).
+    let out = exo(
+        d,
+        &[
+            "server",
+            "enable",
+            "--organization-name",
+            "Contoso\u{202e}gpj.exe",
+            "--tenant",
+            "contoso.example",
+            "--client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--authority",
+            "http://127.0.0.1:9",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("error[text_unsafe_character]") && stderr.contains("U+202E"), "{stderr}");
 }
 
 #[test]
@@ -984,5 +1003,36 @@ fn csv_import_refuses_fifos_and_devices_at_once() {
         }
         let out = child.wait_with_output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{}: {}", path.display(), text(&out.stderr));
+        assert!(text(&out.stderr).contains("error[file_not_regular]"), "{}", text(&out.stderr));
     }
+}
+
+#[test]
+fn json_output_spells_out_bidirectional_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Stored before names were checked (an older version, or a hand-edited database).
+    assert_eq!(exo(d, &["server", "show"]).status.code(), Some(0));
+    let db = rusqlite::Connection::open(d.join("exo-setup.sqlite3")).unwrap();
+    db.execute(
+        "INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES ('taro', 'a\u{202e}b\x1b', 'x', 'x')",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO mail_accounts (user_id, address, display_name, receive_protocol, server_id, created_at, updated_at)
+         VALUES (1, 'taro@contoso.example', 'T\u{200b}', 'imap', 1, 'x', 'x')",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let json = exo(d, &["accounts", "list", "--json"]);
+    let out = text(&json.stdout);
+    assert_no_raw_controls(&out.replace('\n', ""));
+    assert!(!out.contains('\u{200b}'), "{out}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["userDisplayName"], "a\u{202e}b\x1b", "the JSON still means the same text");
+    let list = text(&exo(d, &["accounts", "list"]).stdout);
+    assert!(list.contains(r"a\u{202e}b\u{1b}"), "{list}");
+    assert_no_raw_controls(&list.replace(['\n', '\t'], ""));
 }

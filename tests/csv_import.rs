@@ -239,12 +239,17 @@ fn rows_with_several_errors_count_once() {
 #[test]
 fn undecodable_bytes_are_reported_on_their_line() {
     let t = store_with_exchange_on();
-    let bytes = b"login_name,display_name,mail_address\nok,OK,ok@contoso.example\nbad,B\xFF\xFEd,bad@contoso.example\n";
+    // A BOM says UTF-8; line 3 has bytes that are not UTF-8 (a Shift_JIS name pasted in).
+    let bytes = b"\xEF\xBB\xBFlogin_name,display_name,mail_address\nok,OK,ok@contoso.example\nbad,B\x82\xA0d,bad@contoso.example\n";
     let p = csv_io::preview(&t.store, bytes).unwrap();
     let found: Vec<(u32, &str)> = p.errors.iter().map(|e| (e.line, e.reason.as_str())).collect();
-    // The start is not valid UTF-8, so the file is read as Shift_JIS, where 0xFF never occurs.
     assert_eq!(found, vec![(3, "undecodable")]);
+    assert_eq!(p.errors[0].detail.get("encoding").map(String::as_str), Some("UTF-8 (BOM)"));
     assert_eq!((p.total_rows, p.valid_rows, p.rejected_rows), (2, 1, 1));
+    assert_counts_add_up(&t, bytes);
+    // Without a BOM, a start that is neither UTF-8 nor Shift_JIS refuses the whole file.
+    let e = csv_io::preview(&t.store, b"login_name,mail_address\n\xFF\xFF,x@contoso.example\n").unwrap_err();
+    assert_eq!(e.kind, "csv_encoding");
 }
 
 #[test]

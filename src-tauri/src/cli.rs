@@ -390,12 +390,13 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 fn json_out<T: serde::Serialize>(v: &T) -> Result<u8, UiError> {
-    // serde_json escapes control characters but writes bidirectional and zero-width ones raw;
-    // those can only be inside strings, where `\uXXXX` means the same.
+    // serde_json escapes control characters inside strings (the line breaks left are its own)
+    // but writes bidirectional and zero-width ones raw; those can only be inside strings, where
+    // `\uXXXX` means the same.
     let json = serde_json::to_string_pretty(v).expect("serializable");
     let mut safe = String::with_capacity(json.len());
     for c in json.chars() {
-        if exo_setup_core::validate::unsafe_char(c).is_some() {
+        if !c.is_control() && exo_setup_core::validate::unsafe_char(c).is_some() {
             safe.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             safe.push(c);
@@ -748,18 +749,10 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
     }
 }
 
-/// Opens a CSV to import; it is read as a stream, never whole. Only a regular file: a FIFO would
-/// block the open, a device (`/dev/zero`) never ends.
+/// Opens a CSV to import, a regular file only (a FIFO or a device is refused at once); it is then
+/// read as a stream, never whole.
 fn open_csv(file: &Path) -> Result<std::fs::File, UiError> {
-    let unreadable = |reason: String| {
-        UiError::new("file_unreadable", Actor::Admin, format!("{} could not be read: {reason}", file.display()))
-            .with("path", file.display())
-    };
-    let meta = std::fs::metadata(file).map_err(|e| unreadable(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(unreadable("it is not a regular file (a directory, a FIFO or a device); give a CSV file".into()));
-    }
-    std::fs::File::open(file).map_err(|e| unreadable(e.to_string()))
+    exo_setup_core::bounded::open_regular(file).map_err(|e| e.into_ui(Actor::Admin))
 }
 
 /// One line per problem, on standard error; cells and headers as read, escaped.

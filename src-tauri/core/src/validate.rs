@@ -309,7 +309,7 @@ mod tests {
             ("\u{2060}", "U+2060", "1"),
             ("ta\x1b]0;pwned\x07ro", "U+001B", "3"),
             ("a\u{7f}", "U+007F", "2"),
-            ("a\u{85}", "U+0085", "2"),
+            ("a\u{85}b", "U+0085", "2"),
             ("a\tb", "U+0009", "2"),
         ] {
             for e in [login_name(text).unwrap_err(), display_name(text).unwrap_err()] {

@@ -358,3 +358,33 @@ fn a_hand_made_invitation_with_a_wrong_field_is_refused() {
     let e = invite::parse(&invite::link(&inv)).unwrap_err();
     assert_eq!((e.kind.as_str(), e.detail["field"].as_str()), ("invite_malformed", "tenantId"));
 }
+
+#[test]
+fn an_invitation_with_invisible_characters_in_a_name_is_refused_naming_them() {
+    let good = Invitation {
+        organization_name: "Contoso".into(),
+        authority: "https://login.microsoftonline.com".into(),
+        tenant: "contoso.onmicrosoft.com".into(),
+        tenant_id: DEMO_TENANT_ID.into(),
+        client_id: DEMO_CLIENT_ID.into(),
+        redirect_mode: RedirectMode::DeepLink,
+        address: TARO.into(),
+        login_name: "taro".into(),
+        display_name: "Taro".into(),
+        receive_protocol: ReceiveProtocol::Imap,
+        endpoints: None,
+    };
+    invite::parse(&invite::link(&good)).unwrap();
+    let cases: [(&str, fn(&mut Invitation), &str); 3] = [
+        ("organizationName", |i| i.organization_name = "Micro\u{202e}tfos".into(), "U+202E"),
+        ("displayName", |i| i.display_name = "Ta\u{200b}ro".into(), "U+200B"),
+        ("loginName", |i| i.login_name = "taro\x1b]0;x\x07".into(), "U+001B"),
+    ];
+    for (field, edit, character) in cases {
+        let mut inv = good.clone();
+        edit(&mut inv);
+        let e = invite::parse(&invite::link(&inv)).unwrap_err();
+        assert_eq!(e.kind, "text_unsafe_character", "{field}: {e:?}");
+        assert_eq!((e.detail["field"].as_str(), e.detail["character"].as_str()), (field, character));
+    }
+}

@@ -2,8 +2,13 @@
 import type { ImportMode } from "./ImportMode";
 import type { ImportRowError } from "./ImportRowError";
 
-export type ImportOutcome = { mode: ImportMode, created: number, updated: number, unchanged: number, 
+export type ImportOutcome = { mode: ImportMode, 
 /**
- * Rows not imported because they were invalid (valid-rows-only mode).
+ * Rows read: always `created + updated + unchanged + skipped`.
+ */
+totalRows: number, created: number, updated: number, unchanged: number, 
+/**
+ * Rows not imported because they have errors (valid-rows-only mode); a row with several
+ * errors counts once.
  */
 skipped: number, errors: Array<ImportRowError>, };

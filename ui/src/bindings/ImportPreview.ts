@@ -9,7 +9,16 @@ export type ImportPreview = {
 /**
  * `UTF-8`, `UTF-8 (BOM)`, `Shift_JIS`, `UTF-16LE`…
  */
-encoding: string, totalRows: number, validRows: number, creates: number, updates: number, unchanged: number, errors: Array<ImportRowError>, 
+encoding: string, 
+/**
+ * Rows read (blank lines aside; every line an unclosed quote swallowed counts as a row):
+ * always `valid_rows + rejected_rows`.
+ */
+totalRows: number, validRows: number, 
+/**
+ * Rows with one or more entries in `errors`.
+ */
+rejectedRows: number, creates: number, updates: number, unchanged: number, errors: Array<ImportRowError>, 
 /**
  * The first valid rows (at most 500) for the preview table.
  */

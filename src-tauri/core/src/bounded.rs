@@ -201,9 +201,6 @@ fn describe(t: &std::fs::FileType) -> &'static str {
             return "a socket";
         }
     }
-    if t.is_symlink() {
-        return "a symbolic link";
-    }
     "a special file"
 }
 

@@ -306,7 +306,8 @@ pub fn exit_code(e: &UiError) -> u8 {
         | "not_discovery"
         | "network_error"
         | "service_unavailable"
-        | "jwks_unavailable" => 4,
+        | "jwks_unavailable"
+        | "identity_answer_too_large" => 4,
         _ if e.actor == Actor::Support => 4,
         // A sign-in matter the user settles: not signed in, declined, cancelled, timed out, wrong account…
         _ if e.actor == Actor::User

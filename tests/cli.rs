@@ -557,8 +557,20 @@ fn invite_then_open_into_a_fresh_store_and_every_refusal_changes_nothing() {
     assert!(empty.0["org"].is_null());
     let bytes = db_bytes(u);
 
+    // The gateway on 127.0.0.1 is no Microsoft cloud's: without IT allowing it, the invitation is
+    // refused before anything is shown or stored; the user's IT lists it in the managed policy.
+    let refused = exo(u, &["open", &link, "--yes"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("error[invite_mail_host_not_allowed]"), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("127.0.0.1"), "{}", text(&refused.stderr));
+    assert_eq!(db_bytes(u), bytes, "the SQLite file changed");
+    let it_dir = tempfile::tempdir().unwrap();
+    let policy = it_dir.path().join("policy.json");
+    std::fs::write(&policy, r#"{"version": 1, "allowedMailHosts": ["127.0.0.1"]}"#).unwrap();
+    let it = [("EXO_SETUP_POLICY_FILE", policy.to_str().unwrap())];
+
     // No terminal and no --yes: the confirmation is shown, nothing is stored, exit 8.
-    let asked = exo(u, &["open", &link]);
+    let asked = exo_env(u, &["open", &link], &it);
     assert_eq!(asked.status.code(), Some(8), "{}", text(&asked.stderr));
     assert!(text(&asked.stderr).contains("error[confirmation_required]"), "{}", text(&asked.stderr));
     let shown = text(&asked.stdout);
@@ -571,6 +583,7 @@ fn invite_then_open_into_a_fresh_store_and_every_refusal_changes_nothing() {
         "山田 太郎",
         "IMAP",
         "127.0.0.1:10143 (plain)",
+        "your sign-in is used only with: 127.0.0.1",
         "WARNING:",
     ] {
         assert!(shown.contains(expected), "{expected:?} missing from the confirmation:\n{shown}");
@@ -591,20 +604,20 @@ fn invite_then_open_into_a_fresh_store_and_every_refusal_changes_nothing() {
         (&link.replace("v=1", "v=9"), "invite_version_unsupported"),
     ];
     for (bad, kind) in refusals {
-        let out = exo(u, &["open", bad, "--yes"]);
+        let out = exo_env(u, &["open", bad, "--yes"], &it);
         assert_eq!(out.status.code(), Some(3), "{kind}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains(&format!("error[{kind}]")), "{kind}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains("Nothing was changed"), "{}", text(&out.stderr));
         assert_eq!(db_bytes(u), bytes, "{kind}: the SQLite file changed");
     }
-    let missing = exo(u, &["open", "/nonexistent/taro.exoinvite", "--yes"]);
+    let missing = exo_env(u, &["open", "/nonexistent/taro.exoinvite", "--yes"], &it);
     assert_eq!(missing.status.code(), Some(3));
     assert!(text(&missing.stderr).contains("error[invite_file_unreadable]"), "{}", text(&missing.stderr));
     assert_eq!(store_view(u), empty);
     assert_eq!(db_bytes(u), bytes);
 
     // Accepted: the organization, the servers and the mailbox; then the next step.
-    let opened = exo(u, &["open", &link, "--yes"]);
+    let opened = exo_env(u, &["open", &link, "--yes"], &it);
     let out = stdout_of(&opened);
     assert!(out.contains("Next: sign in with `exo-setup login taro@contoso.example`"), "{out}");
     let (show, accounts) = store_view(u);
@@ -620,7 +633,7 @@ fn invite_then_open_into_a_fresh_store_and_every_refusal_changes_nothing() {
     assert_eq!(rows[0]["status"], "not_signed_in");
 
     // Opening it again (twice clicked) keeps what is there; --json prints what was stored.
-    let again = exo(u, &["open", &link, "--yes", "--json"]);
+    let again = exo_env(u, &["open", &link, "--yes", "--json"], &it);
     let stored: serde_json::Value = serde_json::from_str(&stdout_of(&again)).unwrap();
     assert_eq!(stored["account"]["address"], TARO, "{stored}");
     assert!(text(&again.stderr).contains("already registered here"), "{}", text(&again.stderr));

@@ -866,6 +866,7 @@ fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Resu
             writeln!(out, "  {label} server:              {}:{} ({})", shown(&e.host), e.port, e.security.as_str())?;
         }
     }
+    writeln!(out, "  your sign-in is used only with: {}", p.mail_hosts.join(", "))?;
     for o in &p.overrides {
         let (managed, invited) = (shown(&o.managed), shown(&o.invited));
         writeln!(out, "  managed by policy:        {} = {managed} (the invitation said {invited})", o.field)?;

@@ -19,8 +19,10 @@
 //! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows.
 
 pub mod accounts;
+pub mod audience;
 pub mod auth;
 pub mod bounded;
+pub mod cloud;
 pub mod csv_io;
 pub mod discovery;
 pub mod error;

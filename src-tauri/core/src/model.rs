@@ -597,6 +597,9 @@ pub struct InvitationPreview {
     pub receive_protocol: ReceiveProtocol,
     /// Set when the mailbox's servers differ from Exchange Online's defaults.
     pub endpoints: Option<ServerEndpoints>,
+    /// Every mail host the mailbox's sign-in (its token) would be sent to: the receive
+    /// protocol's, then SMTP's, lowercase, each once. The confirmation screen names them.
+    pub mail_hosts: Vec<String>,
     /// Fields the managed policy decided instead of the invitation.
     pub overrides: Vec<PolicyOverride>,
     /// The organization configured on this computer that accepting would replace (the user must

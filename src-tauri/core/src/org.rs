@@ -8,6 +8,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::json;
 
+use crate::audience::EndpointsOrigin;
 use crate::discovery;
 use crate::error::{Actor, UiError};
 use crate::model::{Endpoint, MailServer, OrgSettings, OrgSettingsInput, RedirectMode, Security, ServerAuth};
@@ -291,12 +292,20 @@ pub fn set_server_endpoints(
     let s = server(&store.conn(), id)?;
     let conn = store.conn();
     let tx = conn.unchecked_transaction().map_err(sql)?;
-    write_endpoints(&tx, &s.name, id, imap, pop3, smtp)?;
+    write_endpoints(&tx, &s.name, id, imap, pop3, smtp, EndpointsOrigin::Local)?;
     tx.commit().map_err(sql)?;
     server(&conn, id)
 }
 
-/// Saves a server's endpoints (already checked) with an audit entry, inside the caller's transaction.
+/// Where server `id`'s endpoints came from (see [`crate::audience`]).
+pub fn endpoints_origin(conn: &Connection, id: i64) -> Result<EndpointsOrigin, UiError> {
+    let s: String =
+        conn.query_row("SELECT endpoints_origin FROM mail_servers WHERE id = ?1", [id], |r| r.get(0)).map_err(sql)?;
+    Ok(EndpointsOrigin::parse(&s))
+}
+
+/// Saves a server's endpoints (already checked) and where they came from, with an audit entry,
+/// inside the caller's transaction.
 pub(crate) fn write_endpoints(
     tx: &Connection,
     name: &str,
@@ -304,10 +313,11 @@ pub(crate) fn write_endpoints(
     imap: &Endpoint,
     pop3: &Endpoint,
     smtp: &Endpoint,
+    origin: EndpointsOrigin,
 ) -> Result<(), UiError> {
     tx.execute(
         "UPDATE mail_servers SET imap_host = ?2, imap_port = ?3, imap_security = ?4, pop3_host = ?5, pop3_port = ?6,
-         pop3_security = ?7, smtp_host = ?8, smtp_port = ?9, smtp_security = ?10 WHERE id = ?1",
+         pop3_security = ?7, smtp_host = ?8, smtp_port = ?9, smtp_security = ?10, endpoints_origin = ?11 WHERE id = ?1",
         params![
             id,
             imap.host,
@@ -318,7 +328,8 @@ pub(crate) fn write_endpoints(
             pop3.security.as_str(),
             smtp.host,
             smtp.port,
-            smtp.security.as_str()
+            smtp.security.as_str(),
+            origin.as_str()
         ],
     )
     .map_err(sql)?;
@@ -330,6 +341,7 @@ pub(crate) fn write_endpoints(
             "imap": format!("{}:{}", imap.host, imap.port),
             "pop3": format!("{}:{}", pop3.host, pop3.port),
             "smtp": format!("{}:{}", smtp.host, smtp.port),
+            "origin": origin.as_str(),
         }),
     )
     .map_err(sql)?;
@@ -338,13 +350,7 @@ pub(crate) fn write_endpoints(
 
 pub(crate) fn check_endpoint(protocol: &str, e: &Endpoint) -> Result<(), UiError> {
     let host = e.host.trim();
-    let valid_host = !host.is_empty()
-        && host.len() <= 253
-        && (host.parse::<std::net::IpAddr>().is_ok()
-            || host
-                .split('.')
-                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')));
-    if !valid_host || e.port == 0 {
+    if !validate::is_mail_host(host) || e.port == 0 {
         return Err(UiError::new(
             "endpoint_invalid",
             Actor::Admin,
@@ -412,6 +418,7 @@ mod endpoint_tests {
         .unwrap();
         assert_eq!((s.imap.host.as_str(), s.imap.port), ("127.0.0.1", 1993));
         assert_eq!(s.pop3.security, Security::Plain);
+        assert_eq!(endpoints_origin(&store.conn(), EXCHANGE_ONLINE_ID).unwrap(), EndpointsOrigin::Local);
         let audit = crate::store::list_audit(&store.conn(), 5).unwrap();
         assert_eq!(audit[0].action, "server.endpoints");
     }

@@ -31,12 +31,15 @@
 //!   "clientId": { "value": "11111111-2222-3333-4444-555555555555", "locked": true },
 //!   "redirectMode": "loopback",
 //!   "invitations": "same_tenant",
-//!   "allowedAuthorities": ["https://login.microsoftonline.com"]
+//!   "allowedAuthorities": ["https://login.microsoftonline.com"],
+//!   "allowedMailHosts": ["mail.contoso.example"]
 //! }
 //! ```
 //! A field given as a plain value is locked (enforced, read-only in the UI); as
 //! `{ "value": …, "locked": false }` it only pre-fills step 1. `invitations` is `any` (default),
-//! `same_tenant` or `none`.
+//! `same_tenant` or `none`. `allowedMailHosts` names mail hosts (IMAP/POP3/SMTP, host names or IP
+//! addresses, stored lowercase) that a mailbox's token may be sent to even when an invitation
+//! brought them and they are not the Microsoft cloud's own (see [`crate::audience`]).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -81,6 +84,8 @@ pub struct Policy {
     pub invitations: InvitationRule,
     /// Normalized authorities; empty = any.
     pub allowed_authorities: Vec<String>,
+    /// Mail hosts a token may also be sent to (lowercase); empty = only the rule's others.
+    pub allowed_mail_hosts: Vec<String>,
 }
 
 /// The platform's machine-wide policy location.
@@ -190,6 +195,8 @@ struct RawPolicy {
     invitations: InvitationRule,
     #[serde(default)]
     allowed_authorities: Vec<String>,
+    #[serde(default)]
+    allowed_mail_hosts: Vec<String>,
 }
 
 /// The one policy format version this app reads.
@@ -218,6 +225,11 @@ pub fn parse(json: &str, source: &Path) -> Result<Policy, UiError> {
         .iter()
         .map(|a| validate::authority(a).map_err(|e| invalid(source, format!("allowedAuthorities: {}", e.message))))
         .collect::<Result<Vec<_>, _>>()?;
+    let allowed_mail_hosts = raw
+        .allowed_mail_hosts
+        .iter()
+        .map(|h| validate::mail_host(h).map_err(|e| invalid(source, format!("allowedMailHosts: {}", e.message))))
+        .collect::<Result<Vec<_>, _>>()?;
     let policy = Policy {
         source: Some(source.to_owned()),
         organization_name: checked("organizationName", raw.organization_name, validate::display_name)?,
@@ -227,6 +239,7 @@ pub fn parse(json: &str, source: &Path) -> Result<Policy, UiError> {
         redirect_mode: raw.redirect_mode.map(RawField::into_field),
         invitations: raw.invitations,
         allowed_authorities,
+        allowed_mail_hosts,
     };
     if let Some(a) = policy.authority.as_ref() {
         if !policy.authority_allowed(&a.value) {
@@ -496,6 +509,17 @@ mod tests {
 
         // Unreadable: a component that is not a directory.
         assert!(refused(&policy.join("x.json")).contains("not a directory"));
+    }
+
+    #[test]
+    fn allowed_mail_hosts_are_checked_and_lowercase() {
+        let pol = p(r#"{"version": 1, "allowedMailHosts": [" Mail.Contoso.Example ", "127.0.0.1"]}"#).unwrap();
+        assert_eq!(pol.allowed_mail_hosts, ["mail.contoso.example", "127.0.0.1"]);
+        assert!(p(r#"{"version": 1}"#).unwrap().allowed_mail_hosts.is_empty());
+        for bad in [r#"["mail contoso"]"#, r#"[""]"#, r#"["imap.example/x"]"#, r#""mail.contoso.example""#] {
+            let e = p(&format!(r#"{{"version": 1, "allowedMailHosts": {bad}}}"#)).unwrap_err();
+            assert_eq!(e.kind, "policy_invalid", "{bad}");
+        }
     }
 
     #[test]

@@ -110,6 +110,28 @@ pub fn authority(input: &str) -> Result<String, UiError> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// A mail server's host as step 1 accepts it: an IP address, or dot-separated labels of ASCII
+/// letters, digits and `-` (at most 63 each, 253 in all).
+pub fn is_mail_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 253
+        && (host.parse::<std::net::IpAddr>().is_ok()
+            || host
+                .split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')))
+}
+
+/// A mail host named outside step 1 (the managed policy's `allowedMailHosts`): checked like an
+/// endpoint's host, trimmed and lowercase.
+pub fn mail_host(input: &str) -> Result<String, UiError> {
+    let host = input.trim().to_ascii_lowercase();
+    if is_mail_host(&host) {
+        return Ok(host);
+    }
+    Err(UiError::new("endpoint_invalid", Actor::Admin, format!("'{input}' is not a valid mail server host name."))
+        .with("host", input))
+}
+
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
         || host

@@ -148,6 +148,7 @@ async fn admin_invitation_sets_up_a_fresh_user_store_and_the_user_signs_in() {
     assert_eq!((p.address.as_str(), p.receive_protocol), (TARO, ReceiveProtocol::Imap));
     assert_eq!(p.cloud, None, "the emulator on http://127.0.0.1 is not a Microsoft cloud: the screen warns");
     assert!(p.replaces.is_none() && p.overrides.is_empty() && !p.already_registered);
+    assert_eq!(p.mail_hosts, ["outlook.office365.com", "smtp.office365.com"], "Exchange Online's, named on the screen");
     assert_eq!(dump(&user), before);
 
     let accepted = invite::accept(&user, &Policy::default(), &inv, false).await.unwrap();
@@ -202,7 +203,12 @@ async fn endpoints_travel_with_the_invitation_when_they_differ() {
     assert_eq!(inv.endpoints.as_ref().unwrap().smtp.host, "smtp.partner.outlook.cn");
     let user_dir = tempfile::tempdir().unwrap();
     let user = Store::open_in(user_dir.path()).unwrap();
-    invite::accept(&user, &Policy::default(), &inv, false).await.unwrap();
+    // The emulator is no Microsoft cloud: its token goes to the invitation's hosts only when IT
+    // lists them (what IT does for its own servers).
+    let e = invite::accept(&user, &Policy::default(), &inv, false).await.unwrap_err();
+    assert_eq!(e.kind, "invite_mail_host_not_allowed");
+    let it = policy_json(r#"{"version": 1, "allowedMailHosts": ["partner.outlook.cn", "smtp.partner.outlook.cn"]}"#);
+    invite::accept(&user, &it, &inv, false).await.unwrap();
     let s = org::server(&user.conn(), 1).unwrap();
     assert_eq!((s.imap.host.as_str(), s.smtp.host.as_str()), ("partner.outlook.cn", "smtp.partner.outlook.cn"));
 }

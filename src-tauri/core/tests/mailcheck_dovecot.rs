@@ -20,6 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use entra_emulator::dovecot::{self, Dovecot};
 use entra_emulator::{Config, Emulator, Keys, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use exo_setup_core::audience::{AllowedEndpoint, EndpointsOrigin};
 use exo_setup_core::auth::Auth;
 use exo_setup_core::keychain::{MemoryKeychain, Secret, TokenStore};
 use exo_setup_core::mailcheck::{
@@ -31,6 +32,11 @@ use exo_setup_core::model::{
     ServerAuth,
 };
 use exo_setup_core::Store;
+
+/// `ep` as an endpoint set on this computer (the rule of `exo_setup_core::audience` allows it).
+fn local(ep: &Endpoint) -> AllowedEndpoint {
+    AllowedEndpoint::permit(ep, "", EndpointsOrigin::Local, &[]).expect("set locally")
+}
 
 const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
@@ -102,9 +108,9 @@ impl Env {
         let o = self.opts();
         let (imap, pop, smtp) = (self.imaps(), self.pop3s(), self.submission());
         let (a, b, c) = tokio::join!(
-            check_imap(&imap, address, token, &o),
-            check_pop3(&pop, address, token, &o),
-            check_smtp(&smtp, address, token, &o)
+            check_imap(&local(&imap), address, token, &o),
+            check_pop3(&local(&pop), address, token, &o),
+            check_smtp(&local(&smtp), address, token, &o)
         );
         [a, b, c]
     }
@@ -233,15 +239,15 @@ async fn imap_over_starttls_passes_and_an_untrusted_certificate_is_refused() {
     let Some(e) = env().await else { return };
     let token = e.token(TARO).await;
     let starttls = e.ep(e.dc.ports().imap_starttls, Security::Starttls);
-    let c = check_imap(&starttls, TARO, &token, &e.opts()).await;
+    let c = check_imap(&local(&starttls), TARO, &token, &e.opts()).await;
     assert!(c.ok, "{c:?}\n{}", e.dc.log());
 
     // Without the test CA the certificate is not trusted: nothing is sent.
     let platform_only = CheckOptions { extra_root_pem: None, ..e.opts() };
     for c in [
-        check_imap(&e.imaps(), TARO, &token, &platform_only).await,
-        check_imap(&starttls, TARO, &token, &platform_only).await,
-        check_smtp(&e.submission(), TARO, &token, &platform_only).await,
+        check_imap(&local(&e.imaps()), TARO, &token, &platform_only).await,
+        check_imap(&local(&starttls), TARO, &token, &platform_only).await,
+        check_smtp(&local(&e.submission()), TARO, &token, &platform_only).await,
     ] {
         let err = c.error.as_ref().unwrap_or_else(|| panic!("{c:?}"));
         assert_eq!(err.kind, "mail_tls_certificate", "{c:?}");
@@ -250,7 +256,7 @@ async fn imap_over_starttls_passes_and_an_untrusted_certificate_is_refused() {
     // The right CA but another host name (127.0.0.1 is in the certificate; 127.0.0.2 is not a
     // listener, so use the IP the certificate names and check it passes).
     let by_ip = Endpoint { host: "127.0.0.1".into(), ..e.imaps() };
-    assert!(check_imap(&by_ip, TARO, &token, &e.opts()).await.ok);
+    assert!(check_imap(&local(&by_ip), TARO, &token, &e.opts()).await.ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

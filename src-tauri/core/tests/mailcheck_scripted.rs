@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
+use exo_setup_core::audience::{AllowedEndpoint, EndpointsOrigin};
 use exo_setup_core::keychain::Secret;
 use exo_setup_core::mailcheck::{
     check_imap, check_pop3, check_smtp, last_verification, record, xoauth2_blob, CheckOptions, MailCheckReport,
@@ -22,6 +23,11 @@ use exo_setup_core::model::{AccountInput, AccountStatus, Endpoint, ReceiveProtoc
 use exo_setup_core::{Actor, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+/// `ep` as an endpoint set on this computer (the rule of `exo_setup_core::audience` allows it).
+fn local(ep: &Endpoint) -> AllowedEndpoint {
+    AllowedEndpoint::permit(ep, "", EndpointsOrigin::Local, &[]).expect("set locally")
+}
 
 const TOKEN: &str =
     "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzY3JpcHRlZCI6InRva2VuIn0.c2NyaXB0ZWQtc2lnbmF0dXJlLXNlY3JldA";
@@ -186,7 +192,7 @@ async fn smtp_login_and_noop_pass_with_a_well_formed_xoauth2_blob() {
         })
     })
     .await;
-    let c = check_smtp(&plain(r.port), TARO, &token(), &opts()).await;
+    let c = check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await;
     assert!(c.ok, "{c:?}");
     assert_eq!(c.protocol, MailProtocol::Smtp);
     assert_eq!(c.server, format!("127.0.0.1:{}", r.port));
@@ -208,7 +214,7 @@ async fn smtp_5_7_139_is_the_admin_setting_authenticated_smtp_not_oauth() {
         })
     })
     .await;
-    let c = check_smtp(&plain(r.port), TARO, &token(), &opts()).await;
+    let c = check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await;
     let e = failed(&c);
     assert_eq!(e.kind, "mail_smtp_auth_disabled");
     assert_eq!(e.actor, Actor::Admin);
@@ -226,7 +232,7 @@ async fn smtp_5_7_139_is_the_admin_setting_authenticated_smtp_not_oauth() {
         })
     })
     .await;
-    let e = failed(&check_smtp(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.detail["scope"].as_str()), ("mail_smtp_auth_disabled", "mailbox"));
     assert!(e.message.contains(&format!("Set-CASMailbox -Identity {TARO} -SmtpClientAuthenticationDisabled $false")));
 }
@@ -239,7 +245,7 @@ async fn smtp_5_7_3_is_an_auth_failure_and_5_5_124_a_malformed_blob() {
         })
     })
     .await;
-    let e = failed(&check_smtp(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
     assert!(e.detail["reply"].starts_with("535 5.7.3"), "{e:?}");
 
@@ -247,7 +253,7 @@ async fn smtp_5_7_3_is_an_auth_failure_and_5_5_124_a_malformed_blob() {
         smtp_common(line).unwrap_or_else(|| say(&["501 5.5.124 Invalid XOAUTH2 auth data"]))
     })
     .await;
-    let e = failed(&check_smtp(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_xoauth2_malformed", Actor::Support));
 }
 
@@ -257,7 +263,7 @@ async fn a_reply_echoing_the_blob_is_scrubbed() {
         smtp_common(line).unwrap_or_else(|| Act::Say(vec![format!("535 5.7.3 Authentication unsuccessful: {line}")]))
     })
     .await;
-    let c = check_smtp(&plain(r.port), TARO, &token(), &opts()).await;
+    let c = check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await;
     let e = failed(&c);
     assert_eq!(e.kind, "mail_auth_failed");
     assert!(e.detail["reply"].contains("<redacted>"), "{e:?}");
@@ -273,14 +279,14 @@ async fn smtp_without_xoauth2_or_starttls_is_explained() {
         }
     })
     .await;
-    let e = failed(&check_smtp(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!(e.kind, "mail_mechanism_unsupported");
     assert_eq!(e.detail["offered"], "PLAIN LOGIN");
     assert!(!r.received.lock().unwrap().iter().any(|l| l.starts_with("AUTH")), "the token must not be sent");
 
     // STARTTLS asked for, not offered: the token is never sent in the clear.
     let ep = Endpoint { security: Security::Starttls, ..plain(r.port) };
-    let e = failed(&check_smtp(&ep, TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_smtp(&local(&ep), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_starttls_unavailable", Actor::Admin));
 }
 
@@ -340,7 +346,7 @@ async fn imap_login_and_select_pass() {
         })
     })
     .await;
-    let c = check_imap(&plain(r.port), TARO, &token(), &opts()).await;
+    let c = check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await;
     assert!(c.ok, "{c:?}");
     assert_no_secret(&c);
     let received = r.received.lock().unwrap().clone();
@@ -360,7 +366,7 @@ async fn imap_answers_a_failure_challenge_with_an_empty_line_and_reports_the_no(
             .unwrap_or_else(|| Act::Say(vec![format!("{} BAD unexpected", tag(line))]))
     })
     .await;
-    let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
     assert!(e.detail["reply"].ends_with(" NO [AUTHENTICATIONFAILED] Authentication failed."), "{e:?}");
     let received = r.received.lock().unwrap().clone();
@@ -375,7 +381,7 @@ async fn imap_no_authenticate_failed_is_an_auth_failure() {
             .unwrap_or_else(|| Act::Say(vec![format!("{} BAD unexpected", tag(line))]))
     })
     .await;
-    let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
     // The server's own line, tag included.
     let reply = &e.detail["reply"];
@@ -391,7 +397,7 @@ async fn imap_authenticated_but_not_connected_is_a_token_of_another_mailbox() {
             .unwrap_or_else(|| Act::Say(vec![format!("{} BAD User is authenticated but not connected.", tag(line))]))
     })
     .await;
-    let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_mailbox_mismatch", Actor::User));
     assert!(e.message.contains(TARO), "{}", e.message);
 }
@@ -404,7 +410,7 @@ async fn imap_session_invalidated_by_an_expired_token() {
             .unwrap_or_else(|| say(&["* BYE Session invalidated - AccessTokenExpired"]))
     })
     .await;
-    let e = failed(&check_imap(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!(e.kind, "mail_token_expired");
 }
 
@@ -426,7 +432,7 @@ fn pop_script(auth_reply: &'static str) -> impl Fn(&str) -> Act {
 #[tokio::test]
 async fn pop3_login_stat_quit_and_an_auth_failure() {
     let r = responder(Some(POP_GREETING), |l| pop_script("+OK User successfully authenticated.")(l)).await;
-    let c = check_pop3(&plain(r.port), TARO, &token(), &opts()).await;
+    let c = check_pop3(&local(&plain(r.port)), TARO, &token(), &opts()).await;
     assert!(c.ok, "{c:?}");
     let received = r.received.lock().unwrap().clone();
     assert_eq!(received, ["CAPA", "AUTH XOAUTH2", &blob(), "STAT", "QUIT"]);
@@ -435,7 +441,7 @@ async fn pop3_login_stat_quit_and_an_auth_failure() {
         pop_script("-ERR Authentication failure: unknown user name or bad password.")(l)
     })
     .await;
-    let e = failed(&check_pop3(&plain(r.port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_pop3(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.detail["protocol"].as_str()), ("mail_auth_failed", "POP3"));
     assert!(!r.received.lock().unwrap().iter().any(|l| l == "STAT"));
 }
@@ -448,7 +454,7 @@ async fn a_server_that_never_answers_times_out_at_the_greeting() {
     let r = responder(None, |_| Act::Close).await;
     let o = CheckOptions { timeouts: Timeouts { greeting: Duration::from_millis(300), ..opts().timeouts }, ..opts() };
     let started = std::time::Instant::now();
-    let c = check_imap(&plain(r.port), TARO, &token(), &o).await;
+    let c = check_imap(&local(&plain(r.port)), TARO, &token(), &o).await;
     let e = failed(&c);
     assert_eq!((e.kind.as_str(), e.detail["step"].as_str()), ("mail_timeout", "greeting"));
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
@@ -458,7 +464,7 @@ async fn a_server_that_never_answers_times_out_at_the_greeting() {
 async fn a_server_that_goes_silent_after_auth_times_out_at_auth() {
     let r = responder(Some(SMTP_GREETING), |line| smtp_common(line).unwrap_or(Act::Say(vec![]))).await;
     let o = CheckOptions { timeouts: Timeouts { auth: Duration::from_millis(300), ..opts().timeouts }, ..opts() };
-    let e = failed(&check_smtp(&plain(r.port), TARO, &token(), &o).await).clone();
+    let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &o).await).clone();
     assert_eq!((e.kind.as_str(), e.detail["step"].as_str()), ("mail_timeout", "auth"));
 }
 
@@ -469,14 +475,14 @@ async fn a_closed_port_is_connection_refused() {
         l.local_addr().unwrap().port()
     };
     token();
-    let e = failed(&check_pop3(&plain(port), TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_pop3(&local(&plain(port)), TARO, &token(), &opts()).await).clone();
     assert_eq!((e.kind.as_str(), e.actor), ("mail_connection_refused", Actor::Support));
 }
 
 #[tokio::test]
 async fn an_unknown_host_name_is_a_dns_failure() {
     let ep = Endpoint { host: "nosuch.invalid".into(), port: 993, security: Security::Tls };
-    let e = failed(&check_imap(&ep, TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_imap(&local(&ep), TARO, &token(), &opts()).await).clone();
     assert_eq!(e.kind, "mail_dns_failure");
     assert_eq!(e.detail["host"], "nosuch.invalid");
 }
@@ -485,13 +491,13 @@ async fn an_unknown_host_name_is_a_dns_failure() {
 async fn plain_text_goes_only_to_this_computer() {
     for host in ["mail.contoso.example", "10.0.0.1", "192.0.2.1"] {
         let ep = Endpoint { host: host.into(), port: 143, security: Security::Plain };
-        let e = failed(&check_imap(&ep, TARO, &token(), &opts()).await).clone();
+        let e = failed(&check_imap(&local(&ep), TARO, &token(), &opts()).await).clone();
         assert_eq!((e.kind.as_str(), e.actor), ("mail_plain_not_allowed", Actor::Admin), "{host}");
     }
     // localhost is this computer.
     let r = responder(Some(POP_GREETING), |l| pop_script("+OK User successfully authenticated.")(l)).await;
     let ep = Endpoint { host: "localhost".into(), port: r.port, security: Security::Plain };
-    let c = check_pop3(&ep, TARO, &token(), &opts()).await;
+    let c = check_pop3(&local(&ep), TARO, &token(), &opts()).await;
     assert!(c.ok, "{c:?}");
 }
 
@@ -499,7 +505,7 @@ async fn plain_text_goes_only_to_this_computer() {
 async fn tls_to_a_plain_text_port_fails_as_tls() {
     let r = responder(Some(SMTP_GREETING), |line| smtp_common(line).unwrap_or(Act::Close)).await;
     let ep = Endpoint { host: "127.0.0.1".into(), port: r.port, security: Security::Tls };
-    let e = failed(&check_smtp(&ep, TARO, &token(), &opts()).await).clone();
+    let e = failed(&check_smtp(&local(&ep), TARO, &token(), &opts()).await).clone();
     assert_eq!(e.kind, "mail_tls_failed");
 }
 
@@ -543,8 +549,8 @@ async fn record_sets_verified_with_time_and_protocols_or_error_with_the_kind() {
     .await;
 
     let t = token();
-    let (ei, es, o) = (plain(imap.port), plain(smtp_ok.port), opts());
-    let (a, b) = tokio::join!(check_imap(&ei, TARO, &t, &o), check_smtp(&es, TARO, &t, &o));
+    let (ai, as_, o) = (local(&plain(imap.port)), local(&plain(smtp_ok.port)), opts());
+    let (a, b) = tokio::join!(check_imap(&ai, TARO, &t, &o), check_smtp(&as_, TARO, &t, &o));
     let report = MailCheckReport::new(TARO, "2026-01-10T00:00:00Z".into(), vec![a.clone(), b]);
     assert!(report.verified, "{report:?}");
     let row = record(&store, TARO, &report).unwrap();
@@ -554,7 +560,7 @@ async fn record_sets_verified_with_time_and_protocols_or_error_with_the_kind() {
     assert_eq!(v.verified_at, "2026-01-10T00:00:00Z");
     assert_eq!(v.protocols, [MailProtocol::Imap, MailProtocol::Smtp]);
 
-    let b = check_smtp(&plain(smtp_off.port), TARO, &t, &opts()).await;
+    let b = check_smtp(&local(&plain(smtp_off.port)), TARO, &t, &opts()).await;
     let report = MailCheckReport::new(TARO, "2026-01-11T00:00:00Z".into(), vec![a, b]);
     assert!(!report.verified);
     let row = record(&store, TARO, &report).unwrap();
@@ -585,8 +591,8 @@ async fn trace_logs_of_checks_never_hold_the_token() {
     .await;
     let i = responder(Some(IMAP_GREETING), imap_ok).await;
     let t = token();
-    let (es, ei, o) = (plain(r.port), plain(i.port), opts());
-    let (a, b) = tokio::join!(check_smtp(&es, TARO, &t, &o), check_imap(&ei, TARO, &t, &o));
+    let (as_, ai, o) = (local(&plain(r.port)), local(&plain(i.port)), opts());
+    let (a, b) = tokio::join!(check_smtp(&as_, TARO, &t, &o), check_imap(&ai, TARO, &t, &o));
     assert!(!a.ok && b.ok);
     tracing::trace!("marker: the capture works");
     let logs = captured_logs();
@@ -620,7 +626,7 @@ fn without_the_apps_log_filter_async_imap_would_log_the_token() {
     let c = tracing::subscriber::with_default(bare, || {
         rt.block_on(async {
             let r = responder(Some(IMAP_GREETING), imap_ok).await;
-            check_imap(&plain(r.port), TARO, &token(), &opts()).await
+            check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await
         })
     });
     assert!(c.ok, "{c:?}");

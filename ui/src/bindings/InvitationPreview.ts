@@ -24,6 +24,11 @@ authority: string, cloud: MicrosoftCloud | null, tenant: string, tenantId: strin
  */
 endpoints: ServerEndpoints | null, 
 /**
+ * Every mail host the mailbox's sign-in (its token) would be sent to: the receive
+ * protocol's, then SMTP's, lowercase, each once. The confirmation screen names them.
+ */
+mailHosts: Array<string>, 
+/**
  * Fields the managed policy decided instead of the invitation.
  */
 overrides: Array<PolicyOverride>, 

@@ -127,6 +127,7 @@ export function invitationPreview(overrides: Partial<InvitationPreview> = {}): I
     displayName: 'Taro Yamada',
     receiveProtocol: 'imap',
     endpoints: null,
+    mailHosts: ['outlook.office365.com', 'smtp.office365.com'],
     overrides: [],
     replaces: null,
     alreadyRegistered: false,

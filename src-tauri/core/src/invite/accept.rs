@@ -10,30 +10,18 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use crate::accounts::{self, ValidAccount};
+use crate::audience::{may_send_token, EndpointsOrigin};
+use crate::cloud::{self, microsoft_cloud};
 use crate::error::{Actor, UiError};
 use crate::model::{
-    InvitationAccepted, InvitationPreview, InvitationRule, MicrosoftCloud, OrgSettings, OrgSettingsInput,
-    PolicyOverride, RedirectMode,
+    InvitationAccepted, InvitationPreview, InvitationRule, OrgSettings, OrgSettingsInput, PolicyOverride,
+    ReceiveProtocol, RedirectMode, ServerEndpoints,
 };
 use crate::org::{self, sql, EXCHANGE_ONLINE_ID};
 use crate::policy::Policy;
 use crate::store::{audit, now, Store};
 
 use super::Invitation;
-
-/// The Microsoft cloud an authority belongs to, if it is one.
-pub fn microsoft_cloud(authority: &str) -> Option<MicrosoftCloud> {
-    let url = url::Url::parse(authority).ok()?;
-    if url.scheme() != "https" || !url.path().trim_end_matches('/').is_empty() || url.port().is_some() {
-        return None;
-    }
-    match url.host_str()?.to_ascii_lowercase().as_str() {
-        "login.microsoftonline.com" | "login.windows.net" => Some(MicrosoftCloud::Global),
-        "login.microsoftonline.us" => Some(MicrosoftCloud::UsGovernment),
-        "login.partner.microsoftonline.cn" | "login.chinacloudapi.cn" => Some(MicrosoftCloud::China),
-        _ => None,
-    }
-}
 
 /// The invitation after the policy: what would be stored.
 struct Effective {
@@ -117,7 +105,57 @@ fn apply_policy(policy: &Policy, inv: &Invitation, current: Option<&OrgSettings>
         .with("authority", &authority)
         .with("allowed", policy.allowed_authorities.join(", ")));
     }
+    check_mail_hosts(policy, inv, &authority)?;
     Ok(Effective { organization_name, authority, client_id, redirect_mode, overrides })
+}
+
+/// Hosts an invitation carries may receive the token only when they are the authority's cloud's
+/// or the managed policy lists them (never "set locally": they came from outside).
+fn check_mail_hosts(policy: &Policy, inv: &Invitation, authority: &str) -> Result<(), UiError> {
+    let Some(ep) = &inv.endpoints else { return Ok(()) };
+    let mut refused: Vec<String> = Vec::new();
+    for e in [&ep.imap, &ep.pop3, &ep.smtp] {
+        if let Err(r) = may_send_token(&e.host, authority, EndpointsOrigin::Invitation, &policy.allowed_mail_hosts) {
+            if !refused.contains(&r.host) {
+                refused.push(r.host);
+            }
+        }
+    }
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let hosts = refused.join(", ");
+    let cloud = cloud::describe(authority);
+    Err(UiError::new(
+        "invite_mail_host_not_allowed",
+        Actor::User,
+        format!(
+            "This invitation would send your Microsoft sign-in to the mail server(s) {hosts}, which are not mail servers of {cloud} where it signs in ({authority}), and your organization's IT does not allow them on this computer. Nothing was changed. You did not sign in anywhere. If your administrator really uses {hosts}, ask IT to add them to allowedMailHosts in the managed policy; otherwise the invitation may be forged: tell your administrator."
+        ),
+    )
+    .with("hosts", hosts)
+    .with("cloud", cloud)
+    .with("authority", authority))
+}
+
+/// The endpoints accepting would store: the invitation's, or Exchange Online's defaults.
+fn effective_endpoints(inv: &Invitation) -> ServerEndpoints {
+    inv.endpoints.clone().unwrap_or_else(org::exchange_online_endpoints)
+}
+
+/// Every host this mailbox's token would be sent to: its receive protocol's, then SMTP's.
+fn token_hosts(inv: &Invitation) -> Vec<String> {
+    let ep = effective_endpoints(inv);
+    let receive = match inv.receive_protocol {
+        ReceiveProtocol::Imap => ep.imap,
+        ReceiveProtocol::Pop3 => ep.pop3,
+    };
+    let mut hosts = vec![receive.host.to_ascii_lowercase()];
+    let smtp = ep.smtp.host.to_ascii_lowercase();
+    if !hosts.contains(&smtp) {
+        hosts.push(smtp);
+    }
+    hosts
 }
 
 /// The organization configured here that `e` would replace (another tenant, app or authority).
@@ -153,6 +191,7 @@ pub fn preview(
         display_name: inv.display_name.clone(),
         receive_protocol: inv.receive_protocol,
         endpoints: inv.endpoints.clone(),
+        mail_hosts: token_hosts(inv),
         replaces: replaced(current, inv, &e),
         overrides: e.overrides,
         already_registered,
@@ -209,13 +248,23 @@ pub async fn accept(
         display_name: inv.display_name.clone(),
         receive_protocol: inv.receive_protocol,
     };
-    let endpoints = inv.endpoints.clone().unwrap_or_else(org::exchange_online_endpoints);
+    // Hosts an invitation carries are never "set locally"; without any, the app's defaults are.
+    let endpoints = effective_endpoints(inv);
+    let origin = if inv.endpoints.is_some() { EndpointsOrigin::Invitation } else { EndpointsOrigin::Local };
     let mut conn = store.conn();
     let tx = conn.transaction().map_err(sql)?;
     org::write_settings(&tx, &v, "invitation.settings")?;
     let server = org::server(&tx, EXCHANGE_ONLINE_ID)?;
     if (&server.imap, &server.pop3, &server.smtp) != (&endpoints.imap, &endpoints.pop3, &endpoints.smtp) {
-        org::write_endpoints(&tx, &server.name, EXCHANGE_ONLINE_ID, &endpoints.imap, &endpoints.pop3, &endpoints.smtp)?;
+        org::write_endpoints(
+            &tx,
+            &server.name,
+            EXCHANGE_ONLINE_ID,
+            &endpoints.imap,
+            &endpoints.pop3,
+            &endpoints.smtp,
+            origin,
+        )?;
     }
     let id = match accounts::find_by_address(&tx, &inv.address)? {
         // Already here (e.g. opened twice): keep it and its sign-in state.
@@ -237,26 +286,4 @@ pub async fn accept(
         account: accounts::get(&conn, id)?,
         org: org::org_settings(&conn).map_err(sql)?.expect("just saved"),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_microsoft_clouds_and_everything_else() {
-        assert_eq!(microsoft_cloud("https://login.microsoftonline.com"), Some(MicrosoftCloud::Global));
-        assert_eq!(microsoft_cloud("https://LOGIN.microsoftonline.us"), Some(MicrosoftCloud::UsGovernment));
-        assert_eq!(microsoft_cloud("https://login.partner.microsoftonline.cn"), Some(MicrosoftCloud::China));
-        for other in [
-            "https://login.microsoftonline.com.evil.example",
-            "http://login.microsoftonline.com",
-            "https://login.microsoftonline.com:8443",
-            "https://login.microsoftonline.com/x",
-            "http://127.0.0.1:8080",
-            "https://login.microsoft0nline.com",
-        ] {
-            assert_eq!(microsoft_cloud(other), None, "{other}");
-        }
-    }
 }

@@ -22,7 +22,7 @@ mod format;
 mod make;
 mod pending;
 
-pub use accept::{accept, microsoft_cloud, preview};
+pub use accept::{accept, preview};
 pub use format::{file_contents, is_invitation_url, link, parse, read_file, Invitation, INVITATION_VERSION};
 pub use make::{for_account, for_accounts, write_csv, write_files};
 pub use pending::PendingInvitations;
@@ -39,6 +39,7 @@ pub const INVITE_ERROR_KINDS: &[&str] = &[
     "invite_refused_by_policy",
     "invite_other_tenant",
     "invite_authority_not_allowed",
+    "invite_mail_host_not_allowed",
     "invite_replaces_org",
     "invite_not_pending",
     // writing invitation files and the mail-merge CSV (make.rs): a name already taken, a failed write

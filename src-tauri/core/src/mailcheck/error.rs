@@ -3,7 +3,8 @@
 //! Messages are English (CLI, logs); the UI's ja/en texts are keyed by `kind`. Every `detail`
 //! has `protocol` (`IMAP`/`POP3`/`SMTP`), `server` (`host:port`), `host`, `port` and `address`,
 //! plus per kind: `reply` (the server's line, trimmed to 300 characters), `step`, `seconds`,
-//! `reason`, `command`, `offered`, `scope`.
+//! `reason`, `command`, `offered`, `scope`, and for `mail_host_not_allowed` the `authority` and
+//! its `cloud`.
 
 use crate::error::{Actor, UiError};
 use crate::model::Endpoint;
@@ -30,6 +31,7 @@ pub const MAILCHECK_ERROR_KINDS: &[&str] = &[
     "mail_command_failed",
     "mail_protocol_error",
     "mail_plain_not_allowed",
+    "mail_host_not_allowed",
 ];
 
 /// A step of a dialogue (where a timeout or a closed connection happened).
@@ -128,6 +130,9 @@ pub enum MailCheckError {
     /// `Security::Plain` towards a host that is not this computer.
     #[error("unencrypted connections are allowed only to this computer")]
     PlainNotAllowed,
+    /// The host may not receive this mailbox's token ([`crate::audience`]); nothing connected.
+    #[error("the token of {authority} ({cloud}) may not be sent to this host")]
+    HostNotAllowed { cloud: String, authority: String },
 }
 
 /// Longest reply text kept in an error.
@@ -190,6 +195,7 @@ impl MailCheckError {
             Self::CommandFailed { .. } => "mail_command_failed",
             Self::Protocol { .. } => "mail_protocol_error",
             Self::PlainNotAllowed => "mail_plain_not_allowed",
+            Self::HostNotAllowed { .. } => "mail_host_not_allowed",
         }
     }
 
@@ -202,7 +208,8 @@ impl MailCheckError {
             | Self::TlsCertificate { .. }
             | Self::Tls { .. }
             | Self::Protocol { .. }
-            | Self::PlainNotAllowed => Actor::Admin,
+            | Self::PlainNotAllowed
+            | Self::HostNotAllowed { .. } => Actor::Admin,
             Self::Xoauth2Malformed { .. }
             | Self::Dns { .. }
             | Self::ConnectionRefused
@@ -312,6 +319,15 @@ impl MailCheckError {
                  unencrypted only to this computer (localhost, for tests). Choose TLS or STARTTLS for the server in \
                  step 1."
             ),
+            Self::HostNotAllowed { cloud, authority } => format!(
+                "exo-setup did not send the access token of {address} to {host} ({p}), and nothing connected to \
+                 {server}: {address} signs in at {authority} ({cloud}), {host} is not one of that cloud's mail \
+                 servers, it was not set by the administrator on this computer (it came with an invitation), and \
+                 the managed policy does not list it. If {host} is your organization's own mail server, the \
+                 administrator sets it for the server in step 1 (or `exo-setup server endpoints`) on this \
+                 computer, or IT adds it to allowedMailHosts in the managed policy. If nobody expected it, the \
+                 invitation may have been forged: tell your administrator."
+            ),
         };
         let mut e = UiError::new(self.kind(), self.actor(), message)
             .with("protocol", p)
@@ -341,6 +357,7 @@ impl MailCheckError {
             }
             Self::CommandFailed { command, reply } => e = e.with("command", command).with("reply", reply),
             Self::Protocol { step, reply } => e = e.with("step", step.as_str()).with("reply", reply),
+            Self::HostNotAllowed { cloud, authority } => e = e.with("cloud", cloud).with("authority", authority),
             Self::ConnectionRefused | Self::PlainNotAllowed => {}
         }
         e
@@ -385,6 +402,7 @@ mod tests {
             MailCheckError::CommandFailed { command: "STAT", reply: "a".into() },
             MailCheckError::Protocol { step: Step::Greeting, reply: "a".into() },
             MailCheckError::PlainNotAllowed,
+            MailCheckError::HostNotAllowed { cloud: "c".into(), authority: "https://a".into() },
         ];
         assert_eq!(all.len(), MAILCHECK_ERROR_KINDS.len());
         for e in &all {

@@ -36,6 +36,11 @@
 //!
 //! Plain (unencrypted) endpoints are refused unless the host is this computer (`localhost` or a
 //! loopback address, for tests): a token never crosses a network in the clear.
+//!
+//! A token goes only to its audience's hosts: the dialogues take an [`AllowedEndpoint`], which
+//! only the rule in [`crate::audience`] makes; [`check_account`] applies it to the account's
+//! endpoints before fetching the token, and a refused host is reported
+//! (`mail_host_not_allowed`) without any connection to it.
 
 mod error;
 mod imap;
@@ -53,6 +58,7 @@ use ts_rs::TS;
 pub use error::{MailCheckError, Step, MAILCHECK_ERROR_KINDS};
 pub use record::{last_verification, record, Verification};
 
+use crate::audience::{AllowedEndpoint, HostRefused};
 use crate::auth::Auth;
 use crate::error::{Actor, UiError};
 use crate::keychain::Secret;
@@ -203,27 +209,69 @@ pub fn xoauth2_blob(address: &str, token: &Secret) -> Secret {
 }
 
 /// IMAP: login, `SELECT INBOX`, logout.
-pub async fn check_imap(endpoint: &Endpoint, address: &str, token: &Secret, opts: &CheckOptions) -> ProtocolCheck {
-    run(MailProtocol::Imap, endpoint, address, token, opts).await
-}
-
-/// POP3: login, `STAT`, `QUIT`.
-pub async fn check_pop3(endpoint: &Endpoint, address: &str, token: &Secret, opts: &CheckOptions) -> ProtocolCheck {
-    run(MailProtocol::Pop3, endpoint, address, token, opts).await
-}
-
-/// SMTP: login, `NOOP`, `QUIT`.
-pub async fn check_smtp(endpoint: &Endpoint, address: &str, token: &Secret, opts: &CheckOptions) -> ProtocolCheck {
-    run(MailProtocol::Smtp, endpoint, address, token, opts).await
-}
-
-async fn run(
-    protocol: MailProtocol,
-    endpoint: &Endpoint,
+pub async fn check_imap(
+    endpoint: &AllowedEndpoint,
     address: &str,
     token: &Secret,
     opts: &CheckOptions,
 ) -> ProtocolCheck {
+    run(MailProtocol::Imap, endpoint, address, token, opts).await
+}
+
+/// POP3: login, `STAT`, `QUIT`.
+pub async fn check_pop3(
+    endpoint: &AllowedEndpoint,
+    address: &str,
+    token: &Secret,
+    opts: &CheckOptions,
+) -> ProtocolCheck {
+    run(MailProtocol::Pop3, endpoint, address, token, opts).await
+}
+
+/// SMTP: login, `NOOP`, `QUIT`.
+pub async fn check_smtp(
+    endpoint: &AllowedEndpoint,
+    address: &str,
+    token: &Secret,
+    opts: &CheckOptions,
+) -> ProtocolCheck {
+    run(MailProtocol::Smtp, endpoint, address, token, opts).await
+}
+
+/// The outcome for an endpoint the rule refused: no connection was opened.
+fn refused(protocol: MailProtocol, endpoint: &Endpoint, address: &str, why: HostRefused) -> ProtocolCheck {
+    let server = format!("{}:{}", endpoint.host, endpoint.port);
+    tracing::warn!(protocol = protocol.as_str(), %server, authority = %why.authority, "token not sent: host not allowed");
+    let error = MailCheckError::HostNotAllowed { cloud: why.cloud, authority: why.authority }
+        .to_ui(protocol, endpoint, address);
+    ProtocolCheck { protocol, server, security: endpoint.security, ok: false, error: Some(error), duration_ms: 0 }
+}
+
+/// One protocol of [`check_account`]: the dialogue when the rule allowed the endpoint, else the
+/// refusal (no connection).
+async fn check_one(
+    protocol: MailProtocol,
+    endpoint: &Endpoint,
+    allowed: Result<AllowedEndpoint, HostRefused>,
+    address: &str,
+    token: Option<&Secret>,
+    opts: &CheckOptions,
+) -> ProtocolCheck {
+    match (allowed, token) {
+        (Ok(a), Some(t)) => run(protocol, &a, address, t, opts).await,
+        (Err(why), _) => refused(protocol, endpoint, address, why),
+        (Ok(_), None) => unreachable!("a token is fetched whenever an endpoint is allowed"),
+    }
+}
+
+async fn run(
+    protocol: MailProtocol,
+    endpoint: &AllowedEndpoint,
+    address: &str,
+    token: &Secret,
+    opts: &CheckOptions,
+) -> ProtocolCheck {
+    let endpoint = endpoint.endpoint();
     let started = Instant::now();
     let blob = xoauth2_blob(address, token);
     let result = async {
@@ -257,7 +305,8 @@ async fn run(
 /// the report.
 pub async fn check_account(auth: &Auth, address: &str, opts: &CheckOptions) -> Result<MailCheckReport, UiError> {
     let a = address.trim().to_owned();
-    let (account, server) = auth
+    let policy = auth.policy()?;
+    let (account, server, authority, origin) = auth
         .db(move |s| {
             let conn = s.conn();
             let account = crate::accounts::find_by_address(&conn, &a)?.ok_or_else(|| {
@@ -269,19 +318,28 @@ pub async fn check_account(auth: &Auth, address: &str, opts: &CheckOptions) -> R
                 .with("address", &a)
             })?;
             let server = crate::auth::usable_server(&conn, &account)?;
-            Ok((account, server))
+            let authority = crate::org::org_settings(&conn).map_err(crate::org::sql)?.map(|o| o.authority);
+            let origin = crate::org::endpoints_origin(&conn, server.id)?;
+            Ok((account, server, authority.unwrap_or_default(), origin))
         })
         .await?;
-    let token = auth.access_token(&account.address).await?;
-    let checked_at = crate::store::now();
     let receive = MailProtocol::from(account.receive_protocol);
     let receive_endpoint = match receive {
         MailProtocol::Pop3 => &server.pop3,
         _ => &server.imap,
     };
+    // The rule first: a refused host gets no connection, and no token is even fetched for it.
+    let permit = |e: &Endpoint| AllowedEndpoint::permit(e, &authority, origin, &policy.allowed_mail_hosts);
+    let (receive_ok, smtp_ok) = (permit(receive_endpoint), permit(&server.smtp));
+    let token = match (&receive_ok, &smtp_ok) {
+        (Err(_), Err(_)) => None,
+        _ => Some(auth.access_token(&account.address).await?),
+    };
+    let secret = token.as_ref().map(|t| &t.token);
+    let checked_at = crate::store::now();
     let (first, smtp) = tokio::join!(
-        run(receive, receive_endpoint, &account.address, &token.token, opts),
-        run(MailProtocol::Smtp, &server.smtp, &account.address, &token.token, opts),
+        check_one(receive, receive_endpoint, receive_ok, &account.address, secret, opts),
+        check_one(MailProtocol::Smtp, &server.smtp, smtp_ok, &account.address, secret, opts),
     );
     drop(token);
     let report = MailCheckReport::new(&account.address, checked_at, vec![first, smtp]);

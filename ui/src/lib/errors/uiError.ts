@@ -123,6 +123,7 @@ export const ERROR_KINDS = [
   'mail_command_failed',
   'mail_protocol_error',
   'mail_plain_not_allowed',
+  'mail_host_not_allowed',
   // invitations (opening one on the user's computer)
   'invite_malformed',
   'invite_too_large',
@@ -132,6 +133,7 @@ export const ERROR_KINDS = [
   'invite_refused_by_policy',
   'invite_other_tenant',
   'invite_authority_not_allowed',
+  'invite_mail_host_not_allowed',
   'invite_replaces_org',
   'invite_not_pending',
   // the managed policy IT deploys

@@ -18,7 +18,8 @@ describe('message catalogue', () => {
   });
 
   it('lists every kind of the connection check', () => {
-    expect(MAIL_CHECK_KINDS).toHaveLength(18);
+    expect(MAIL_CHECK_KINDS).toHaveLength(19);
+    expect(MAIL_CHECK_KINDS).toContain('mail_host_not_allowed');
     expect(MAIL_CHECK_KINDS).toContain('mail_smtp_auth_disabled');
   });
 
@@ -36,6 +37,8 @@ describe('message catalogue', () => {
       command: 'SELECT',
       offered: 'PLAIN',
       scope: 'mailbox',
+      authority: 'https://login.microsoftonline.com',
+      cloud: "Microsoft's worldwide cloud",
     };
     for (const lang of LANGS) {
       expect(hasText(lang, `errorShort.${kind}`), `${lang} errorShort.${kind}`).toBe(true);

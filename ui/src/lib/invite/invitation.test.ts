@@ -180,6 +180,7 @@ describe('the confirmation screen', () => {
           pop3: { host: 'pop.contoso.example', port: 995, security: 'tls' },
           smtp: { host: 'smtp.contoso.example', port: 587, security: 'starttls' },
         },
+        mailHosts: ['pop.contoso.example', 'smtp.contoso.example'],
       }),
     );
     expect(text('invitation-lead')).toBe('Contoso invites you to set up taro@contoso.com (Taro Yamada) on this computer.');
@@ -194,6 +195,9 @@ describe('the confirmation screen', () => {
     expect(endpoints).toContain('imap.contoso.example:993 · TLS');
     expect(endpoints).toContain('pop.contoso.example:995 · TLS');
     expect(endpoints).toContain('smtp.contoso.example:587 · STARTTLS');
+    expect(text('invitation-mail-hosts')).toBe(
+      'Your sign-in will be used only with these mail servers: pop.contoso.example, smtp.contoso.example',
+    );
     expect(document.body.textContent).toContain('no password or token');
     // A known cloud, no policy, nothing replaced: no warnings.
     for (const id of ['invitation-cloud-warning', 'invitation-overrides', 'invitation-replace', 'invitation-already-registered']) {
@@ -206,6 +210,14 @@ describe('the confirmation screen', () => {
     await opened(invitationPreview({ authority: 'https://login.microsoftonline.us', cloud: 'us_government' }));
     expect(text('invitation-authority')).toContain('Microsoft cloud for US Government');
     expect(screen.queryByTestId('invitation-cloud-warning')).toBeNull();
+  });
+
+  it("names Exchange Online's own servers when the invitation brings none, in Japanese too", async () => {
+    await opened(invitationPreview({ mailHosts: ['partner.outlook.cn'], cloud: 'china' }));
+    expect(text('invitation-mail-hosts')).toBe('Your sign-in will be used only with these mail servers: partner.outlook.cn');
+    await setLang('ja');
+    await waitFor(() => expect(text('invitation-mail-hosts')).toBe('サインイン情報は次のメールサーバーでのみ使われます: partner.outlook.cn'));
+    await setLang('en');
   });
 
   it('warns prominently when the authority is not a known Microsoft cloud', async () => {
@@ -324,6 +336,11 @@ const KINDS: [string, Record<string, string>, RegExp][] = [
   ['invite_refused_by_policy', {}, /does not allow opening invitations on this computer/],
   ['invite_other_tenant', { tenant: 'fabrikam.example', allowed: 'contoso.onmicrosoft.com' }, /another organization \(tenant fabrikam\.example\), and your organization's IT allows only contoso\.onmicrosoft\.com/],
   ['invite_authority_not_allowed', { authority: 'https://evil.example', allowed: 'https://login.microsoftonline.com' }, /signs in at https:\/\/evil\.example, which .* \(allowed: https:\/\/login\.microsoftonline\.com\)/],
+  [
+    'invite_mail_host_not_allowed',
+    { hosts: 'imap.mail-sync.example, smtp.mail-sync.example', cloud: "Microsoft's worldwide cloud", authority: 'https://login.microsoftonline.com' },
+    /to the mail server\(s\) imap\.mail-sync\.example, smtp\.mail-sync\.example, which are not mail servers of Microsoft's worldwide cloud .*allowedMailHosts.*may be forged/,
+  ],
   ['invite_replaces_org', { current: 'fabrikam.example', invited: 'contoso.onmicrosoft.com' }, /\(tenant fabrikam\.example\); accepting would replace it with tenant contoso\.onmicrosoft\.com.*Tick the box/],
   ['invite_not_pending', {}, /no longer open.*Open the link or file again/],
   ['policy_invalid', { path: '/etc/exo-setup/policy.json', problem: 'unknown key "tennant"' }, /\(\/etc\/exo-setup\/policy\.json\) cannot be used: unknown key "tennant"\./],

@@ -268,6 +268,43 @@ describe('step 4: the connection check', () => {
     expect(lastCall(calls, 'check_account')).toBeUndefined();
   });
 
+  it('explains a mail server that may not receive the sign-in, in both languages', async () => {
+    const row = ROWS[1]; // signed_in, POP3
+    const detail = {
+      protocol: 'POP3',
+      server: 'pop.mail-sync.example:995',
+      host: 'pop.mail-sync.example',
+      address: row.address,
+      authority: 'https://login.microsoftonline.com',
+      cloud: "Microsoft's worldwide cloud",
+    };
+    const refused = uiError('mail_host_not_allowed', 'admin', detail);
+    const { calls } = await openStep4({
+      handlers: { check_account: () => checkReport(row.address, { receive: 'pop3', failures: { pop3: refused } }) },
+    });
+    await choose(row.address);
+    await waitFor(() => expect(lastCall(calls, 'check_account')?.args).toEqual({ address: row.address }));
+    const alert = within(await screen.findByTestId('check-protocol-pop3')).getByTestId('error');
+    expect(alert.getAttribute('data-kind')).toBe('mail_host_not_allowed');
+    expect(within(alert).getByTestId('actor-badge').getAttribute('data-actor')).toBe('admin');
+    for (const text of [
+      `did not send the sign-in (access token) of ${row.address} to pop.mail-sync.example (POP3)`,
+      'nothing connected to pop.mail-sync.example:995',
+      "(Microsoft's worldwide cloud)",
+      'allowedMailHosts',
+    ])
+      expect(alert.textContent).toContain(text);
+    expect(alert.textContent).not.toContain('{{');
+    expect(badgeOf('step4-account').getAttribute('title')).toBe('The mail server is not allowed to receive this sign-in; nothing was sent');
+    await setLang('ja');
+    await waitFor(() =>
+      expect(within(screen.getByTestId('check-protocol-pop3')).getByTestId('error').textContent).toContain(
+        'pop.mail-sync.example (POP3) には送信しませんでした',
+      ),
+    );
+    await setLang('en');
+  });
+
   it('checks a signed-in mailbox when it is chosen, and explains a disabled SMTP AUTH in both languages', async () => {
     const row = ROWS[1]; // signed_in, POP3
     const smtpOff = uiError('mail_smtp_auth_disabled', 'admin', { scope: 'tenant', reply: '535 5.7.139 Authentication unsuccessful' });

@@ -1,0 +1,185 @@
+//! The rule that decides where a mailbox's token may be sent — the one place it is decided.
+//!
+//! Why: an access token for Exchange Online is a bearer credential. An invitation may carry its
+//! own IMAP/POP3/SMTP hosts; with a genuine Microsoft authority and foreign mail hosts, the user
+//! would sign in at the real Microsoft and the connection check would hand the token to those
+//! hosts. So a token goes to a mail host only if
+//! - (a) the host is one of the mail hosts of the cloud of the organization's authority
+//!   ([`crate::cloud`]), or
+//! - (b) the administrator set the server's endpoints on this computer (step 1,
+//!   `exo-setup server endpoints`, or the app's built-in defaults) — never endpoints that arrived
+//!   in an invitation ([`EndpointsOrigin`], stored per server), or
+//! - (c) the host is in the managed policy's `allowedMailHosts` (IT decides).
+//!
+//! [`may_send_token`] is the rule; [`AllowedEndpoint`] can only be made by it, and the code that
+//! writes a token to a socket ([`crate::mailcheck`], and anything later that talks to mail
+//! servers with a token) takes an `AllowedEndpoint`, so an endpoint that did not pass cannot be
+//! connected to with a token.
+
+use crate::cloud;
+use crate::model::Endpoint;
+
+/// Where a server's endpoints came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointsOrigin {
+    /// Set on this computer: the built-in defaults, step 1, `exo-setup server add|endpoints`.
+    Local,
+    /// Carried by an invitation (never trusted by itself).
+    Invitation,
+}
+
+impl EndpointsOrigin {
+    /// The stored value (`mail_servers.endpoints_origin`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Invitation => "invitation",
+        }
+    }
+
+    /// Reads a stored value; anything unknown is treated as not set locally.
+    pub fn parse(s: &str) -> Self {
+        if s == "local" {
+            Self::Local
+        } else {
+            Self::Invitation
+        }
+    }
+}
+
+/// Why a host may receive the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowance {
+    /// (a) a mail host of the authority's cloud.
+    Cloud,
+    /// (b) the server's endpoints were set on this computer.
+    SetLocally,
+    /// (c) listed in the managed policy's `allowedMailHosts`.
+    Policy,
+}
+
+/// A host the rule refused, with what the messages need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRefused {
+    pub host: String,
+    pub authority: String,
+    /// How messages name the authority's cloud ([`cloud::describe`]).
+    pub cloud: String,
+}
+
+/// A host as compared: trimmed, lowercase, without a trailing dot.
+pub fn normalize_host(host: &str) -> String {
+    host.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The rule: may a token of the organization at `authority` be sent to `host`, on a server whose
+/// endpoints came from `origin`, under the managed policy's `allowed_mail_hosts` (normalized)?
+pub fn may_send_token(
+    host: &str,
+    authority: &str,
+    origin: EndpointsOrigin,
+    allowed_mail_hosts: &[String],
+) -> Result<Allowance, HostRefused> {
+    let host = normalize_host(host);
+    if cloud::mail_hosts_of(authority).contains(&host.as_str()) {
+        Ok(Allowance::Cloud)
+    } else if origin == EndpointsOrigin::Local {
+        Ok(Allowance::SetLocally)
+    } else if allowed_mail_hosts.iter().any(|h| *h == host) {
+        Ok(Allowance::Policy)
+    } else {
+        Err(HostRefused { host, authority: authority.to_owned(), cloud: cloud::describe(authority) })
+    }
+}
+
+/// An endpoint that passed [`may_send_token`]: the only kind a token is written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedEndpoint {
+    endpoint: Endpoint,
+    allowance: Allowance,
+}
+
+impl AllowedEndpoint {
+    /// Applies the rule to `endpoint`'s host.
+    pub fn permit(
+        endpoint: &Endpoint,
+        authority: &str,
+        origin: EndpointsOrigin,
+        allowed_mail_hosts: &[String],
+    ) -> Result<Self, HostRefused> {
+        let allowance = may_send_token(&endpoint.host, authority, origin, allowed_mail_hosts)?;
+        Ok(Self { endpoint: endpoint.clone(), allowance })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn allowance(&self) -> Allowance {
+        self.allowance
+    }
+}
+
+impl std::ops::Deref for AllowedEndpoint {
+    type Target = Endpoint;
+    fn deref(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Security;
+
+    const WORLDWIDE: &str = "https://login.microsoftonline.com";
+    const CHINA: &str = "https://login.partner.microsoftonline.cn";
+
+    #[test]
+    fn a_cloud_host_is_allowed_for_its_own_cloud_only() {
+        let inv = EndpointsOrigin::Invitation;
+        assert_eq!(may_send_token("outlook.office365.com", WORLDWIDE, inv, &[]), Ok(Allowance::Cloud));
+        assert_eq!(may_send_token("SMTP.Office365.com.", WORLDWIDE, inv, &[]), Ok(Allowance::Cloud));
+        assert_eq!(may_send_token("partner.outlook.cn", CHINA, inv, &[]), Ok(Allowance::Cloud));
+        // Another cloud's host, a look-alike, a foreign host: refused when they came in an invitation.
+        for (host, authority) in [
+            ("outlook.office365.com", CHINA),
+            ("partner.outlook.cn", WORLDWIDE),
+            ("outlook.office365.com.evil.example", WORLDWIDE),
+            ("imap.evil.example", WORLDWIDE),
+            ("outlook.office365.com", "http://127.0.0.1:8080"),
+        ] {
+            let e = may_send_token(host, authority, inv, &[]).unwrap_err();
+            assert_eq!(e.host, normalize_host(host));
+            assert_eq!(e.authority, authority);
+        }
+        let e = may_send_token("imap.evil.example", WORLDWIDE, inv, &[]).unwrap_err();
+        assert_eq!(e.cloud, "Microsoft's worldwide cloud");
+        let e = may_send_token("imap.evil.example", "http://127.0.0.1:8080", inv, &[]).unwrap_err();
+        assert!(e.cloud.starts_with("no known Microsoft cloud"), "{}", e.cloud);
+    }
+
+    #[test]
+    fn set_locally_or_listed_by_the_policy_is_allowed() {
+        assert_eq!(
+            may_send_token("imap.evil.example", WORLDWIDE, EndpointsOrigin::Local, &[]),
+            Ok(Allowance::SetLocally)
+        );
+        let listed = vec!["127.0.0.1".to_owned(), "mail.contoso.example".to_owned()];
+        assert_eq!(
+            may_send_token("Mail.Contoso.Example", WORLDWIDE, EndpointsOrigin::Invitation, &listed),
+            Ok(Allowance::Policy)
+        );
+        assert!(may_send_token("mail2.contoso.example", WORLDWIDE, EndpointsOrigin::Invitation, &listed).is_err());
+        assert_eq!(EndpointsOrigin::parse("local"), EndpointsOrigin::Local);
+        assert_eq!(EndpointsOrigin::parse("?"), EndpointsOrigin::Invitation);
+    }
+
+    #[test]
+    fn an_allowed_endpoint_is_made_only_by_the_rule() {
+        let ep = Endpoint { host: "imap.evil.example".into(), port: 993, security: Security::Tls };
+        assert!(AllowedEndpoint::permit(&ep, WORLDWIDE, EndpointsOrigin::Invitation, &[]).is_err());
+        let a = AllowedEndpoint::permit(&ep, WORLDWIDE, EndpointsOrigin::Local, &[]).unwrap();
+        assert_eq!((a.endpoint(), a.allowance()), (&ep, Allowance::SetLocally));
+    }
+}

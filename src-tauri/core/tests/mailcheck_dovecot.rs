@@ -106,11 +106,11 @@ impl Env {
     /// The three checks of `address` with `token`.
     async fn all_three(&self, address: &str, token: &Secret) -> [ProtocolCheck; 3] {
         let o = self.opts();
-        let (imap, pop, smtp) = (self.imaps(), self.pop3s(), self.submission());
+        let (imap, pop, smtp) = (local(&self.imaps()), local(&self.pop3s()), local(&self.submission()));
         let (a, b, c) = tokio::join!(
-            check_imap(&local(&imap), address, token, &o),
-            check_pop3(&local(&pop), address, token, &o),
-            check_smtp(&local(&smtp), address, token, &o)
+            check_imap(&imap, address, token, &o),
+            check_pop3(&pop, address, token, &o),
+            check_smtp(&smtp, address, token, &o)
         );
         [a, b, c]
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use exo_setup_core::audience::{AllowedEndpoint, EndpointsOrigin};
 use exo_setup_core::keychain::Secret;
 use exo_setup_core::mailcheck::{
     check_imap, check_pop3, check_smtp, CheckOptions, ProtocolCheck, Timeouts, MAILCHECK_ERROR_KINDS,
@@ -56,8 +57,10 @@ async fn chatterbox(head: &'static str, unit: &'static str) -> (u16, Arc<AtomicU
     (port, written)
 }
 
-fn plain(port: u16) -> Endpoint {
-    Endpoint { host: "127.0.0.1".into(), port, security: Security::Plain }
+/// A server on this computer, as if the administrator had set it here (the rule allows it).
+fn plain(port: u16) -> AllowedEndpoint {
+    let ep = Endpoint { host: "127.0.0.1".into(), port, security: Security::Plain };
+    AllowedEndpoint::permit(&ep, "", EndpointsOrigin::Local, &[]).expect("set locally")
 }
 
 fn opts() -> CheckOptions {

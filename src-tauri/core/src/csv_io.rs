@@ -25,6 +25,22 @@ use crate::store::{audit, Store};
 
 mod stream;
 
+/// Every error kind this module (with [`crate::validate`]'s names) can send to the UI.
+pub const CSV_ERROR_KINDS: &[&str] = &[
+    "csv_empty",
+    "csv_encoding",
+    "csv_missing_column",
+    "csv_unknown_column",
+    "csv_malformed",
+    "csv_rejected",
+    "csv_too_many_rows",
+    "csv_record_too_long",
+    "csv_encoding_export",
+    "text_unsafe_character",
+    "file_unreadable",
+    "storage",
+];
+
 /// Most accounts in one file: the checked rows stay in memory until the import's single
 /// transaction, so this bounds memory (about 100 MB at most); split larger files.
 pub const MAX_ROWS: u32 = 200_000;
@@ -136,7 +152,7 @@ fn read_failure(e: csv::Error, line: u64) -> UiError {
             .with("limit", format!("{} KB", MAX_RECORD_BYTES / 1024));
         }
         return UiError::new("file_unreadable", Actor::Admin, format!("The file could not be read: {io}"))
-            .with("reason", io);
+            .with("error", io);
     }
     UiError::new("csv_malformed", Actor::Admin, format!("Line {line} could not be read: {e}"))
         .with("line", line)

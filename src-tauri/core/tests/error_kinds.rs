@@ -5,6 +5,7 @@
 
 use exo_setup_core::auth::AUTH_ERROR_KINDS;
 use exo_setup_core::bounded::BOUNDED_ERROR_KINDS;
+use exo_setup_core::csv_io::CSV_ERROR_KINDS;
 use exo_setup_core::invite::INVITE_ERROR_KINDS;
 use exo_setup_core::keychain::KEYCHAIN_ERROR_KINDS;
 use exo_setup_core::mailcheck::MAILCHECK_ERROR_KINDS;
@@ -24,6 +25,7 @@ fn ui_lists_every_kind_rust_can_send() {
         .chain(MAILCHECK_ERROR_KINDS)
         .chain(INVITE_ERROR_KINDS)
         .chain(POLICY_ERROR_KINDS)
+        .chain(CSV_ERROR_KINDS)
         .chain(BOUNDED_ERROR_KINDS)
         .copied()
         .filter(|k| !list.contains(&format!("'{k}'")))

@@ -44,7 +44,7 @@ impl Sniffed {
 pub fn sniff(input: &mut impl Read) -> Result<Sniffed, UiError> {
     let mut head = Vec::with_capacity(64 * 1024);
     input.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| {
-        UiError::new("file_unreadable", Actor::Admin, format!("The file could not be read: {e}")).with("reason", e)
+        UiError::new("file_unreadable", Actor::Admin, format!("The file could not be read: {e}")).with("error", e)
     })?;
     let bad = || {
         UiError::new("csv_encoding", Actor::Admin, "The file could not be read as UTF-8 or Shift_JIS text. Save it as \"CSV UTF-8\" or \"CSV (comma delimited)\" and try again.")

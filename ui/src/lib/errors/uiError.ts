@@ -43,6 +43,7 @@ export const ERROR_KINDS = [
   'csv_too_large',
   'csv_too_many_rows',
   'csv_record_too_long',
+  'csv_encoding_export',
   'csv_rejected',
   'csv_malformed',
   'export_exists',

@@ -7,6 +7,32 @@
 # Not run by CI. Needs the CLI built: `cargo build --bin exo-setup` (EXO_SETUP_BIN overrides the
 # path). Each run is capped at 20 s and 2 GiB of address space, so code without bounds shows up
 # as "killed"/"aborted" instead of taking the machine down.
+#
+# Measured 2026-12-05 (Debian 12, debug build, 2 shared cores). Before: CSV and policy still read
+# without bounds (invitations already through core::bounded):
+#   | command                            | input        | exit               | error                          |     wall |   max RSS |
+#   |------------------------------------|--------------|--------------------|--------------------------------|----------|-----------|
+#   | accounts import --dry-run          | 1 GB CSV     | 3                  | error[csv_too_large]           |  0:03.48 |    965 MB |
+#   | accounts import --dry-run          | /dev/zero    | 3                  | error[file_unreadable]         |  0:02.08 |   1035 MB |
+#   | accounts import --dry-run          | FIFO         | hung, killed at 20 s | -                              |  0:20.01 |      1 MB |
+#   | open FILE                          | 1 GB file    | 3                  | error[invite_too_large]        |  0:00.15 |     12 MB |
+#   | open FILE                          | /dev/zero    | 3                  | error[file_not_regular]        |  0:00.25 |     12 MB |
+#   | open FILE                          | FIFO         | 3                  | error[file_not_regular]        |  0:00.08 |     12 MB |
+#   | open (EXO_SETUP_POLICY_FILE)       | 1 GB file    | 3                  | error[policy_invalid]          |  0:00.23 |     12 MB |
+#   | open (EXO_SETUP_POLICY_FILE)       | /dev/zero    | 3                  | error[policy_invalid]          |  0:07.95 |   1036 MB |
+#   | open (EXO_SETUP_POLICY_FILE)       | FIFO         | hung, killed at 20 s | -                              |  0:20.06 |      1 MB |
+# After (core::bounded for every file input; CSV streamed):
+#   | command                            | input        | exit               | error                          |     wall |   max RSS |
+#   |------------------------------------|--------------|--------------------|--------------------------------|----------|-----------|
+#   | accounts import --dry-run          | 1 GB CSV     | 3                  | error[csv_too_many_rows]       |  0:04.76 |     76 MB |
+#   | accounts import --dry-run          | /dev/zero    | 3                  | error[file_not_regular]        |  0:00.10 |     11 MB |
+#   | accounts import --dry-run          | FIFO         | 3                  | error[file_not_regular]        |  0:00.06 |     12 MB |
+#   | open FILE                          | 1 GB file    | 3                  | error[invite_too_large]        |  0:00.07 |     12 MB |
+#   | open FILE                          | /dev/zero    | 3                  | error[file_not_regular]        |  0:00.11 |     12 MB |
+#   | open FILE                          | FIFO         | 3                  | error[file_not_regular]        |  0:00.13 |     12 MB |
+#   | open (EXO_SETUP_POLICY_FILE)       | 1 GB file    | 3                  | error[policy_invalid]          |  0:00.09 |     12 MB |
+#   | open (EXO_SETUP_POLICY_FILE)       | /dev/zero    | 3                  | error[policy_invalid]          |  0:00.09 |     12 MB |
+#   | open (EXO_SETUP_POLICY_FILE)       | FIFO         | 3                  | error[policy_invalid]          |  0:00.08 |     13 MB |
 set -u
 
 bin=${EXO_SETUP_BIN:-${CARGO_TARGET_DIR:-target}/debug/exo-setup}

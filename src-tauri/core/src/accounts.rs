@@ -234,17 +234,29 @@ pub(crate) fn update_account_for(
     Ok(())
 }
 
-/// Changes a mail account. Moving it to another login name moves it to that user.
-pub fn update(store: &Store, id: i64, input: &AccountInput) -> Result<AccountRow, UiError> {
+/// Checks a change of a mail account without writing: the account before and the new fields.
+pub(crate) fn check_update(
+    conn: &Connection,
+    id: i64,
+    input: &AccountInput,
+) -> Result<(AccountRow, ValidAccount), UiError> {
     let v = validate_fields(input)?;
-    let mut conn = store.conn();
-    let before = get(&conn, id)?;
+    let before = get(conn, id)?;
     if before.server_id != input.server_id {
-        require_enabled_server(&conn, input.server_id)?;
+        require_enabled_server(conn, input.server_id)?;
     } else {
-        server(&conn, input.server_id)?;
+        server(conn, input.server_id)?;
     }
-    duplicate(&conn, &v.address, Some(id))?;
+    duplicate(conn, &v.address, Some(id))?;
+    Ok((before, v))
+}
+
+/// Changes a mail account. Moving it to another login name moves it to that user.
+/// The store part only: front ends call [`crate::auth::Auth::update_account`], which removes the
+/// old address's keychain items first when the address changes.
+pub fn update(store: &Store, id: i64, input: &AccountInput) -> Result<AccountRow, UiError> {
+    let mut conn = store.conn();
+    let (before, v) = check_update(&conn, id, input)?;
     let tx = conn.transaction().map_err(sql)?;
     update_account_row(&tx, id, &v, input.server_id, &now()).map_err(sql)?;
     // A new address is a new mailbox: whatever sign-in state the old one had does not apply.

@@ -115,6 +115,37 @@ async fn deleting_a_signed_in_account_removes_its_keychain_items_first() {
     assert_eq!(err.kind, "not_signed_in", "{err:?}");
 }
 
+#[tokio::test]
+async fn a_new_address_removes_the_old_addresses_keychain_items_and_a_refused_change_removes_nothing() {
+    let e = env().await;
+    sign_in(&e, TARO).await;
+    let id = id_of(&e, TARO);
+    let mut input = AccountInput {
+        login_name: "taro".into(),
+        user_display_name: String::new(),
+        address: HANAKO.into(),
+        display_name: String::new(),
+        receive_protocol: ReceiveProtocol::Imap,
+        server_id: 1,
+    };
+    // Refused (hanako is registered): taro stays signed in.
+    let err = e.auth.update_account(id, input.clone()).await.unwrap_err();
+    assert_eq!(err.kind, "address_duplicate");
+    assert!(e.keychain.get_refresh_token(&key(TARO)).unwrap().is_some());
+
+    // A display name only: the sign-in stays.
+    input.address = TARO.into();
+    input.display_name = "Taro".into();
+    e.auth.update_account(id, input.clone()).await.unwrap();
+    assert!(e.keychain.get_refresh_token(&key(TARO)).unwrap().is_some());
+
+    input.address = "taro.yamada@contoso.example".into();
+    let row = e.auth.update_account(id, input).await.unwrap();
+    assert_eq!(row.status, AccountStatus::NotSignedIn);
+    assert_eq!(entries_for(&e, TARO), Vec::<String>::new(), "the old address's tokens stayed");
+    assert!(e.auth.keychain_orphans().await.unwrap().is_empty());
+}
+
 /// A keychain that refuses every call (locked).
 struct Locked;
 

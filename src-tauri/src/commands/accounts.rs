@@ -20,7 +20,7 @@ pub async fn add_account(state: State<'_, AppState>, input: AccountInput) -> Res
 
 #[tauri::command]
 pub async fn update_account(state: State<'_, AppState>, id: i64, input: AccountInput) -> Result<AccountRow, UiError> {
-    blocking(&state.store, move |s| accounts::update(s, id, &input)).await
+    state.auth.update_account(id, input).await
 }
 
 #[tauri::command]

@@ -1,5 +1,6 @@
 //! Removing what sign-ins left in the keychain: an account's items before the account itself
-//! ([`Auth::delete_account`], what the wizard and `exo-setup accounts delete` call), and items
+//! ([`Auth::delete_account`], what the wizard and `exo-setup accounts delete` call) or before
+//! its address changes ([`Auth::update_account`]: a new address is a new mailbox), and items
 //! whose account is gone ([`Auth::keychain_orphans`], `exo-setup keychain orphans`), found
 //! through the keychain ledger ([`super::ledger`]).
 //!
@@ -13,7 +14,7 @@ use serde_json::json;
 use super::{ledger, Auth};
 use crate::error::UiError;
 use crate::keychain::{AccountKey, KeychainError, TokenStore};
-use crate::model::AccountStatus;
+use crate::model::{AccountInput, AccountRow, AccountStatus};
 use crate::org::sql;
 use crate::{accounts, fault, store};
 
@@ -39,6 +40,21 @@ fn present<T>(r: Result<Option<T>, KeychainError>) -> Result<bool, KeychainError
     }
 }
 
+/// The keys under which `account` may have keychain items: those the ledger recorded (any
+/// tenant) and, when its status says it signed in, the current tenant's.
+fn keys_of(conn: &rusqlite::Connection, account: &AccountRow) -> Result<Vec<AccountKey>, UiError> {
+    let mut keys = ledger::for_address(conn, &account.address).map_err(sql)?;
+    if account.status != AccountStatus::NotSignedIn {
+        if let Some(org) = crate::org::org_settings(conn).map_err(sql)? {
+            let current = AccountKey::new(&org.tenant_id, &account.address);
+            if !keys.contains(&current) {
+                keys.push(current);
+            }
+        }
+    }
+    Ok(keys)
+}
+
 impl Auth {
     /// Deletes a mail account (and its user when it was the user's last account), signing it
     /// out first: its keychain items, under every tenant the ledger knows, are deleted before
@@ -49,25 +65,11 @@ impl Auth {
             .db(move |s| {
                 let conn = s.conn();
                 let account = accounts::get(&conn, id)?;
-                let mut keys = ledger::for_address(&conn, &account.address).map_err(sql)?;
-                if account.status != AccountStatus::NotSignedIn {
-                    if let Some(org) = crate::org::org_settings(&conn).map_err(sql)? {
-                        let current = AccountKey::new(&org.tenant_id, &account.address);
-                        if !keys.contains(&current) {
-                            keys.push(current);
-                        }
-                    }
-                }
+                let keys = keys_of(&conn, &account)?;
                 Ok((account.address, keys))
             })
             .await?;
-        for key in &keys {
-            self.forget_access(key);
-        }
-        let to_delete = keys.clone();
-        self.keychain(move |t| to_delete.iter().try_for_each(|k| t.delete_account(k)))
-            .await
-            .map_err(|e| e.with("address", &address))?;
+        self.delete_items(&address, &keys).await?;
         fault::point("delete.after_keychain");
         let signed_out = !keys.is_empty();
         self.db(move |s| {
@@ -76,6 +78,44 @@ impl Auth {
             })
         })
         .await
+    }
+
+    /// Changes a mail account. A new address is a new mailbox (its status starts again at "not
+    /// signed in"), so the old address's keychain items are removed first, as for a deletion;
+    /// the change is checked before, so a refused change signs nothing out.
+    pub async fn update_account(&self, id: i64, input: AccountInput) -> Result<AccountRow, UiError> {
+        let checked = input.clone();
+        let (before, keys) = self
+            .db(move |s| {
+                let conn = s.conn();
+                let (before, v) = accounts::check_update(&conn, id, &checked)?;
+                let renamed = !before.address.eq_ignore_ascii_case(&v.address);
+                let keys = if renamed { keys_of(&conn, &before)? } else { Vec::new() };
+                Ok((before, keys))
+            })
+            .await?;
+        self.delete_items(&before.address, &keys).await?;
+        self.db(move |s| {
+            let row = accounts::update(s, id, &input)?;
+            let conn = s.conn();
+            keys.iter().try_for_each(|k| ledger::forget(&conn, k)).map_err(sql)?;
+            Ok(row)
+        })
+        .await
+    }
+
+    /// Deletes the keychain items of `keys` (one mailbox); the error names the mailbox.
+    async fn delete_items(&self, address: &str, keys: &[AccountKey]) -> Result<(), UiError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        for key in keys {
+            self.forget_access(key);
+        }
+        let to_delete = keys.to_vec();
+        self.keychain(move |t| to_delete.iter().try_for_each(|k| t.delete_account(k)))
+            .await
+            .map_err(|e| e.with("address", address))
     }
 
     /// Keychain items recorded in the ledger whose tenant or mailbox is no longer a registered

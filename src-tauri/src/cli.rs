@@ -43,7 +43,9 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   6  a --valid-rows-only import skipped some rows
   7  the system keychain is unavailable, locked or refused access
   8  the user must act: sign in (again), finish or retry the sign-in in the browser,
-     sign in as the right account, or confirm an invitation (--yes, --replace)";
+     sign in as the right account, or confirm an invitation (--yes, --replace)
+  9  refused for security: an answer did not come from the expected identity provider
+     (issuer mismatch or missing, a possible mix-up attack); nothing was stored, do not retry";
 
 /// How long `consent` and `login` wait for the browser by default: a flow's lifetime.
 const DEFAULT_FLOW_TIMEOUT_SECS: u64 = 600;
@@ -294,6 +296,7 @@ pub fn exit_code(e: &UiError) -> u8 {
     let kind = e.kind.as_str();
     match kind {
         "storage" | "data_dir" => 5,
+        "issuer_mismatch" | "issuer_missing" => 9,
         _ if kind.starts_with("keychain_") => 7,
         // An invitation waits for the user's explicit yes.
         "confirmation_required" | "invite_replaces_org" => 8,
@@ -306,6 +309,7 @@ pub fn exit_code(e: &UiError) -> u8 {
         | "not_discovery"
         | "network_error"
         | "service_unavailable"
+        | "identity_unreachable"
         | "jwks_unavailable"
         | "identity_answer_too_large" => 4,
         _ if e.actor == Actor::Support => 4,

@@ -24,6 +24,10 @@ pub struct Discovery {
     pub end_session_endpoint: Option<String>,
     #[serde(default)]
     pub device_authorization_endpoint: Option<String>,
+    /// RFC 9207: the provider puts `iss` in every authorization response, so a callback
+    /// without it is refused. Microsoft does not advertise it (absent = false).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 impl Discovery {
@@ -253,6 +257,7 @@ mod tests {
             jwks_uri: String::new(),
             end_session_endpoint: None,
             device_authorization_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
         };
         assert_eq!(
             d("https://login.microsoftonline.com/AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee/v2.0").tenant_id().as_deref(),

@@ -591,6 +591,53 @@ async fn a_cached_token_survives_the_emulator_going_away() {
     assert_untouched(&before, &snap(&e), &[]);
 }
 
+/// `exo-setup token` in a new process while the identity host is down: no discovery before the
+/// cache; inside the refresh margin the still-valid cached token is handed out; once it has
+/// expired, `identity_unreachable` (retry later) — never "check the authority".
+#[tokio::test]
+async fn identity_host_down_hands_out_the_cached_token_then_says_unreachable() {
+    let e = env().await;
+    grant_consent(&e).await;
+    sign_in(&e, TARO).await;
+    let cached = e.keychain.get_access_token(&key(TARO)).unwrap().unwrap();
+    near_expiry(&e, TARO);
+    let before = snap(&e);
+    let Env { emu, dir, store, keychain, clock, .. } = e;
+    emu.shutdown().await;
+    // A fresh `Auth` (as in a new CLI process): no client, no discovery cached.
+    let tokens: Arc<dyn TokenStore> = keychain.clone();
+    let mut fresh = Auth::with_flows(store.clone(), tokens, PendingFlows::new(Arc::new(clock.clone())));
+    fresh.set_backoff(short_backoff());
+    let t = fresh.access_token(TARO).await.unwrap();
+    assert!(!t.refreshed);
+    assert_eq!(t.token.expose(), cached.token.expose());
+
+    clock.advance(Duration::from_secs(61));
+    let er = fresh.access_token(TARO).await.unwrap_err();
+    assert_eq!(er.kind, "identity_unreachable", "{er:?}");
+    assert_eq!(er.actor, Actor::Support);
+    assert_eq!(er.detail["retryable"], "true");
+    assert_eq!(er.detail["host"], "127.0.0.1");
+    assert!(["host_unreachable", "dns_failure", "timeout"].contains(&er.detail["cause"].as_str()), "{er:?}");
+    assert!(
+        er.detail["expiresAt"].starts_with(
+            &chrono::DateTime::from_timestamp(cached.expires_at, 0).unwrap().format("%Y-%m-%dT%H:%M").to_string()
+        ),
+        "{er:?}"
+    );
+    assert!(!er.message.contains("Check the authority"), "{}", er.message);
+    let e = Env {
+        emu: Emulator::start(Config::default_demo()).await.unwrap(),
+        auth: Arc::new(fresh),
+        dir,
+        store,
+        keychain,
+        clock,
+    };
+    assert_untouched(&before, &snap(&e), &[]);
+    assert_eq!(account_status(&e, TARO).0, "signed_in");
+}
+
 #[tokio::test]
 async fn near_expiry_refreshes_and_stores_the_rotated_refresh_token() {
     let e = env().await;
@@ -680,15 +727,23 @@ async fn a_503_is_retried_and_a_persistent_one_keeps_everything() {
     assert!(e.emu.snapshot().faults.is_empty(), "both faults were hit");
     assert_ne!(refresh_token(&e, TARO), rt0);
 
-    // Unavailable for good: a transient error, tokens and status kept.
+    // Unavailable for good: the cached token is handed out while it is usable (60 s left), then
+    // a transient `identity_unreachable`; tokens and status kept.
     near_expiry(&e, TARO);
     e.emu.inject_fault(Fault::new(Endpoint::Token, FaultKind::Http { status: 503 }));
     let before = snap(&e);
+    let cached = e.keychain.get_access_token(&key(TARO)).unwrap().unwrap();
+    let t = e.auth.access_token(TARO).await.unwrap();
+    assert!(!t.refreshed);
+    assert_eq!(t.token.expose(), cached.token.expose());
+    e.clock.advance(Duration::from_secs(61));
     let er = e.auth.access_token(TARO).await.unwrap_err();
-    assert_eq!(er.kind, "service_unavailable");
+    assert_eq!(er.kind, "identity_unreachable");
     assert_eq!(er.actor, Actor::Support);
+    assert_eq!(er.detail["cause"], "service_unavailable");
     assert_eq!(er.detail["status"], "503");
     assert_eq!(er.detail["retryable"], "true");
+    assert!(er.detail.contains_key("expiresAt"), "{er:?}");
     assert_untouched(&before, &snap(&e), &[]);
     // Back: the kept refresh token works.
     e.emu.clear_faults();
@@ -786,6 +841,27 @@ async fn a_replayed_callback_is_refused() {
     let before = snap(&e);
     assert_eq!(failed(&e.auth.complete(&cb).await).kind, "state_replayed");
     assert_untouched(&before, &snap(&e), &[]);
+}
+
+/// A code the token endpoint refuses (here: expired, AADSTS70008 on the code path) is a sign-in
+/// that could not be completed — not "the saved sign-in has expired" (the refresh reading).
+#[tokio::test]
+async fn a_refused_authorization_code_is_not_an_expired_saved_sign_in() {
+    let e = env().await;
+    grant_consent(&e).await;
+    let (_, cb) = sign_in_callback(&e, TARO).await;
+    let before = snap(&e);
+    e.emu.advance_clock(Duration::from_secs(11 * 60));
+    let f = e.auth.complete(&cb).await;
+    let er = failed(&f);
+    assert_eq!(er.kind, "authorization_code_rejected", "{er:?}");
+    assert_eq!(er.actor, Actor::User);
+    assert_eq!(er.detail["code"], "70008");
+    assert!(er.message.contains("start the sign-in again"), "{}", er.message);
+    assert_untouched(&before, &snap(&e), &[]);
+    assert_eq!(account_status(&e, TARO).0, "not_signed_in");
+    // A new sign-in works.
+    sign_in(&e, TARO).await;
 }
 
 #[tokio::test]

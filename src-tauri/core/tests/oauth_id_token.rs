@@ -37,6 +37,8 @@ fn check(token: &str, keys: &Keys, issuer_template: &str) -> Result<IdClaims, OA
 fn failed_check(r: Result<IdClaims, OAuthError>) -> &'static str {
     match r {
         Err(OAuthError::IdTokenInvalid { check, .. }) => check,
+        // A validly signed token naming another issuer: the mix-up refusal.
+        Err(OAuthError::IssuerMismatch { .. }) => "iss",
         other => panic!("expected an invalid id_token, got {other:?}"),
     }
 }

@@ -54,6 +54,7 @@ pub const AUTH_ERROR_KINDS: &[&str] = &[
     "server_not_oauth",
     "loopback_unavailable",
     "browser_unavailable",
+    "identity_unreachable",
 ];
 
 /// The sign-in service of one installation (one store, one keychain). Cheap to share in an `Arc`.
@@ -177,6 +178,15 @@ impl Auth {
             }
         }
         let c = Arc::new(OAuthClient::connect(settings, self.flows.clone()).await?);
+        // The discovery issuer must still name the tenant step 1 verified: another one now means
+        // the authority answers for someone else (a mix-up) — refused, nothing is sent there.
+        if !org.tenant_id.is_empty() && !c.tenant_id().eq_ignore_ascii_case(&org.tenant_id) {
+            return Err(crate::oauth::OAuthError::IssuerMismatch {
+                expected: format!("tenant {}", org.tenant_id),
+                got: c.discovery().issuer.clone(),
+            }
+            .into());
+        }
         *cached = Some(Arc::clone(&c));
         Ok(c)
     }

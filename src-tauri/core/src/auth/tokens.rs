@@ -21,6 +21,10 @@ use crate::oauth::{MailScopes, SignedIn};
 /// An access token is refreshed when it expires within this many seconds.
 pub const REFRESH_MARGIN_SECS: i64 = 5 * 60;
 
+/// While the identity platform cannot be reached, a cached access token with at least this long
+/// left is still handed out (by [`Auth::access_token`]; a mail client's connection takes seconds).
+pub const MIN_USABLE_SECS: i64 = 30;
+
 /// A valid access token (in memory only; never Serialize).
 #[derive(Debug, Clone)]
 pub struct AccessToken {
@@ -37,6 +41,45 @@ fn not_signed_in(address: &str) -> UiError {
         format!("{address} has not signed in on this computer yet (or signed out): sign in first (step 4, or `exo-setup login {address}`)."),
     )
     .with("address", address)
+}
+
+/// Discovery's or the token endpoint's failure kinds that mean "the identity platform could not
+/// be reached or is unavailable for now" (DNS, refused, timeout, 5xx, 429).
+fn is_unreachable(e: &UiError) -> bool {
+    match e.kind.as_str() {
+        "dns_failure" | "host_unreachable" | "timeout" | "network_error" | "service_unavailable" => true,
+        "http_status" => {
+            e.detail.get("status").and_then(|s| s.parse::<u16>().ok()).is_some_and(|s| s >= 500 || s == 429)
+        }
+        _ => false,
+    }
+}
+
+/// The refresh could not reach the identity platform: retry later (the saved sign-in is kept);
+/// `cached_until` is when the cached access token expires (or expired), if there is one.
+fn identity_unreachable(cause: UiError, cached_until: Option<DateTime<Utc>>) -> UiError {
+    let host = cause.detail.get("host").cloned().unwrap_or_default();
+    let until = match cached_until {
+        Some(t) => format!(" The cached access token expires at {} and cannot be renewed before then.", t.to_rfc3339()),
+        None => String::new(),
+    };
+    let mut e = UiError::new(
+        "identity_unreachable",
+        Actor::Support,
+        format!("The identity platform ({host}) could not be reached or is unavailable right now ({}), so the access token could not be renewed.{until} The saved sign-in is kept: check the network and try again in a few minutes; if it persists, contact support.", cause.kind),
+    )
+    .with("host", host)
+    .with("cause", &cause.kind)
+    .with("retryable", true);
+    for k in ["status", "retryAfter", "code", "traceId", "correlationId"] {
+        if let Some(v) = cause.detail.get(k) {
+            e = e.with(k, v);
+        }
+    }
+    if let Some(t) = cached_until {
+        e = e.with("expiresAt", t.to_rfc3339());
+    }
+    e
 }
 
 impl Auth {
@@ -141,7 +184,24 @@ impl Auth {
         let k = key.clone();
         let refresh_token =
             self.keychain(move |t| t.get_refresh_token(&k)).await?.ok_or_else(|| not_signed_in(&account.address))?;
-        let client = self.client().await?;
+        // A usable cached token to fall back on (only for callers that need a token now).
+        let fallback =
+            first.as_ref().is_some_and(|t| margin_secs <= REFRESH_MARGIN_SECS && self.left(t) >= MIN_USABLE_SECS);
+        // Unreachable identity platform (discovery or token endpoint): a caller that needs a
+        // token now still gets the cached one while it is usable; otherwise `identity_unreachable`.
+        let offline = |cause: UiError| -> Result<AccessToken, UiError> {
+            let cached = first.clone();
+            if let Some(t) = cached.as_ref().filter(|_| fallback) {
+                tracing::warn!(kind = %cause.kind, "identity platform unreachable; handing out the cached access token");
+                return Ok(t.clone());
+            }
+            Err(identity_unreachable(cause, cached.map(|t| t.expires_at)))
+        };
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) if is_unreachable(&e) => return offline(e),
+            Err(e) => return Err(e),
+        };
         let scopes = MailScopes::for_account(account.receive_protocol);
         match client.refresh_with_retry(&refresh_token, scopes, self.backoff).await {
             Ok(r) => {
@@ -172,6 +232,9 @@ impl Auth {
                 let transient = e.is_transient();
                 let reauth = e.needs_reauthorization();
                 let ui: UiError = e.into();
+                if transient && is_unreachable(&ui) {
+                    return offline(ui);
+                }
                 if !transient {
                     let (a, kind) = (account.address.clone(), ui.kind.clone());
                     let status = if reauth { AccountStatus::NeedsReauth } else { AccountStatus::Error };

@@ -84,5 +84,13 @@ impl Auth {
 }
 
 fn is_transient_kind(kind: &str) -> bool {
-    matches!(kind, "network_error" | "timeout" | "service_unavailable" | "host_unreachable" | "dns_failure")
+    matches!(
+        kind,
+        "network_error"
+            | "timeout"
+            | "service_unavailable"
+            | "host_unreachable"
+            | "dns_failure"
+            | "identity_unreachable"
+    )
 }

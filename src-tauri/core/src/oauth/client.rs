@@ -16,7 +16,7 @@ use oauth2::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::error::{classify, MicrosoftError, OAuthError};
+use super::error::{classify, classify_code_redemption, MicrosoftError, OAuthError};
 use super::flows::{random_token, PendingFlow, PendingFlows, Purpose};
 use super::http::{self, HttpError};
 use super::id_token::{self, Expect};
@@ -336,11 +336,16 @@ impl OAuthClient {
         if flow.client_id != self.settings.client_id {
             return Err(OAuthError::ForeignFlow { what: "client ID" });
         }
-        if let Some(iss) = params.get("iss") {
-            let expected = self.discovery.issuer.replace("{tenantid}", &self.tenant_id);
-            if *iss != expected {
-                return Err(OAuthError::IssuerMismatch { expected, got: iss.clone() });
+        // RFC 9207 (mix-up defence), before anything else of the answer is believed — errors too.
+        let expected_iss = self.discovery.issuer.replace("{tenantid}", &self.tenant_id);
+        match params.get("iss") {
+            Some(iss) if *iss != expected_iss => {
+                return Err(OAuthError::IssuerMismatch { expected: expected_iss, got: iss.clone() });
             }
+            None if self.discovery.authorization_response_iss_parameter_supported => {
+                return Err(OAuthError::IssuerMissing { expected: expected_iss });
+            }
+            _ => {}
         }
         if let Some(error) = params.get("error") {
             let ms = MicrosoftError {
@@ -410,7 +415,7 @@ impl OAuthClient {
             .add_extra_param("scope", scopes.with_offline_access().join(" "))
             .request_async(&self.http)
             .await
-            .map_err(|e| self.token_error(e, *admin_consent_known))?;
+            .map_err(|e| self.token_error(e, Grant::AuthorizationCode { admin_consent_known: *admin_consent_known }))?;
         let tokens = self.tokens(&resp)?;
         let refresh_token = tokens.refresh.ok_or(OAuthError::NoRefreshToken)?;
         let id_token = resp.extra_fields().id_token.as_deref().ok_or(OAuthError::IdTokenMissing)?;
@@ -446,7 +451,7 @@ impl OAuthClient {
             .add_scopes(scopes.with_offline_access().into_iter().map(|s| Scope::new(s.to_owned())))
             .request_async(&self.http)
             .await
-            .map_err(|e| self.token_error(e, true))?;
+            .map_err(|e| self.token_error(e, Grant::RefreshToken))?;
         let tokens = self.tokens(&resp)?;
         let rotated = tokens.refresh.is_some();
         Ok(Refreshed {
@@ -489,10 +494,16 @@ impl OAuthClient {
             .unwrap_or_default()
     }
 
-    fn token_error(&self, e: RequestTokenError<HttpError, MicrosoftError>, admin_consent_known: bool) -> OAuthError {
+    fn token_error(&self, e: RequestTokenError<HttpError, MicrosoftError>, grant: Grant) -> OAuthError {
         match e {
             RequestTokenError::ServerResponse(ms) => {
-                OAuthError::microsoft(classify(&ms, false, admin_consent_known), ms)
+                let kind = match grant {
+                    Grant::AuthorizationCode { admin_consent_known } => {
+                        classify_code_redemption(&ms, admin_consent_known)
+                    }
+                    Grant::RefreshToken => classify(&ms, false, true),
+                };
+                OAuthError::microsoft(kind, ms)
             }
             RequestTokenError::Request(h) => http::to_oauth(h, &self.host()),
             // Never include the body: it may hold tokens.
@@ -574,6 +585,13 @@ impl OAuthClient {
             },
         )
     }
+}
+
+/// What the token request redeemed: its errors mean different things.
+#[derive(Debug, Clone, Copy)]
+enum Grant {
+    AuthorizationCode { admin_consent_known: bool },
+    RefreshToken,
 }
 
 struct Tokens {
@@ -676,6 +694,7 @@ mod tests {
             jwks_uri: format!("{url}/keys"),
             end_session_endpoint: None,
             device_authorization_endpoint: None,
+            authorization_response_iss_parameter_supported: false,
         };
         let settings = OAuthSettings {
             authority: "https://login.microsoftonline.com".into(),

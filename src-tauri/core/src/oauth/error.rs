@@ -125,6 +125,11 @@ pub enum MsKind {
     TenantNotFound,
     /// 54005.
     CodeAlreadyRedeemed,
+    /// The authorization code was refused when redeemed (`invalid_grant`: expired — 70008 —,
+    /// issued for another redirect URI, client or tenant, or by a provider that sends no AADSTS
+    /// code): this sign-in cannot be completed, a new one can. Never "the saved sign-in has
+    /// expired": no saved sign-in was involved.
+    AuthorizationCodeRejected,
     /// 501481 / 50148.
     PkceMismatch,
     /// 70011 / 28000.
@@ -159,6 +164,7 @@ impl MsKind {
             MsKind::SingleTenantOnCommon => "single_tenant_on_common",
             MsKind::TenantNotFound => "tenant_not_found",
             MsKind::CodeAlreadyRedeemed => "code_already_redeemed",
+            MsKind::AuthorizationCodeRejected => "authorization_code_rejected",
             MsKind::PkceMismatch => "pkce_verifier_mismatch",
             MsKind::InvalidScope => "invalid_scope",
             MsKind::InteractionRequired => "interaction_required",
@@ -187,6 +193,7 @@ impl MsKind {
             | MsKind::ReauthorizationRequired
             | MsKind::SignInFrequency
             | MsKind::WrongOrganizationAccount
+            | MsKind::AuthorizationCodeRejected
             | MsKind::InteractionRequired => Actor::User,
             MsKind::CodeAlreadyRedeemed
             | MsKind::PkceMismatch
@@ -217,6 +224,7 @@ impl MsKind {
             MsKind::WrongOrganizationAccount => "The account used does not belong to the configured organization. Sign in with an account of the organization.",
             MsKind::SingleTenantOnCommon => "The app is single-tenant and cannot be used with 'common'. Use the organization's tenant ID or domain in step 1.",
             MsKind::TenantNotFound => "The tenant was not found (AADSTS90002). Check the tenant ID or domain in step 1.",
+            MsKind::AuthorizationCodeRejected => "The sign-in could not be completed: the identity platform refused its authorization code (it had expired, was already used, or did not belong to this sign-in). Nothing was stored; start the sign-in again and finish it in the browser without a long pause.",
             MsKind::CodeAlreadyRedeemed => "The authorization code had already been used (AADSTS54005). This is a bug in the app: sign in again and report it with the trace ID.",
             MsKind::PkceMismatch => "The PKCE verifier did not match (AADSTS501481). This is a bug in the app: sign in again and report it with the trace ID.",
             MsKind::InvalidScope => "Microsoft rejected the requested scopes (AADSTS70011/28000). This is a bug in the app: report it with the trace ID.",
@@ -277,6 +285,19 @@ pub fn classify(e: &MicrosoftError, by_admin: bool, admin_consent_known: bool) -
     }
 }
 
+/// Maps an error of the token endpoint answering an authorization-code redemption. The refresh
+/// reading of `invalid_grant` ("the saved sign-in has expired or was revoked") is wrong here: what
+/// was refused is this sign-in's code, so every `invalid_grant` that [`classify`] would call
+/// [`MsKind::ReauthorizationRequired`] (70008 = the code expired, 70000, 500112, 700005, 9002313,
+/// or no AADSTS code at all) is [`MsKind::AuthorizationCodeRejected`]. Codes with their own meaning
+/// (54005 reused, 501481 verifier, 65001 consent, 50076 MFA, 53003 …) keep it.
+pub fn classify_code_redemption(e: &MicrosoftError, admin_consent_known: bool) -> MsKind {
+    match classify(e, false, admin_consent_known) {
+        MsKind::ReauthorizationRequired => MsKind::AuthorizationCodeRejected,
+        k => k,
+    }
+}
+
 /// Why the network part failed (all transient: the tokens are kept, retry with backoff).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransientKind {
@@ -333,9 +354,15 @@ pub enum OAuthError {
     #[error("the sign-in callback belongs to a sign-in started with other settings ({what} changed). Start again from the app.")]
     ForeignFlow { what: &'static str },
 
-    /// RFC 9207 `iss` in the callback differs from the authority's issuer (mix-up).
-    #[error("the sign-in callback names issuer {got}, not {expected}. Start again from the app.")]
+    /// An answer names another issuer than the authority's (RFC 9207 `iss` of the callback, or
+    /// the id_token's `iss`): a possible mix-up attack. A security refusal, never "retry later".
+    #[error("refused for security: the answer names issuer {got}, but this sign-in was sent to {expected} (a possible mix-up attack, or a misconfigured identity provider). Nothing was stored. Do not retry: tell your administrator, who must check the authority in step 1.")]
     IssuerMismatch { expected: String, got: String },
+
+    /// The provider advertises RFC 9207 (`authorization_response_iss_parameter_supported`) but
+    /// the callback carries no `iss`: it may come from another provider (mix-up).
+    #[error("refused for security: the identity provider {expected} always names itself in its answers (RFC 9207), but this answer does not (a possible mix-up attack). Nothing was stored. Do not retry: tell your administrator.")]
+    IssuerMissing { expected: String },
 
     /// Admin consent callback without `admin_consent=True`.
     #[error("Microsoft did not confirm the admin consent (admin_consent={value}). Run step 3 again.")]
@@ -427,6 +454,7 @@ impl OAuthError {
             OAuthError::CallbackMismatch { .. } => "callback_mismatch",
             OAuthError::ForeignFlow { .. } => "foreign_flow",
             OAuthError::IssuerMismatch { .. } => "issuer_mismatch",
+            OAuthError::IssuerMissing { .. } => "issuer_missing",
             OAuthError::AdminConsentNotGranted { .. } => "admin_consent_not_granted",
             OAuthError::TenantMismatch { .. } => "tenant_mismatch",
             OAuthError::MissingCode => "missing_code",
@@ -453,6 +481,7 @@ impl OAuthError {
             | OAuthError::AdminConsentNotGranted { .. }
             | OAuthError::NoRefreshToken => Actor::Admin,
             OAuthError::TenantMismatch { .. } | OAuthError::AnswerTooLarge { .. } => Actor::Admin,
+            OAuthError::IssuerMismatch { .. } | OAuthError::IssuerMissing { .. } => Actor::Admin,
             OAuthError::CallbackLate { admin: true, .. } => Actor::Admin,
             OAuthError::StateMissing
             | OAuthError::StateUnknown
@@ -465,7 +494,6 @@ impl OAuthError {
             | OAuthError::WrongAccount { .. } => Actor::User,
             OAuthError::InvalidConfig(_)
             | OAuthError::CallbackMalformed(_)
-            | OAuthError::IssuerMismatch { .. }
             | OAuthError::Transient { .. }
             | OAuthError::InvalidTokenResponse(_)
             | OAuthError::IdTokenMissing
@@ -546,6 +574,7 @@ pub const OAUTH_ERROR_KINDS: &[&str] = &[
     "single_tenant_on_common",
     "tenant_not_found",
     "code_already_redeemed",
+    "authorization_code_rejected",
     "pkce_verifier_mismatch",
     "invalid_scope",
     "interaction_required",
@@ -562,6 +591,7 @@ pub const OAUTH_ERROR_KINDS: &[&str] = &[
     "callback_mismatch",
     "foreign_flow",
     "issuer_mismatch",
+    "issuer_missing",
     "admin_consent_not_granted",
     "tenant_mismatch",
     "missing_code",
@@ -626,6 +656,7 @@ impl From<OAuthError> for UiError {
                 ui = ui.with("expected", expected).with("got", got);
             }
             OAuthError::ForeignFlow { what } => ui = ui.with("what", what),
+            OAuthError::IssuerMissing { expected } => ui = ui.with("expected", expected),
             OAuthError::AdminConsentNotGranted { value } => ui = ui.with("value", value),
             OAuthError::Transient { what, host, retry_after, .. } => {
                 ui = ui.with("host", host).with("retryable", true);
@@ -705,6 +736,31 @@ mod tests {
             assert_eq!(ui.detail.get("traceId").map(String::as_str), Some("t-1"));
             assert_eq!(ui.detail.get("correlationId").map(String::as_str), Some("c-1"));
         }
+    }
+
+    /// A refused authorization code is not an expired saved sign-in.
+    #[test]
+    fn code_redemption_errors_are_not_refresh_errors() {
+        let plain = MicrosoftError { error: "invalid_grant".into(), ..Default::default() };
+        for (e, at_redeem, at_refresh) in [
+            (plain.clone(), "authorization_code_rejected", "reauthorization_required"),
+            (ms("invalid_grant", 70008), "authorization_code_rejected", "reauthorization_required"),
+            (ms("invalid_grant", 500112), "authorization_code_rejected", "reauthorization_required"),
+            (ms("invalid_grant", 9002313), "authorization_code_rejected", "reauthorization_required"),
+            (ms("invalid_grant", 54005), "code_already_redeemed", "code_already_redeemed"),
+            (ms("invalid_grant", 501481), "pkce_verifier_mismatch", "pkce_verifier_mismatch"),
+            (ms("invalid_grant", 50076), "mfa_required", "mfa_required"),
+            (ms("invalid_grant", 65001), "consent_required", "consent_required"),
+        ] {
+            let redeem = OAuthError::microsoft(classify_code_redemption(&e, true), e.clone());
+            assert_eq!(redeem.kind(), at_redeem, "{e:?}");
+            assert_eq!(classify(&e, false, true).kind(), at_refresh, "{e:?}");
+            assert!(OAUTH_ERROR_KINDS.contains(&redeem.kind()));
+        }
+        let e = OAuthError::microsoft(classify_code_redemption(&plain, true), plain);
+        assert_eq!(e.actor(), Actor::User);
+        assert!(!e.needs_reauthorization() && !e.is_transient());
+        assert!(e.to_string().contains("start the sign-in again"), "{e}");
     }
 
     #[test]

@@ -95,7 +95,8 @@ pub fn verify(token: &str, jwks: &JwkSet, expect: &Expect<'_>) -> Result<IdClaim
     let tid = c.tid.clone().ok_or_else(|| invalid("claims", "claim tid missing"))?;
     let expected_iss = expect.issuer_template.replace("{tenantid}", &tid);
     if c.iss != expected_iss {
-        return Err(invalid("iss", format!("issuer {} is not {}", c.iss, expected_iss)));
+        // Validly signed by the provider's keys, yet naming another issuer: a possible mix-up.
+        return Err(OAuthError::IssuerMismatch { expected: expected_iss, got: c.iss });
     }
     if c.nonce.as_deref() != Some(expect.nonce) {
         return Err(invalid("nonce", "the nonce is not the one this sign-in sent"));

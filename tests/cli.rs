@@ -433,6 +433,44 @@ fn sign_in_commands_refuse_without_the_keychain_being_needed() {
     assert!(text(&help.stdout).contains("8  the user must act"), "{}", text(&help.stdout));
 }
 
+/// `login` checks the keychain before the browser round trip: with no Secret Service on the bus
+/// (the address points nowhere) it stops with exit 7 and the browser is never started — no
+/// refresh token is issued only to be thrown away.
+#[test]
+fn login_reports_a_missing_keychain_before_opening_the_browser() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let env = SignInEnv::new(&emu);
+    let nowhere = format!("unix:path={}", env.dir.path().join("no-bus").display());
+    let out =
+        env.run_with(&["login", "taro@contoso.example", "--timeout", "5"], &[("DBUS_SESSION_BUS_ADDRESS", &nowhere)]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{err}");
+    assert!(err.contains("error[keychain_"), "{err}");
+    assert!(!err.contains("Opening your browser"), "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(env.browser_log(), "", "the browser was started although the keychain was unavailable");
+    let issued = emu.snapshot();
+    assert!(issued.codes.is_empty() && issued.refresh_tokens.is_empty(), "a code or refresh token was issued");
+}
+
+/// The authority's discovery document now names another tenant than step 1 verified: exit 9
+/// (refused for security), not 4 ("retry later"); no browser.
+#[test]
+fn an_issuer_naming_another_tenant_exits_9() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let env = SignInEnv::new(&emu);
+    let db = rusqlite::Connection::open(env.dir.path().join("exo-setup.sqlite3")).unwrap();
+    db.execute("UPDATE org_settings SET tenant_id = 'bbbbbbbb-cccc-dddd-eeee-ffffffffffff'", []).unwrap();
+    drop(db);
+    let out = env.run(&["login", "taro@contoso.example", "--timeout", "5"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "{err}");
+    assert!(err.contains("error[issuer_mismatch]") && err.contains("refused for security"), "{err}");
+    assert_eq!(env.browser_log(), "");
+    let help = env.run(&["--help"]);
+    assert!(text(&help.stdout).contains("9  refused for security"), "{}", text(&help.stdout));
+}
+
 // ------------------------------------------------------------------------------------------ invitations
 
 const TARO: &str = "taro@contoso.example";

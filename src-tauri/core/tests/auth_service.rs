@@ -965,6 +965,25 @@ async fn foreign_callbacks_are_refused() {
     assert!(e.keychain.entries().names().is_empty());
 }
 
+/// The authority's discovery issuer no longer names the tenant step 1 verified (it answers for
+/// another organization): a security refusal before any browser round trip; nothing stored.
+#[tokio::test]
+async fn a_discovery_issuer_naming_another_tenant_is_a_security_refusal() {
+    let e = env().await;
+    grant_consent(&e).await;
+    e.store.conn().execute("UPDATE org_settings SET tenant_id = ?1", [OTHER_TENANT]).unwrap();
+    let before = snap(&e);
+    let tokens: Arc<dyn TokenStore> = e.keychain.clone();
+    let fresh = Auth::with_flows(e.store.clone(), tokens, PendingFlows::new(Arc::new(e.clock.clone())));
+    let er = fresh.begin_sign_in(TARO, &deep_link()).await.unwrap_err();
+    assert_eq!(er.kind, "issuer_mismatch", "{er:?}");
+    assert_eq!(er.actor, Actor::Admin);
+    assert_eq!(er.detail["expected"], format!("tenant {OTHER_TENANT}"));
+    assert!(er.detail["got"].contains(DEMO_TENANT_ID), "{er:?}");
+    assert!(fresh.snapshot().pending.is_empty());
+    assert_untouched(&before, &snap(&e), &[]);
+}
+
 // =============================================================================================
 // 5. No token in the database files, the payloads or the logs
 

@@ -534,3 +534,60 @@ async fn a_pop_account_asks_for_pop_and_smtp_only() {
         o => panic!("{o:?}"),
     }
 }
+
+/// RFC 9207 against a strict provider: the emulator's own discovery document (which, like
+/// Microsoft's, does not advertise `authorization_response_iss_parameter_supported`) with the flag
+/// added in the test. Then a callback without `iss` is a security refusal, a wrong `iss` too, and
+/// the right one passes. Against the emulator as it is (Microsoft's behaviour) `iss` stays optional.
+#[tokio::test]
+async fn a_provider_advertising_rfc_9207_must_name_itself_in_every_callback() {
+    let e = env().await;
+    consent(&e.emu);
+    assert!(!e.client.discovery().authorization_response_iss_parameter_supported, "Microsoft does not advertise it");
+    let mut doc = e.client.discovery().clone();
+    doc.authorization_response_iss_parameter_supported = true;
+    let strict = OAuthClient::new(
+        OAuthSettings { authority: e.emu.base_url(), tenant: DEMO_TENANT_ID.into(), client_id: DEMO_CLIENT_ID.into() },
+        doc,
+        e.flows.clone(),
+    )
+    .unwrap();
+    let expected_iss = format!("{}/{}/v2.0", e.emu.base_url(), DEMO_TENANT_ID);
+    let callback = || async {
+        let (url, _) = strict.begin_sign_in(&sign_in("taro@contoso.example")).unwrap();
+        browse(url.as_str()).await
+    };
+
+    // The emulator (like Microsoft) sends no `iss`: refused, as a security matter.
+    let cb = callback().await;
+    assert_eq!(param(&cb, "iss"), None);
+    let er = err(strict.complete(&cb).await);
+    assert_eq!(er.kind(), "issuer_missing");
+    assert_eq!(er.actor(), Actor::Admin);
+    assert!(!er.is_transient());
+    let ui = UiError::from(er);
+    assert_eq!(ui.detail["expected"], expected_iss);
+    assert!(ui.message.starts_with("refused for security"), "{}", ui.message);
+    // An error redirect without `iss` is refused the same way (RFC 9207 covers error responses).
+    let cb = callback().await;
+    let denied = with_param(&with_param(&cb, "code", None), "error", Some("access_denied"));
+    assert_eq!(err(strict.complete(&denied).await).kind(), "issuer_missing");
+
+    // Another issuer: a mix-up; a security refusal, not "retry later".
+    let cb = callback().await;
+    let er = err(strict.complete(&with_param(&cb, "iss", Some("https://evil.example/x/v2.0"))).await);
+    assert_eq!(er.kind(), "issuer_mismatch");
+    assert_eq!(er.actor(), Actor::Admin);
+    assert!(!er.is_transient());
+
+    // The right issuer: signed in.
+    let cb = callback().await;
+    match strict.complete(&with_param(&cb, "iss", Some(&expected_iss))).await {
+        Ok(Outcome::SignedIn(s)) => assert_eq!(s.address, "taro@contoso.example"),
+        other => panic!("expected a sign-in, got {other:?}"),
+    }
+    // Without the flag (Microsoft), a callback without `iss` still signs in.
+    let (url, _) = e.client.begin_sign_in(&sign_in("taro@contoso.example")).unwrap();
+    let plain = browse(url.as_str()).await;
+    assert!(matches!(e.client.complete(&plain).await, Ok(Outcome::SignedIn(_))));
+}

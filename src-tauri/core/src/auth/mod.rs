@@ -202,11 +202,16 @@ impl Auth {
     }
 
     /// Step 4: starts the sign-in of a registered mailbox (`login_hint` = the address).
+    ///
+    /// The keychain is checked (a probe write) before the URL is made: a locked or missing
+    /// keychain is reported before any browser round trip, not after Microsoft issued a refresh
+    /// token that could not be kept.
     pub async fn begin_sign_in(&self, address: &str, redirect_uri: &str) -> Result<(FlowStarted, Url), UiError> {
         self.org_under_policy().await?;
         let client = self.client().await?;
         let address = address.to_owned();
         let target = self.db(move |s| records::sign_in_target(s, &address)).await?;
+        self.keychain(|t| t.check_writable()).await?;
         let (url, state) = client.begin_sign_in(&SignInRequest {
             address: target.account.address.clone(),
             aliases: Vec::new(),

@@ -177,7 +177,17 @@ pub trait TokenStore: Send + Sync {
         self.delete_access_token(account)?;
         self.delete_refresh_token(account)
     }
+
+    /// Can a sign-in be stored now? Checked before a browser round trip, so that a locked or
+    /// missing keychain is reported before Microsoft issues a refresh token that could not be
+    /// kept. Writes and removes a probe entry: a read alone does not reveal a locked keychain.
+    fn check_writable(&self) -> Result<(), KeychainError> {
+        Ok(())
+    }
 }
+
+/// The entry [`TokenStore::check_writable`] writes and removes at once.
+pub const PROBE_ENTRY: &str = "exo-setup.probe";
 
 /// One store of raw keychain entries (name → string) under one service name: what a platform
 /// keychain offers. [`Keychain`] builds the size splitting and the token layout on top.
@@ -272,6 +282,11 @@ impl<E: EntryStore> Keychain<E> {
 impl<E: EntryStore> TokenStore for Keychain<E> {
     fn service(&self) -> &str {
         self.inner.entries.service()
+    }
+
+    fn check_writable(&self) -> Result<(), KeychainError> {
+        self.inner.entries.set(PROBE_ENTRY, "probe")?;
+        self.inner.entries.delete(PROBE_ENTRY).map(|_| ())
     }
 
     fn get_refresh_token(&self, account: &AccountKey) -> Result<Option<Secret>, KeychainError> {

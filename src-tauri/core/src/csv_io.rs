@@ -6,6 +6,12 @@
 //! reported with its line, column and reason, and nothing is written unless the admin chose
 //! "valid rows only" — then the valid rows go in one transaction and the rest are listed.
 //! Preview and import run the same checks, so the preview never promises what import refuses.
+//!
+//! Nothing is lost without a word: every row read is either valid or reported (a malformed
+//! record too — a wrong number of fields, bytes that are not text, every line an unclosed quote
+//! swallowed), and the counts are of rows, so rows read = rows imported + rows reported. The
+//! file is read as a stream ([`stream`]) with limits on rows and on each record, never whole.
+//! Every CSV the app writes goes through [`formula_safe_cell`], which the importer undoes.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

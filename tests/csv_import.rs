@@ -310,3 +310,16 @@ fn export_neutralises_formulas_and_imports_back_unchanged() {
     let p = csv_io::preview(&t.store, &bytes).unwrap();
     assert_eq!((p.unchanged, p.errors.len()), (2, 0), "{:?}", p.errors);
 }
+
+#[test]
+fn bytes_from_memory_are_bounded_before_parsing() {
+    let t = store_with_exchange_on();
+    let mut big = b"login_name,mail_address\n".to_vec();
+    big.resize(csv_io::MAX_IN_MEMORY_BYTES + 1, b'a');
+    for e in [
+        csv_io::preview(&t.store, &big).unwrap_err(),
+        csv_io::import(&t.store, &big, ImportMode::ValidRowsOnly).unwrap_err(),
+    ] {
+        assert_eq!((e.kind.as_str(), e.detail["limit"].as_str()), ("csv_too_large", "64 MB"));
+    }
+}

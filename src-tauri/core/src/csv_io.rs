@@ -42,6 +42,7 @@ pub const CSV_ERROR_KINDS: &[&str] = &[
     "csv_too_many_rows",
     "csv_record_too_long",
     "csv_encoding_export",
+    "csv_too_large",
     "text_unsafe_character",
     "file_unreadable",
     "storage",
@@ -55,6 +56,9 @@ pub const MAX_LINES: u64 = 1_048_576;
 /// Longest record (one row, or the lines an unclosed quote swallows): 6 fields of at most 256
 /// characters are far below it.
 pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
+/// Largest CSV taken whole from memory ([`preview`], [`import`]): the wizard's web view reads the
+/// file before Rust sees it, so there the bound has to be in bytes. Far above 200,000 real rows.
+pub const MAX_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
 /// Rows shown in a preview.
 pub const PREVIEW_ROWS: usize = 500;
 /// The CSV parser's read-ahead, allowed on top of [`MAX_RECORD_BYTES`].
@@ -542,7 +546,20 @@ fn field_errors(
 
 /// Reads a CSV and tells what importing it would do, without writing anything.
 pub fn preview(store: &Store, bytes: &[u8]) -> Result<ImportPreview, UiError> {
-    preview_from(store, bytes)
+    preview_from(store, in_memory(bytes)?)
+}
+
+fn in_memory(bytes: &[u8]) -> Result<&[u8], UiError> {
+    if bytes.len() <= MAX_IN_MEMORY_BYTES {
+        return Ok(bytes);
+    }
+    let limit = format!("{} MB", MAX_IN_MEMORY_BYTES / 1024 / 1024);
+    Err(UiError::new(
+        "csv_too_large",
+        Actor::Admin,
+        format!("The file is larger than {limit}; nothing was read. Split it into several files."),
+    )
+    .with("limit", limit))
 }
 
 /// [`preview`] of a stream (a file opened by the caller), read once and never whole.
@@ -580,7 +597,7 @@ pub fn preview_from(store: &Store, input: impl Read) -> Result<ImportPreview, Ui
 /// (`csv_rejected`) and nothing is written; with [`ImportMode::ValidRowsOnly`] the valid rows are
 /// written in one transaction and the bad ones are returned.
 pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOutcome, UiError> {
-    import_from(store, bytes, mode)
+    import_from(store, in_memory(bytes)?, mode)
 }
 
 /// [`import`] of a stream (a file opened by the caller), read once and never whole.

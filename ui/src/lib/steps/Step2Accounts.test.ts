@@ -244,6 +244,20 @@ describe('step 2: mail accounts', () => {
     expect(call?.options).toEqual({ headers: { 'x-import-mode': 'valid_rows_only' } });
   });
 
+  it('refuses a file larger than the limit without reading it', async () => {
+    const { calls } = await openStep2({ preview_csv_import: () => preview });
+    const input = document.getElementById('csv-file') as HTMLInputElement;
+    const file = new File([new Uint8Array([0x61])], 'huge.csv', { type: 'text/csv' });
+    Object.defineProperty(file, 'size', { value: 3 * 1024 * 1024 * 1024 });
+    file.arrayBuffer = () => Promise.reject(new Error('must not be read'));
+    Object.defineProperty(input, 'files', { value: [file], configurable: true });
+    await fireEvent.change(input);
+    const alert = await screen.findByTestId('error');
+    expect(alert.getAttribute('data-kind')).toBe('csv_too_large');
+    expect(alert.textContent).toContain('64 MB');
+    expect(lastCall(calls, 'preview_csv_import')).toBeUndefined();
+  });
+
   it('reports an all-or-nothing rejection and imports nothing', async () => {
     const { calls } = await openStep2({
       preview_csv_import: () => preview,

@@ -28,6 +28,11 @@
 //!   their badges and the authority editable and pre-filled; an invitation of another tenant is
 //!   `invite_other_tenant`, one of the policy's tenant opens.
 //!
+//! - `h`: a hostile invitation — the emulator's genuine tenant and app, but a fake mail server of the sender's
+//!   (a TCP listener on 127.0.0.1 recording what it receives): pasted, it is `invite_mail_host_not_allowed` naming
+//!   the host, nothing is stored, and the fake server receives no connection at all (so no token). In `e`, B's
+//!   managed policy lists the Dovecot's host in `allowedMailHosts` (what IT does for its own servers).
+//!
 //! Selectors are the UI contract of issue 6 (`data-testid=…`); screenshots go to `target/e2e-screenshots/<test>/`,
 //! a failed wait saves `NN-FAILED.png` and puts the page text in the error.
 
@@ -171,6 +176,29 @@ fn contoso_invitation(authority: &str) -> String {
         display_name: TARO_NAME.into(),
         receive_protocol: ReceiveProtocol::Imap,
         endpoints: None,
+    })
+}
+
+/// A hostile invitation: the emulator's genuine tenant and app, but mail servers of the sender's own (`host:port`),
+/// which would receive the XOAUTH2 token after a real sign-in.
+fn hostile_invitation(authority: &str, host: &str, port: u16) -> String {
+    let ep = |security| Endpoint { host: host.into(), port, security };
+    invite::link(&Invitation {
+        organization_name: ORG_NAME.into(),
+        authority: authority.into(),
+        tenant: TENANT.into(),
+        tenant_id: DEMO_TENANT_ID.into(),
+        client_id: DEMO_CLIENT_ID.into(),
+        redirect_mode: RedirectMode::DeepLink,
+        address: TARO.into(),
+        login_name: "taro".into(),
+        display_name: TARO_NAME.into(),
+        receive_protocol: ReceiveProtocol::Imap,
+        endpoints: Some(ServerEndpoints {
+            imap: ep(Security::Plain),
+            pop3: ep(Security::Plain),
+            smtp: ep(Security::Plain),
+        }),
     })
 }
 
@@ -430,8 +458,17 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     // ---- profile B: another data directory, keychain service and desktop home; it trusts the Dovecot's test CA
     let home = DesktopHome::new(TEST)?;
     let service = unique_service(TEST);
-    let ca: Vec<(&str, OsString)> = dc.iter().map(|d| ("EXO_SETUP_CA_FILE", d.ca_file().into_os_string())).collect();
-    let env = profile_env(TEST, &home, &service, &ca);
+    let mut extra: Vec<(&str, OsString)> =
+        dc.iter().map(|d| ("EXO_SETUP_CA_FILE", d.ca_file().into_os_string())).collect();
+    // The Dovecot is no Microsoft cloud's mail server: B's IT allows its host, as it would its own gateway.
+    let policy_dir = tempfile::Builder::new().prefix("exo-e2e-policy-").tempdir()?;
+    if let Some(dc) = &dc {
+        let policy_file = policy_dir.path().join("policy.json");
+        let policy = serde_json::json!({ "version": 1, "allowedMailHosts": [dc.host()] });
+        std::fs::write(&policy_file, serde_json::to_vec_pretty(&policy)?)?;
+        extra.push(("EXO_SETUP_POLICY_FILE", policy_file.into_os_string()));
+    }
+    let env = profile_env(TEST, &home, &service, &extra);
     let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
     if rig.data_dir.path() == admin.path() {
         return Err("profile B must not use the admin's data directory".into());
@@ -576,6 +613,81 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     drop(admin);
     drop(dc);
     eprintln!("[{TEST}] passed in {:?}", t0.elapsed());
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------ h
+
+/// A fake mail server: a TCP listener on 127.0.0.1 that counts connections and keeps every byte it receives.
+struct FakeMailServer {
+    port: u16,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    received: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+async fn fake_mail_server() -> Result<FakeMailServer> {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (c, r) = (connections.clone(), received.clone());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let r = r.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    r.lock().expect("not poisoned").extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+    });
+    Ok(FakeMailServer { port, connections, received })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h_a_hostile_invitation_sends_the_token_nowhere() -> Result {
+    const TEST: &str = "h_invite_hostile_mail_hosts";
+    let emu = Emulator::start(Config::default_demo()).await?;
+    let fake = fake_mail_server().await?;
+    let hostile = hostile_invitation(&emu.base_url(), "127.0.0.1", fake.port);
+
+    let home = DesktopHome::new(TEST)?;
+    let env = profile_env(TEST, &home, &unique_service(TEST), &[]);
+    let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
+    rig.wait("[data-testid=start-admin]").await?;
+    let before = settled_sqlite_bytes(rig.data_dir.path()).await;
+
+    // The invitation names the real tenant but another mail server: refused when opened, naming the host.
+    paste_invitation(&mut rig, &hostile).await?;
+    expect_invitation_error(&mut rig, "invite_mail_host_not_allowed").await?;
+    let shown = text_of(&rig, "[data-testid=invitation-error]").await;
+    if !shown.contains("127.0.0.1") {
+        return Err(rig.failure(&format!("the refusal does not name the mail server 127.0.0.1: {shown:?}")).await);
+    }
+    if rig.exists("[data-testid=invitation-accept]").await {
+        return Err(rig.failure("a hostile invitation offers invitation-accept").await);
+    }
+    rig.scroll_to("[data-testid=invitation-error]").await?;
+    rig.shot("hostile-refused").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if sqlite_bytes(rig.data_dir.path()) != before {
+        return Err(rig.failure("the SQLite file changed after a hostile invitation").await);
+    }
+    if org_row(rig.data_dir.path())?.is_some() {
+        return Err(rig.failure("a hostile invitation stored the organization").await);
+    }
+    rig.finish().await?;
+    // The fake server heard nothing: no connection, so no greeting answered and no AUTH, no token.
+    let connections = fake.connections.load(std::sync::atomic::Ordering::SeqCst);
+    let received = fake.received.lock().expect("not poisoned").clone();
+    assert_eq!(connections, 0, "the hostile invitation's mail server was connected to");
+    assert!(received.is_empty(), "the hostile mail server received {} bytes", received.len());
     Ok(())
 }
 

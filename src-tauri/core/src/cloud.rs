@@ -89,7 +89,7 @@ pub fn mail_hosts_of(authority: &str) -> &'static [&'static str] {
 pub fn describe(authority: &str) -> String {
     match microsoft_cloud(authority) {
         Some(c) => cloud(c).name.to_owned(),
-        None => format!("no known Microsoft cloud ({authority})"),
+        None => "not a known Microsoft cloud".to_owned(),
     }
 }
 

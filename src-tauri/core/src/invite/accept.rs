@@ -5,6 +5,12 @@
 //! a refused invitation changes nothing. Accepting re-checks everything the preview checked
 //! (the policy file may have changed in between), fetches the discovery document like step 1,
 //! and writes settings, endpoints, mailbox and audit entry in one transaction.
+//!
+//! Mail servers an invitation carries are never trusted by themselves: each host must be a mail
+//! host of the authority's Microsoft cloud or listed in the policy's `allowedMailHosts`
+//! ([`crate::audience`]), or the invitation is refused (`invite_mail_host_not_allowed`); the
+//! preview lists every host the mailbox's token would be sent to, and accepting records the
+//! endpoints as from an invitation.
 
 use rusqlite::Connection;
 use serde_json::json;
@@ -130,7 +136,7 @@ fn check_mail_hosts(policy: &Policy, inv: &Invitation, authority: &str) -> Resul
         "invite_mail_host_not_allowed",
         Actor::User,
         format!(
-            "This invitation would send your Microsoft sign-in to the mail server(s) {hosts}, which are not mail servers of {cloud} where it signs in ({authority}), and your organization's IT does not allow them on this computer. Nothing was changed. You did not sign in anywhere. If your administrator really uses {hosts}, ask IT to add them to allowedMailHosts in the managed policy; otherwise the invitation may be forged: tell your administrator."
+            "This invitation would send your Microsoft sign-in to the mail server(s) {hosts}. It signs in at {authority} ({cloud}), and these are not that cloud's mail servers; your organization's IT does not allow them on this computer either. Nothing was changed. You did not sign in anywhere. If your administrator really uses {hosts}, ask IT to add them to allowedMailHosts in the managed policy; otherwise the invitation may be forged: tell your administrator."
         ),
     )
     .with("hosts", hosts)

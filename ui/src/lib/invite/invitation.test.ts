@@ -339,7 +339,7 @@ const KINDS: [string, Record<string, string>, RegExp][] = [
   [
     'invite_mail_host_not_allowed',
     { hosts: 'imap.mail-sync.example, smtp.mail-sync.example', cloud: "Microsoft's worldwide cloud", authority: 'https://login.microsoftonline.com' },
-    /to the mail server\(s\) imap\.mail-sync\.example, smtp\.mail-sync\.example, which are not mail servers of Microsoft's worldwide cloud .*allowedMailHosts.*may be forged/,
+    /to the mail server\(s\) imap\.mail-sync\.example, smtp\.mail-sync\.example\. It signs in at https:\/\/login\.microsoftonline\.com \(Microsoft's worldwide cloud\), and these are not that cloud's mail servers.*allowedMailHosts.*may be forged/,
   ],
   ['invite_replaces_org', { current: 'fabrikam.example', invited: 'contoso.onmicrosoft.com' }, /\(tenant fabrikam\.example\); accepting would replace it with tenant contoso\.onmicrosoft\.com.*Tick the box/],
   ['invite_not_pending', {}, /no longer open.*Open the link or file again/],

@@ -1087,3 +1087,49 @@ fn json_output_spells_out_bidirectional_characters() {
     assert!(list.contains(r"a\u{202e}b\u{1b}"), "{list}");
     assert_no_raw_controls(&list.replace(['\n', '\t'], ""));
 }
+
+/// `accounts list --search` with more matches than one page returns every match and nothing else: the following
+/// pages are asked with the same search as the first.
+#[test]
+fn accounts_list_search_beyond_one_page_returns_only_matches() {
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let on = exo(
+        d,
+        &[
+            "server",
+            "enable",
+            "--tenant",
+            "contoso.example",
+            "--client-id",
+            "11111111-2222-3333-4444-555555555555",
+            "--authority",
+            &emu.base_url(),
+        ],
+    );
+    assert!(on.status.success(), "{}", text(&on.stderr));
+    let matches = 1_100;
+    let mut csv = String::from("login_name,display_name,mail_address\n");
+    for i in 0..matches {
+        csv.push_str(&format!("match{i:04},Match {i},match{i:04}@contoso.example\n"));
+    }
+    for i in 0..50 {
+        csv.push_str(&format!("other{i:02},Other {i},other{i:02}@contoso.example\n"));
+    }
+    let file = d.join("users.csv");
+    std::fs::write(&file, csv).unwrap();
+    let imported = exo(d, &["accounts", "import", file.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", text(&imported.stderr));
+
+    let listed = exo(d, &["accounts", "list", "--search", "match"]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let out = text(&listed.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    let strays: Vec<&&str> = lines.iter().filter(|l| !l.starts_with("match")).collect();
+    assert!(strays.is_empty(), "accounts that do not match the search: {:?}", &strays[..strays.len().min(5)]);
+    assert_eq!(lines.len(), matches, "every match once");
+
+    let json = json_of(d, &["accounts", "list", "--search", "other", "--json"]);
+    assert_eq!(json.as_array().map(Vec::len), Some(50));
+}

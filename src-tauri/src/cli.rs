@@ -22,7 +22,7 @@ use exo_setup_core::bounded::{self, BoundedError};
 use exo_setup_core::csv_io::{self, ExportEncoding};
 use exo_setup_core::keychain::OsKeychain;
 use exo_setup_core::model::{
-    AccountInput, AccountQuery, Endpoint, FlowResult, ImportMode, InvitationPreview, MicrosoftCloud, OrgSettingsInput,
+    AccountInput, Endpoint, FlowResult, ImportMode, InvitationPreview, MicrosoftCloud, OrgSettingsInput,
     ReceiveProtocol, RedirectMode, Security,
 };
 use exo_setup_core::oauth::OAUTH_ERROR_KINDS;
@@ -626,28 +626,7 @@ fn dispatch(store: &Arc<Store>, command: Command) -> Result<u8, UiError> {
             Ok(0)
         }
         Command::Accounts(AccountsCommand::List { search, json }) => {
-            let page =
-                accounts::list(&store.conn(), &AccountQuery { search, status: None, offset: 0, limit: u32::MAX })?;
-            let all = if page.rows.len() as u32 == page.total {
-                page.rows
-            } else {
-                // More than one page: fetch the rest.
-                let mut rows = page.rows;
-                while (rows.len() as u32) < page.total {
-                    let q = AccountQuery {
-                        search: String::new(),
-                        status: None,
-                        offset: rows.len() as u32,
-                        limit: accounts::MAX_PAGE,
-                    };
-                    let next = accounts::list(&store.conn(), &q)?;
-                    if next.rows.is_empty() {
-                        break;
-                    }
-                    rows.extend(next.rows);
-                }
-                rows
-            };
+            let all = accounts::list_all(&store.conn(), &search, None)?;
             if json {
                 return json_out(&all);
             }

@@ -61,6 +61,22 @@ pub fn list(conn: &Connection, q: &AccountQuery) -> Result<AccountPage, UiError>
     Ok(AccountPage { total, offset: q.offset, rows })
 }
 
+/// Every account `list` would show for `search` and `status`, one page after another with the
+/// same filter (what `exo-setup accounts list` prints; the wizard pages through [`list`] itself).
+pub fn list_all(conn: &Connection, search: &str, status: Option<AccountStatus>) -> Result<Vec<AccountRow>, UiError> {
+    let mut q = AccountQuery { search: search.to_owned(), status, offset: 0, limit: MAX_PAGE };
+    let mut rows = Vec::new();
+    loop {
+        let page = list(conn, &q)?;
+        let got = page.rows.len() as u32;
+        rows.extend(page.rows);
+        if got == 0 || rows.len() as u32 >= page.total {
+            return Ok(rows);
+        }
+        q.offset += got;
+    }
+}
+
 /// One account.
 pub fn get(conn: &Connection, id: i64) -> Result<AccountRow, UiError> {
     conn.query_row(&format!("{ROW_SELECT} WHERE a.id = ?1"), [id], row).optional().map_err(sql)?.ok_or_else(|| {

@@ -7,8 +7,11 @@
 //! - (a) the host is one of the mail hosts of the cloud of the organization's authority
 //!   ([`crate::cloud`]), or
 //! - (b) the administrator set the server's endpoints on this computer (step 1,
-//!   `exo-setup server endpoints`, or the app's built-in defaults) — never endpoints that arrived
-//!   in an invitation ([`EndpointsOrigin`], stored per server), or
+//!   `exo-setup server endpoints`) — never endpoints that arrived in an invitation
+//!   ([`EndpointsOrigin`], stored per server), and never the built-in server's untouched defaults:
+//!   those are the worldwide cloud's hosts, which nobody chose, so they pass only by (a) — a token
+//!   of the US Government or China cloud is not sent to the worldwide servers because nobody
+//!   changed them, or
 //! - (c) the host is in the managed policy's `allowedMailHosts` (IT decides).
 //!
 //! [`may_send_token`] is the rule; [`AllowedEndpoint`] can only be made by it, and the code that
@@ -26,13 +29,17 @@ pub enum EndpointsOrigin {
     Local,
     /// Carried by an invitation (never trusted by itself).
     Invitation,
+    /// The built-in server still at the app's worldwide defaults (derived, never stored: see
+    /// [`crate::org::endpoints_origin`]); trusted only where they are the authority's cloud's hosts.
+    BuiltInDefaults,
 }
 
 impl EndpointsOrigin {
     /// The stored value (`mail_servers.endpoints_origin`).
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Local => "local",
+            // Derived from `local` rows; stored as what it is in the table.
+            Self::Local | Self::BuiltInDefaults => "local",
             Self::Invitation => "invitation",
         }
     }
@@ -63,6 +70,8 @@ pub enum Allowance {
 pub struct HostRefused {
     pub host: String,
     pub authority: String,
+    /// Where the refused endpoint came from (the built-in defaults are explained differently).
+    pub origin: EndpointsOrigin,
     /// How messages name the authority's cloud ([`cloud::describe`]).
     pub cloud: String,
 }
@@ -88,7 +97,7 @@ pub fn may_send_token(
     } else if allowed_mail_hosts.iter().any(|h| *h == host) {
         Ok(Allowance::Policy)
     } else {
-        Err(HostRefused { host, authority: authority.to_owned(), cloud: cloud::describe(authority) })
+        Err(HostRefused { host, authority: authority.to_owned(), cloud: cloud::describe(authority), origin })
     }
 }
 
@@ -157,6 +166,17 @@ mod tests {
         assert_eq!(e.cloud, "Microsoft's worldwide cloud");
         let e = may_send_token("imap.evil.example", "http://127.0.0.1:8080", inv, &[]).unwrap_err();
         assert_eq!(e.cloud, "not a known Microsoft cloud");
+    }
+
+    #[test]
+    fn the_untouched_worldwide_defaults_serve_the_worldwide_cloud_only() {
+        let d = EndpointsOrigin::BuiltInDefaults;
+        assert_eq!(may_send_token("outlook.office365.com", WORLDWIDE, d, &[]), Ok(Allowance::Cloud));
+        let e = may_send_token("outlook.office365.com", CHINA, d, &[]).unwrap_err();
+        assert_eq!(e.origin, EndpointsOrigin::BuiltInDefaults);
+        let us = "https://login.microsoftonline.us";
+        assert!(may_send_token("smtp.office365.com", us, d, &[]).is_err());
+        assert_eq!(may_send_token("smtp.office365.com", us, d, &["smtp.office365.com".into()]), Ok(Allowance::Policy));
     }
 
     #[test]

@@ -297,11 +297,19 @@ pub fn set_server_endpoints(
     server(&conn, id)
 }
 
-/// Where server `id`'s endpoints came from (see [`crate::audience`]).
+/// Where server `id`'s endpoints came from (see [`crate::audience`]). The built-in server still at
+/// [`exchange_online_endpoints`] is [`EndpointsOrigin::BuiltInDefaults`]: nobody chose those hosts
+/// for this organization's cloud.
 pub fn endpoints_origin(conn: &Connection, id: i64) -> Result<EndpointsOrigin, UiError> {
     let s: String =
         conn.query_row("SELECT endpoints_origin FROM mail_servers WHERE id = ?1", [id], |r| r.get(0)).map_err(sql)?;
-    Ok(EndpointsOrigin::parse(&s))
+    let origin = EndpointsOrigin::parse(&s);
+    let srv = server(conn, id)?;
+    let d = exchange_online_endpoints();
+    if origin == EndpointsOrigin::Local && srv.builtin && (srv.imap, srv.pop3, srv.smtp) == (d.imap, d.pop3, d.smtp) {
+        return Ok(EndpointsOrigin::BuiltInDefaults);
+    }
+    Ok(origin)
 }
 
 /// Saves a server's endpoints (already checked) and where they came from, with an audit entry,

@@ -256,11 +256,64 @@ async fn the_check_sends_no_token_to_a_host_that_is_not_allowed() {
     assert!(fake.connections.load(Ordering::SeqCst) >= 1);
 }
 
+/// The built-in server's untouched defaults are the worldwide cloud's hosts: nobody chose them for an
+/// organization in another Microsoft cloud, so its token is not sent there (and no connection is tried).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_worldwide_defaults_receive_no_token_of_another_cloud() {
+    let emu = Emulator::start(Config::default_demo()).await.unwrap();
+    emu.set_auto_approve(true);
+    emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP, SMTP]);
+    let inv = invitation(&emu.base_url(), None);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open_in(dir.path()).unwrap());
+    invite::accept(&store, &Policy::default(), &inv, false).await.unwrap();
+    let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
+    let auth = Auth::new(store.clone(), tokens.clone());
+    let (_, url) = auth.begin_sign_in(TARO, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = http.get(url.as_str()).send().await.unwrap();
+    let location = resp.headers().get("location").expect("a redirect").to_str().unwrap().to_owned();
+    let f = auth.complete(&location).await;
+    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
+    assert_eq!(
+        org::endpoints_origin(&store.conn(), org::EXCHANGE_ONLINE_ID).unwrap(),
+        EndpointsOrigin::BuiltInDefaults
+    );
+
+    // The organization is in the China cloud (as if step 1 had named its authority), the servers untouched.
+    store.conn().execute("UPDATE org_settings SET authority = 'https://login.partner.microsoftonline.cn'", []).unwrap();
+    let opts = CheckOptions { timeouts: Timeouts::all(Duration::from_secs(2)), extra_root_pem: None };
+    let report = check_account(&auth, TARO, &opts).await.unwrap();
+    assert!(!report.verified);
+    for c in &report.checks {
+        let e = c.error.as_ref().expect("refused");
+        assert_eq!((e.kind.as_str(), e.actor), ("mail_host_other_cloud", exo_setup_core::Actor::Admin), "{c:?}");
+        assert_eq!(c.duration_ms, 0, "no connection was tried: {c:?}");
+        assert!(e.message.contains("server endpoints"), "{}", e.message);
+    }
+
+    // The worldwide defaults are judged as the defaults even when set again here; another host set here is the
+    // administrator's choice.
+    let d = org::exchange_online_endpoints();
+    org::set_server_endpoints(&store, org::EXCHANGE_ONLINE_ID, &d.imap, &d.pop3, &d.smtp).unwrap();
+    assert_eq!(
+        org::endpoints_origin(&store.conn(), org::EXCHANGE_ONLINE_ID).unwrap(),
+        EndpointsOrigin::BuiltInDefaults
+    );
+    let mine = ep("127.0.0.1", 1, Security::Plain);
+    org::set_server_endpoints(&store, org::EXCHANGE_ONLINE_ID, &mine, &mine, &mine).unwrap();
+    assert_eq!(org::endpoints_origin(&store.conn(), org::EXCHANGE_ONLINE_ID).unwrap(), EndpointsOrigin::Local);
+}
+
 #[test]
 fn endpoints_set_on_this_computer_are_local_again() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open_in(dir.path()).unwrap();
-    assert_eq!(org::endpoints_origin(&store.conn(), 1).unwrap(), EndpointsOrigin::Local, "the built-in defaults");
+    assert_eq!(
+        org::endpoints_origin(&store.conn(), 1).unwrap(),
+        EndpointsOrigin::BuiltInDefaults,
+        "the built-in defaults"
+    );
     store.conn().execute("UPDATE mail_servers SET endpoints_origin = 'invitation' WHERE id = 1", []).unwrap();
     let e = foreign_endpoints();
     org::set_server_endpoints(&store, 1, &e.imap, &e.pop3, &e.smtp).unwrap();

@@ -32,6 +32,7 @@ pub const MAILCHECK_ERROR_KINDS: &[&str] = &[
     "mail_protocol_error",
     "mail_plain_not_allowed",
     "mail_host_not_allowed",
+    "mail_host_other_cloud",
 ];
 
 /// A step of a dialogue (where a timeout or a closed connection happened).
@@ -133,6 +134,10 @@ pub enum MailCheckError {
     /// The host may not receive this mailbox's token ([`crate::audience`]); nothing connected.
     #[error("the token of {authority} ({cloud}) may not be sent to this host")]
     HostNotAllowed { cloud: String, authority: String },
+    /// The built-in server still names the worldwide cloud's hosts, but the organization signs in
+    /// at another cloud; nothing connected.
+    #[error("the token of {authority} ({cloud}) is not sent to the worldwide cloud's mail servers")]
+    HostOfAnotherCloud { cloud: String, authority: String },
 }
 
 /// Longest reply text kept in an error.
@@ -196,6 +201,7 @@ impl MailCheckError {
             Self::Protocol { .. } => "mail_protocol_error",
             Self::PlainNotAllowed => "mail_plain_not_allowed",
             Self::HostNotAllowed { .. } => "mail_host_not_allowed",
+            Self::HostOfAnotherCloud { .. } => "mail_host_other_cloud",
         }
     }
 
@@ -209,7 +215,8 @@ impl MailCheckError {
             | Self::Tls { .. }
             | Self::Protocol { .. }
             | Self::PlainNotAllowed
-            | Self::HostNotAllowed { .. } => Actor::Admin,
+            | Self::HostNotAllowed { .. }
+            | Self::HostOfAnotherCloud { .. } => Actor::Admin,
             Self::Xoauth2Malformed { .. }
             | Self::Dns { .. }
             | Self::ConnectionRefused
@@ -328,6 +335,13 @@ impl MailCheckError {
                  computer, or IT adds it to allowedMailHosts in the managed policy. If nobody expected it, the \
                  invitation may have been forged: tell your administrator."
             ),
+            Self::HostOfAnotherCloud { cloud, authority } => format!(
+                "exo-setup did not send the access token of {address} to {host} ({p}), and nothing connected to \
+                 {server}: {address} signs in at {authority} ({cloud}), but the Exchange Online server still names \
+                 the worldwide cloud's mail servers, which are not that cloud's. The administrator sets that \
+                 cloud's IMAP, POP3 and SMTP servers for Exchange Online in step 1 (or `exo-setup server \
+                 endpoints`) on this computer."
+            ),
         };
         let mut e = UiError::new(self.kind(), self.actor(), message)
             .with("protocol", p)
@@ -357,7 +371,9 @@ impl MailCheckError {
             }
             Self::CommandFailed { command, reply } => e = e.with("command", command).with("reply", reply),
             Self::Protocol { step, reply } => e = e.with("step", step.as_str()).with("reply", reply),
-            Self::HostNotAllowed { cloud, authority } => e = e.with("cloud", cloud).with("authority", authority),
+            Self::HostNotAllowed { cloud, authority } | Self::HostOfAnotherCloud { cloud, authority } => {
+                e = e.with("cloud", cloud).with("authority", authority)
+            }
             Self::ConnectionRefused | Self::PlainNotAllowed => {}
         }
         e
@@ -403,6 +419,7 @@ mod tests {
             MailCheckError::Protocol { step: Step::Greeting, reply: "a".into() },
             MailCheckError::PlainNotAllowed,
             MailCheckError::HostNotAllowed { cloud: "c".into(), authority: "https://a".into() },
+            MailCheckError::HostOfAnotherCloud { cloud: "c".into(), authority: "https://a".into() },
         ];
         assert_eq!(all.len(), MAILCHECK_ERROR_KINDS.len());
         for e in &all {

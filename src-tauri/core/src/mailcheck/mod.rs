@@ -242,8 +242,12 @@ pub async fn check_smtp(
 fn refused(protocol: MailProtocol, endpoint: &Endpoint, address: &str, why: HostRefused) -> ProtocolCheck {
     let server = format!("{}:{}", endpoint.host, endpoint.port);
     tracing::warn!(protocol = protocol.as_str(), %server, authority = %why.authority, "token not sent: host not allowed");
-    let error = MailCheckError::HostNotAllowed { cloud: why.cloud, authority: why.authority }
-        .to_ui(protocol, endpoint, address);
+    let error = if why.origin == crate::audience::EndpointsOrigin::BuiltInDefaults {
+        MailCheckError::HostOfAnotherCloud { cloud: why.cloud, authority: why.authority }
+    } else {
+        MailCheckError::HostNotAllowed { cloud: why.cloud, authority: why.authority }
+    }
+    .to_ui(protocol, endpoint, address);
     ProtocolCheck { protocol, server, security: endpoint.security, ok: false, error: Some(error), duration_ms: 0 }
 }
 

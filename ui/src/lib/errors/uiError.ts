@@ -128,6 +128,7 @@ export const ERROR_KINDS = [
   'mail_protocol_error',
   'mail_plain_not_allowed',
   'mail_host_not_allowed',
+  'mail_host_other_cloud',
   // invitations (opening one on the user's computer)
   'invite_malformed',
   'invite_too_large',

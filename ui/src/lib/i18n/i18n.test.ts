@@ -18,7 +18,7 @@ describe('message catalogue', () => {
   });
 
   it('lists every kind of the connection check', () => {
-    expect(MAIL_CHECK_KINDS).toHaveLength(19);
+    expect(MAIL_CHECK_KINDS).toHaveLength(20);
     expect(MAIL_CHECK_KINDS).toContain('mail_host_not_allowed');
     expect(MAIL_CHECK_KINDS).toContain('mail_smtp_auth_disabled');
   });

@@ -71,3 +71,11 @@ fn kept_crashes_stay_fixed() {
     }
     assert!(failures.is_empty(), "regressions are back:\n{}", failures.join("\n"));
 }
+
+/// The socket targets return without testing anything when no loopback port can be had (the
+/// machine's limit, not the input's): make that visible here rather than a silent pass.
+#[test]
+fn a_loopback_port_can_be_had_for_the_socket_targets() {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0));
+    assert!(listener.is_ok(), "no loopback port: loopback_request and mail_replies replayed nothing ({listener:?})");
+}

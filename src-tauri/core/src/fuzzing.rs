@@ -22,8 +22,11 @@ use crate::mailcheck::{CheckOptions, Timeouts};
 use crate::model::{Endpoint, Security};
 use crate::UiError;
 
+/// A target's entry point: arbitrary bytes in, never a panic.
+pub type Entry = fn(&[u8]);
+
 /// Every target: its name (the directory of its corpus) and its entry point.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("invitation", invitation),
     ("policy", policy),
     ("csv_preview", csv_preview),

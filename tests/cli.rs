@@ -1093,22 +1093,8 @@ fn json_output_spells_out_bidirectional_characters() {
 #[test]
 fn accounts_list_search_beyond_one_page_returns_only_matches() {
     let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = admin_store(&emu, "contoso.example", DEMO_CLIENT_ID, "Contoso", &[]);
     let d = dir.path();
-    let on = exo(
-        d,
-        &[
-            "server",
-            "enable",
-            "--tenant",
-            "contoso.example",
-            "--client-id",
-            "11111111-2222-3333-4444-555555555555",
-            "--authority",
-            &emu.base_url(),
-        ],
-    );
-    assert!(on.status.success(), "{}", text(&on.stderr));
     let matches = 1_100;
     let mut csv = String::from("login_name,display_name,mail_address\n");
     for i in 0..matches {

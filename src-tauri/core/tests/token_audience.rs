@@ -162,6 +162,19 @@ async fn hosts_the_policy_allows_are_accepted_and_stored_as_from_an_invitation()
     assert_eq!(org::endpoints_origin(&user.conn(), s.id).unwrap(), EndpointsOrigin::Invitation);
 }
 
+/// Taro signed in through the emulator (auto-approved, deep-link redirect), tokens in memory.
+async fn signed_in_as_taro(store: &Arc<Store>) -> (Auth, Arc<dyn TokenStore>) {
+    let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
+    let auth = Auth::new(store.clone(), tokens.clone());
+    let (_, url) = auth.begin_sign_in(TARO, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let resp = http.get(url.as_str()).send().await.unwrap();
+    let location = resp.headers().get("location").expect("a redirect").to_str().unwrap().to_owned();
+    let f = auth.complete(&location).await;
+    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
+    (auth, tokens)
+}
+
 /// A mail server that records every connection and every byte, and answers nothing.
 struct Listener {
     port: u16,
@@ -210,14 +223,7 @@ async fn the_check_sends_no_token_to_a_host_that_is_not_allowed() {
     // Accepted while IT allowed 127.0.0.1…
     let allowing = policy_json(r#"{"version": 1, "allowedMailHosts": ["127.0.0.1"]}"#);
     invite::accept(&store, &allowing, &inv, false).await.unwrap();
-    let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
-    let auth = Auth::new(store.clone(), tokens.clone());
-    let (_, url) = auth.begin_sign_in(TARO, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = http.get(url.as_str()).send().await.unwrap();
-    let location = resp.headers().get("location").expect("a redirect").to_str().unwrap().to_owned();
-    let f = auth.complete(&location).await;
-    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
+    let (_, tokens) = signed_in_as_taro(&store).await;
 
     // …and IT has since removed it from the policy: the check opens no connection.
     let opts = CheckOptions { timeouts: Timeouts::all(Duration::from_secs(2)), extra_root_pem: None };
@@ -267,14 +273,7 @@ async fn the_worldwide_defaults_receive_no_token_of_another_cloud() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open_in(dir.path()).unwrap());
     invite::accept(&store, &Policy::default(), &inv, false).await.unwrap();
-    let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
-    let auth = Auth::new(store.clone(), tokens.clone());
-    let (_, url) = auth.begin_sign_in(TARO, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = http.get(url.as_str()).send().await.unwrap();
-    let location = resp.headers().get("location").expect("a redirect").to_str().unwrap().to_owned();
-    let f = auth.complete(&location).await;
-    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
+    let (auth, _) = signed_in_as_taro(&store).await;
     assert_eq!(
         org::endpoints_origin(&store.conn(), org::EXCHANGE_ONLINE_ID).unwrap(),
         EndpointsOrigin::BuiltInDefaults

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Token helper speed (issue 5): `exo-setup token <address>` with a cached, valid access token — what mutt, msmtp
+# Token helper speed: `exo-setup token <address>` with a cached, valid access token — what mutt, msmtp
 # and isync run on every connection — against `secret-tool lookup` of the same keychain item, median of N
 # alternating runs (EXO_BENCH_RUNS, default 15). Target: ratio <= 1.5.
 # Set-up, all local: the emulator of Microsoft's identity platform, step 1 and 2 with the CLI, admin consent and a
@@ -14,7 +14,7 @@ TARGET_DIR="$(exo_target_dir "$ROOT")"
 CLI="${EXO_SETUP_CLI:-$TARGET_DIR/debug/exo-setup}"
 EMU="$TARGET_DIR/debug/entra-emulator"
 RUNS="${EXO_BENCH_RUNS:-15}"
-for b in "$CLI" "$EMU"; do [ -x "$b" ] || exo_die "$b missing (cargo build --bin exo-setup -p entra-emulator)"; done
+for b in "$CLI" "$EMU"; do [ -x "$b" ] || exo_die "$b missing (cargo build -p exo-setup-cli -p entra-emulator)"; done
 command -v secret-tool >/dev/null || exo_die "secret-tool missing (apt install libsecret-tools)"
 
 work="$(mktemp -d)"

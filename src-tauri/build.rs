@@ -1,41 +1,25 @@
-//! Tauri build script. The app's commands are listed here so that tauri-build generates one
-//! permission per command; `capabilities/main.json` then allows exactly those for the main window
-//! and nothing else (no filesystem, shell or HTTP access from the web view).
+//! Tauri build script. tauri-build generates one permission per command of the app's one command
+//! list (`src/commands/list.rs`); `capabilities/main.json` then allows exactly those for the main
+//! window and nothing else (no filesystem, shell or HTTP access from the web view).
+
+include!("src/commands/list.rs");
+
+/// The command names as strings, for `AppManifest::commands`.
+macro_rules! command_names {
+    ($($command:ident),* $(,)?) => {
+        &[$(stringify!($command)),*]
+    };
+}
+
 fn main() {
     // Without this, edited capability files are silently ignored by incremental builds.
     println!("cargo:rerun-if-changed=src-tauri/capabilities");
+    println!("cargo:rerun-if-changed=src-tauri/src/commands/list.rs");
+    let commands: &[&str] = with_app_commands!(command_names);
     tauri_build::try_build(
-        tauri_build::Attributes::new().capabilities_path_pattern("./src-tauri/capabilities/**/*").app_manifest(
-            tauri_build::AppManifest::new().commands(&[
-                "app_info",
-                "ui_ready",
-                "setup_overview",
-                "save_exchange_online",
-                "set_server_enabled",
-                "list_accounts",
-                "add_account",
-                "update_account",
-                "delete_account",
-                "preview_csv_import",
-                "import_csv",
-                "export_csv",
-                "begin_admin_consent",
-                "begin_sign_in",
-                "cancel_flow",
-                "flow_snapshot",
-                "sign_out",
-                "check_account",
-                "create_invitations",
-                "save_invitation_files",
-                "save_invitations_csv",
-                "open_invitation_text",
-                "open_invitation_file",
-                "accept_invitation",
-                "discard_invitation",
-                "last_opened_invitation",
-                "managed_policy",
-            ]),
-        ),
+        tauri_build::Attributes::new()
+            .capabilities_path_pattern("./src-tauri/capabilities/**/*")
+            .app_manifest(tauri_build::AppManifest::new().commands(commands)),
     )
     .expect("tauri-build");
 }

@@ -9,7 +9,8 @@ fn both_binaries_run_with_no_core_size() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
-    for bin in [env!("CARGO_BIN_EXE_exo-setup"), env!("CARGO_BIN_EXE_exo-setup-gui")] {
+    for bin in [cli_binary(), env!("CARGO_BIN_EXE_exo-setup-gui").to_owned()] {
+        let bin = bin.as_str();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         assert!(Command::new("mkfifo").arg(&log).status().unwrap().success());
@@ -44,4 +45,14 @@ fn both_binaries_run_with_no_core_size() {
         let _ = child.wait();
         assert_eq!(seen.split_whitespace().nth(4), Some("0"), "{bin}: {seen}");
     }
+}
+
+/// `exo-setup`, built by the CLI package (`src-tauri/cli`) next to this package's binaries
+/// (`cargo test --workspace` builds both before running any test).
+#[cfg(target_os = "linux")]
+fn cli_binary() -> String {
+    let name = if cfg!(windows) { "exo-setup.exe" } else { "exo-setup" };
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_exo-setup-gui")).with_file_name(name);
+    assert!(path.exists(), "{} is missing: build the CLI first (cargo build -p exo-setup-cli)", path.display());
+    path.display().to_string()
 }

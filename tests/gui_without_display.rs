@@ -8,7 +8,8 @@ use std::process::Command;
 #[test]
 fn without_a_display_the_wizard_explains_in_both_languages_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    for bin in [env!("CARGO_BIN_EXE_exo-setup-gui"), env!("CARGO_BIN_EXE_exo-setup")] {
+    for bin in [env!("CARGO_BIN_EXE_exo-setup-gui").to_owned(), cli_binary()] {
+        let bin = bin.as_str();
         let out = Command::new(bin)
             .arg("--data-dir")
             .arg(dir.path().join("data"))
@@ -24,4 +25,14 @@ fn without_a_display_the_wizard_explains_in_both_languages_and_exits_non_zero() 
         assert!(!stderr.contains("panicked"), "{bin}: {stderr}");
         assert!(!dir.path().join("data").exists(), "{bin}: nothing is created");
     }
+}
+
+/// `exo-setup`, built by the CLI package (`src-tauri/cli`) next to this package's binaries
+/// (`cargo test --workspace` builds both before running any test).
+#[cfg(all(unix, not(target_os = "macos")))]
+fn cli_binary() -> String {
+    let name = if cfg!(windows) { "exo-setup.exe" } else { "exo-setup" };
+    let path = std::path::Path::new(env!("CARGO_BIN_EXE_exo-setup-gui")).with_file_name(name);
+    assert!(path.exists(), "{} is missing: build the CLI first (cargo build -p exo-setup-cli)", path.display());
+    path.display().to_string()
 }

@@ -12,12 +12,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use exo_setup_core::auth::loopback::{self, LoopbackListener};
-use exo_setup_core::auth::{browser, Auth};
+use exo_setup_core::auth::{Auth, Purpose};
 use exo_setup_core::bounded;
 use exo_setup_core::identity;
 use exo_setup_core::mailcheck::{self, CheckOptions, MailCheckReport};
-use exo_setup_core::model::{FlowFinished, FlowResult, FlowStarted, RedirectMode};
+use exo_setup_core::model::{FlowFinished, FlowResult, FlowStarted};
 use exo_setup_core::oauth::FLOW_TTL;
 use exo_setup_core::UiError;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -97,7 +96,7 @@ pub fn emit_finished<R: Runtime>(app: &AppHandle<R>, finished: &FlowFinished) {
 /// is logged and ignored.
 pub fn handle_deep_link<R: Runtime>(app: &AppHandle<R>, auth: &Arc<Auth>, url: &Url) {
     if exo_setup_core::invite::is_invitation_url(url) {
-        crate::invitations::open_and_announce(app, crate::invitations::Source::Text(url.to_string()));
+        crate::invitations::open_and_announce(app, exo_setup_core::invite::Source::Text(url.to_string()));
         return;
     }
     let callback = identity::deep_link_redirect_uri();
@@ -116,36 +115,19 @@ pub fn handle_deep_link<R: Runtime>(app: &AppHandle<R>, auth: &Arc<Auth>, url: &
     });
 }
 
-/// Starts a flow the way step 1 chose (deep link or loopback), opens the system browser and
-/// returns what the UI shows while waiting.
-pub async fn start<R: Runtime, F, Fut>(app: &AppHandle<R>, auth: &Arc<Auth>, begin: F) -> Result<FlowStarted, UiError>
-where
-    F: FnOnce(String) -> Fut,
-    Fut: std::future::Future<Output = Result<(FlowStarted, Url), UiError>>,
-{
-    let (mut started, url, listener) = match auth.redirect_mode().await? {
-        RedirectMode::DeepLink => {
-            let (s, u) = begin(identity::deep_link_redirect_uri()).await?;
-            (s, u, None)
-        }
-        RedirectMode::Loopback => {
-            let listener = LoopbackListener::bind().await?;
-            let (s, u) = begin(listener.redirect_uri()).await?;
-            (s, u, Some(listener))
-        }
-    };
-    if let Some(listener) = listener {
+/// Starts a round trip the way step 1 chose (deep link or loopback), opens the system browser and
+/// returns what the UI shows while waiting. A loopback wait runs as a task (aborted on cancel); a
+/// deep link comes back through [`handle_deep_link`].
+pub async fn start<R: Runtime>(app: &AppHandle<R>, auth: &Arc<Auth>, purpose: Purpose) -> Result<FlowStarted, UiError> {
+    let mode = auth.redirect_mode().await?;
+    let mut trip = auth.begin_round_trip(&purpose, mode).await?;
+    if let Some(wait) = trip.take_loopback() {
         let (app2, auth2) = (app.clone(), Arc::clone(auth));
-        let state = loopback::flow_state(&url).unwrap_or_default();
+        let flow_id = wait.flow_id().to_owned();
         let task = tauri::async_runtime::spawn(async move {
             let ttl = FLOW_TTL.to_std().unwrap_or(Duration::from_secs(600));
-            match listener.receive(&state, ttl).await {
-                Ok(request) => {
-                    let finished = auth2.complete(request.callback_url()).await;
-                    match &finished.result {
-                        FlowResult::Failed { error } => request.respond(false, &error.message).await,
-                        _ => request.respond(true, "").await,
-                    }
+            match wait.finish(&auth2, ttl).await {
+                Ok(finished) => {
                     emit_finished(&app2, &finished);
                     check_after_sign_in(&app2, &auth2, &finished);
                 }
@@ -153,16 +135,12 @@ where
                 Err(e) => tracing::info!(kind = %e.kind, "loopback listener ended"),
             }
         });
-        app.state::<LoopbackTasks>().insert(started.flow_id.clone(), task);
+        app.state::<LoopbackTasks>().insert(flow_id, task);
     }
-    let target = url.to_string();
-    let opened = tauri::async_runtime::spawn_blocking(move || browser::open(&target)).await;
-    started.browser_opened = matches!(opened, Ok(Ok(())));
-    if let Ok(Err(e)) = &opened {
+    if let Err(e) = auth.open_browser(&mut trip).await {
         tracing::warn!(kind = %e.kind, "no system browser could be opened; the UI offers the link");
     }
-    auth.set_browser_opened(&started.flow_id, started.browser_opened);
-    Ok(started)
+    Ok(trip.started)
 }
 
 /// Cancels a flow and stops its loopback listener.

@@ -1,7 +1,5 @@
-//! Builds and runs the Tauri application: plugins, state, commands, the main window.
-//!
-//! `run_app` is generic over the runtime so that tests can build the real app on Tauri's mock
-//! runtime.
+//! Builds and runs the Tauri application: plugins, state, commands, the main window. Only the
+//! wizard's binary (`gui_main.rs`) calls [`run_app`], with the default (Wry) runtime.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,8 +12,16 @@ use tauri::{DragDropEvent, Manager, Runtime, WindowEvent};
 use tauri_plugin_deep_link::DeepLinkExt;
 
 use crate::flows;
-use crate::invitations::{self, LastOpened, Source};
-use crate::launch::{self, Handover};
+use crate::invitations::{self, LastOpened};
+use exo_setup_core::invite::Source;
+use exo_setup_core::launch_args::{self as launch, Handover};
+
+/// The invoke handler of the app's one command list (`commands/list.rs`).
+macro_rules! app_handlers {
+    ($($command:ident),* $(,)?) => {
+        tauri::generate_handler![$(crate::commands::$command),*]
+    };
+}
 
 /// Shared state of the running app.
 pub struct AppState {
@@ -73,6 +79,7 @@ pub fn run_app<R: Runtime>(
             last_invitation: LastOpened::default(),
         })
         .manage(flows::LoopbackTasks::default())
+        .manage(crate::commands::DirectoryReads::default())
         .setup(move |app| {
             let handle = app.handle().clone();
             // Linux and Windows register the scheme at run time (macOS: by the bundle's Info.plist).
@@ -131,34 +138,6 @@ pub fn run_app<R: Runtime>(
                 println!("exo-setup: page-loaded");
             }
         })
-        .invoke_handler(tauri::generate_handler![
-            crate::commands::app_info,
-            crate::commands::ui_ready,
-            crate::commands::setup_overview,
-            crate::commands::save_exchange_online,
-            crate::commands::set_server_enabled,
-            crate::commands::list_accounts,
-            crate::commands::add_account,
-            crate::commands::update_account,
-            crate::commands::delete_account,
-            crate::commands::preview_csv_import,
-            crate::commands::import_csv,
-            crate::commands::export_csv,
-            crate::commands::begin_admin_consent,
-            crate::commands::begin_sign_in,
-            crate::commands::cancel_flow,
-            crate::commands::flow_snapshot,
-            crate::commands::sign_out,
-            crate::commands::check_account,
-            crate::commands::create_invitations,
-            crate::commands::save_invitation_files,
-            crate::commands::save_invitations_csv,
-            crate::commands::open_invitation_text,
-            crate::commands::open_invitation_file,
-            crate::commands::accept_invitation,
-            crate::commands::discard_invitation,
-            crate::commands::last_opened_invitation,
-            crate::commands::managed_policy,
-        ])
+        .invoke_handler(crate::with_app_commands!(app_handlers))
         .run(tauri::generate_context!())
 }

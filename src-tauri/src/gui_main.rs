@@ -8,8 +8,8 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use exo_setup::cli::{self, Cli};
-use exo_setup::launch;
+use exo_setup_cli::Cli;
+use exo_setup_core::launch_args as launch;
 use exo_setup_core::{paths, Store};
 
 fn main() -> ExitCode {
@@ -17,7 +17,6 @@ fn main() -> ExitCode {
     if let Err(e) = exo_setup_core::process_hardening::disable_core_dumps() {
         eprintln!("exo-setup: warning: core dumps could not be turned off: {e}");
     }
-    exo_setup::logging::init();
     // The OS may launch the app cold with a deep link or an invitation file as the only argument:
     // that is the GUI, and clap must not read it as a subcommand.
     let args: Vec<String> = std::env::args().collect();
@@ -28,7 +27,10 @@ fn main() -> ExitCode {
             let cli = Cli::parse();
             let data_dir = paths::data_dir(cli.data_dir.clone());
             match cli.command {
-                Some(command) => return cli::run(data_dir, command),
+                Some(command) => {
+                    exo_setup_core::logging::init();
+                    return exo_setup_cli::run(data_dir, cli.lang, command);
+                }
                 None => launch::GuiLaunch { data_dir: Some(data_dir), handover: None },
             }
         }
@@ -38,6 +40,9 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let data_dir = paths::data_dir(gui.data_dir);
+    // The wizard logs to the data folder's logs/ (what a support bundle carries), unless
+    // EXO_SETUP_LOG_FILE names a file.
+    exo_setup_core::logging::init_in(&data_dir);
     let store = match Store::open_in(&data_dir) {
         Ok(s) => s,
         Err(e) => {
@@ -52,8 +57,8 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// What the wizard says, in both languages (the command line has no language choice), when it
-/// has no display to open its window on.
+/// What the wizard says, in both languages (its window's language is chosen in the window), when
+/// it has no display to open its window on.
 const NO_DISPLAY: &str = "exo-setup: ウィザードを表示する画面がありません (DISPLAY も WAYLAND_DISPLAY も設定されていません)。デスクトップのセッションから起動するか、コマンドライン (exo-setup --help) を使用してください。
 exo-setup: there is no display to show the wizard on (neither DISPLAY nor WAYLAND_DISPLAY is set). Start it from a desktop session, or use the command line (exo-setup --help).";
 

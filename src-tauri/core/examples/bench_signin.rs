@@ -112,7 +112,7 @@ impl Bench {
                 "sign-in failed: {} ({}){}",
                 error.kind,
                 error.message,
-                if error.kind.starts_with("keychain") {
+                if error.kind.area() == exo_setup_core::ErrorArea::Keychain {
                     "\n  a Secret Service is needed: dbus-run-session -- scripts/with-keyring.sh …"
                 } else {
                     ""

@@ -5,10 +5,11 @@
 //! first account and removed with its last, so there is nothing for the admin to clean up.
 //! Every write validates first, then changes the rows and the audit log in one transaction.
 
+use crate::DetailKey;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::{AccountInput, AccountPage, AccountQuery, AccountRow, AccountStatus, ReceiveProtocol};
 use crate::org::{server, sql};
 use crate::store::{audit, now, Store};
@@ -22,6 +23,7 @@ const ROW_SELECT: &str = "SELECT a.id, a.user_id, u.login_name, u.display_name, 
     FROM mail_accounts a JOIN users u ON u.id = a.user_id JOIN mail_servers s ON s.id = a.server_id";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<AccountRow> {
+    let status = AccountStatus::parse(&r.get::<_, String>(9)?).unwrap_or(AccountStatus::Error);
     Ok(AccountRow {
         id: r.get(0)?,
         user_id: r.get(1)?,
@@ -32,9 +34,11 @@ fn row(r: &Row<'_>) -> rusqlite::Result<AccountRow> {
         receive_protocol: ReceiveProtocol::parse(&r.get::<_, String>(6)?).unwrap_or(ReceiveProtocol::Imap),
         server_id: r.get(7)?,
         server_name: r.get(8)?,
-        status: AccountStatus::parse(&r.get::<_, String>(9)?).unwrap_or(AccountStatus::Error),
+        status,
         status_detail: r.get(10)?,
         status_at: r.get(11)?,
+        has_sign_in: status.has_sign_in(),
+        can_check: status.can_check(),
     })
 }
 
@@ -81,11 +85,11 @@ pub fn list_all(conn: &Connection, search: &str, status: Option<AccountStatus>) 
 pub fn get(conn: &Connection, id: i64) -> Result<AccountRow, UiError> {
     conn.query_row(&format!("{ROW_SELECT} WHERE a.id = ?1"), [id], row).optional().map_err(sql)?.ok_or_else(|| {
         UiError::new(
-            "account_not_found",
+            ErrorKind::AccountNotFound,
             Actor::Admin,
             format!("There is no mail account with id {id}; it may have been deleted."),
         )
-        .with("id", id)
+        .with(DetailKey::Id, id)
     })
 }
 
@@ -120,11 +124,11 @@ fn require_enabled_server(conn: &Connection, server_id: i64) -> Result<(), UiErr
     let s = server(conn, server_id)?;
     if !s.enabled {
         return Err(UiError::new(
-            "server_disabled",
+            ErrorKind::ServerDisabled,
             Actor::Admin,
             format!("The mail server '{}' is not in use. Turn it on first (step 1).", s.name),
         )
-        .with("server", &s.name));
+        .with(DetailKey::Server, &s.name));
     }
     Ok(())
 }
@@ -156,12 +160,12 @@ fn duplicate(conn: &Connection, address: &str, except_id: Option<i64>) -> Result
         .map_err(sql)?;
     match owner {
         Some((id, owner)) if Some(id) != except_id => Err(UiError::new(
-            "address_duplicate",
+            ErrorKind::AddressDuplicate,
             Actor::Admin,
             format!("The address {address} is already registered (user '{owner}')."),
         )
-        .with("address", address)
-        .with("owner", owner)),
+        .with(DetailKey::Address, address)
+        .with(DetailKey::Owner, owner)),
         _ => Ok(()),
     }
 }

@@ -94,7 +94,7 @@ pub fn may_send_token(
         Ok(Allowance::Cloud)
     } else if origin == EndpointsOrigin::Local {
         Ok(Allowance::SetLocally)
-    } else if allowed_mail_hosts.iter().any(|h| *h == host) {
+    } else if allowed_mail_hosts.contains(&host) {
         Ok(Allowance::Policy)
     } else {
         Err(HostRefused { host, authority: authority.to_owned(), cloud: cloud::describe(authority), origin })
@@ -134,6 +134,24 @@ impl std::ops::Deref for AllowedEndpoint {
     fn deref(&self) -> &Endpoint {
         &self.endpoint
     }
+}
+
+/// The rule for a directory (Microsoft Graph) token: may it be sent with a request to `url`?
+/// Only to the Graph of the authority's own cloud (`https`, a host of [`cloud::graph_hosts_of`],
+/// the default port), or — for an authority that is no Microsoft cloud (a test emulator) — to
+/// that authority's own origin, which issued the token. Every request is checked, each
+/// `@odata.nextLink` too: a page that links elsewhere does not get the token.
+pub fn may_send_graph_token(url: &url::Url, authority: &str) -> bool {
+    if url.username() != "" || url.password().is_some() {
+        return false;
+    }
+    let Some(host) = url.host_str().map(normalize_host) else { return false };
+    if cloud::microsoft_cloud(authority).is_some() {
+        return url.scheme() == "https"
+            && url.port().is_none()
+            && cloud::graph_hosts_of(authority).contains(&host.as_str());
+    }
+    url::Url::parse(authority.trim()).is_ok_and(|a| a.origin() == url.origin())
 }
 
 #[cfg(test)]
@@ -201,5 +219,28 @@ mod tests {
         assert!(AllowedEndpoint::permit(&ep, WORLDWIDE, EndpointsOrigin::Invitation, &[]).is_err());
         let a = AllowedEndpoint::permit(&ep, WORLDWIDE, EndpointsOrigin::Local, &[]).unwrap();
         assert_eq!((a.endpoint(), a.allowance()), (&ep, Allowance::SetLocally));
+    }
+
+    #[test]
+    fn a_graph_token_goes_only_to_the_graph_of_its_own_cloud() {
+        let ok = |u: &str, a: &str| may_send_graph_token(&url::Url::parse(u).unwrap(), a);
+        assert!(ok("https://graph.microsoft.com/v1.0/users?$top=999", WORLDWIDE));
+        assert!(ok("https://GRAPH.microsoft.com/v1.0/users", WORLDWIDE));
+        for refused in [
+            "http://graph.microsoft.com/v1.0/users",
+            "https://graph.microsoft.com:8443/v1.0/users",
+            "https://graph.microsoft.us/v1.0/users",
+            "https://graph.microsoft.com.evil.example/v1.0/users",
+            "https://user@graph.microsoft.com/v1.0/users",
+            "https://outlook.office365.com/v1.0/users",
+        ] {
+            assert!(!ok(refused, WORLDWIDE), "{refused}");
+        }
+        assert!(ok("https://dod-graph.microsoft.us/v1.0/users", "https://login.microsoftonline.us"));
+        assert!(!ok("https://graph.microsoft.com/v1.0/users", "https://login.microsoftonline.us"));
+        // An authority that is no Microsoft cloud: its own origin only.
+        assert!(ok("http://127.0.0.1:8080/v1.0/users", "http://127.0.0.1:8080"));
+        assert!(!ok("http://127.0.0.1:8081/v1.0/users", "http://127.0.0.1:8080"));
+        assert!(!ok("https://graph.microsoft.com/v1.0/users", "http://127.0.0.1:8080"));
     }
 }

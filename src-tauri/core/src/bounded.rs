@@ -14,16 +14,14 @@
 //!
 //! Callers map [`BoundedError::TooLarge`] and [`BoundedError::Io`] to their own kinds
 //! (`csv_too_large`, `invite_too_large`, `policy_invalid`, …); [`BoundedError::into_ui`] gives the
-//! generic ones listed in [`BOUNDED_ERROR_KINDS`].
+//! generic ones of the [`crate::ErrorArea::File`] area.
 
+use crate::DetailKey;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use crate::{Actor, UiError};
-
-/// Every error kind [`BoundedError::into_ui`] produces.
-pub const BOUNDED_ERROR_KINDS: &[&str] = &["file_not_regular", "file_too_large", "file_unreadable"];
+use crate::{Actor, ErrorKind, UiError};
 
 /// Why a file was not read.
 #[derive(Debug, thiserror::Error)]
@@ -52,31 +50,31 @@ impl BoundedError {
         }
     }
 
-    /// The generic `UiError` (kinds in [`BOUNDED_ERROR_KINDS`]); `actor` is whoever chose the file.
+    /// The generic `UiError` (a kind of the [`crate::ErrorArea::File`] area); `actor` is whoever chose the file.
     pub fn into_ui(self, actor: Actor) -> UiError {
         let path = self.path().display().to_string();
         match self {
             Self::NotRegular { what, .. } => UiError::new(
-                "file_not_regular",
+                ErrorKind::FileNotRegular,
                 actor,
                 format!("{path} is {what}, not a regular file; exo-setup reads only regular files (a named pipe or a device could hang it or never end). Choose the file itself. Nothing was read or changed."),
             )
-            .with("path", path)
-            .with("what", what),
+            .with(DetailKey::Path, path)
+            .with(DetailKey::What, what),
             Self::TooLarge { limit, .. } => UiError::new(
-                "file_too_large",
+                ErrorKind::FileTooLarge,
                 actor,
                 format!("{path} is larger than {limit} bytes, the most exo-setup reads from such a file; check that it is the right file. Nothing was changed."),
             )
-            .with("path", path)
-            .with("limit", limit),
+            .with(DetailKey::Path, path)
+            .with(DetailKey::Limit, limit),
             Self::Io { source, .. } => UiError::new(
-                "file_unreadable",
+                ErrorKind::FileUnreadable,
                 actor,
                 format!("{path} could not be read: {source}. Check that the file exists and that you may read it. Nothing was changed."),
             )
-            .with("path", path)
-            .with("error", source),
+            .with(DetailKey::Path, path)
+            .with(DetailKey::Error, source),
         }
     }
 }
@@ -278,7 +276,7 @@ mod tests {
             BoundedError::TooLarge { limit: 5, size: Some(6), .. } => {}
             e => panic!("{e:?}"),
         }
-        assert_eq!(read_bytes(&p, 5).unwrap_err().into_ui(Actor::User).kind, "file_too_large");
+        assert_eq!(read_bytes(&p, 5).unwrap_err().into_ui(Actor::User).kind, ErrorKind::FileTooLarge);
     }
 
     #[test]
@@ -323,8 +321,8 @@ mod tests {
         let e = within_5s(|| read_bytes(Path::new("/dev/zero"), 1 << 20).unwrap_err());
         assert!(matches!(e, BoundedError::NotRegular { what: "a character device", .. }), "{e:?}");
         let ui = e.into_ui(Actor::User);
-        assert_eq!(ui.kind, "file_not_regular");
-        assert_eq!(ui.detail["path"], "/dev/zero");
+        assert_eq!(ui.kind, ErrorKind::FileNotRegular);
+        assert_eq!(ui.detail[&DetailKey::Path], "/dev/zero");
     }
 
     #[cfg(unix)]
@@ -355,9 +353,9 @@ mod tests {
         let e = read_bytes(&p, 10).unwrap_err();
         assert!(matches!(&e, BoundedError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound));
         let ui = e.into_ui(Actor::Admin);
-        assert_eq!(ui.kind, "file_unreadable");
+        assert_eq!(ui.kind, ErrorKind::FileUnreadable);
         assert_eq!(ui.actor, Actor::Admin);
-        assert_eq!(ui.detail["path"], p.display().to_string());
+        assert_eq!(ui.detail[&DetailKey::Path], p.display().to_string());
     }
 
     #[test]
@@ -389,6 +387,6 @@ mod tests {
             read_bytes(&dir.path().join("missing"), 1).unwrap_err(),
         ]
         .map(|e| e.into_ui(Actor::User).kind);
-        assert_eq!(kinds.as_slice(), BOUNDED_ERROR_KINDS);
+        assert_eq!(kinds, [ErrorKind::FileNotRegular, ErrorKind::FileTooLarge, ErrorKind::FileUnreadable]);
     }
 }

@@ -23,6 +23,12 @@
 //!   Exchange Online at `partner.outlook.cn` (IMAP, POP3 and SMTP); sign-in at
 //!   `login.partner.microsoftonline.cn` (and the older `login.chinacloudapi.cn`).
 //!
+//! - Microsoft Graph per cloud: "National cloud deployments"
+//!   (<https://learn.microsoft.com/graph/deployments>): `graph.microsoft.com` (worldwide),
+//!   `graph.microsoft.us` (US Government L4, GCC High), `dod-graph.microsoft.us` (L5, DoD),
+//!   `microsoftgraph.chinacloudapi.cn` (21Vianet). A directory token goes only there
+//!   ([`crate::audience::may_send_graph_token`]).
+//!
 //! GCC (not High) is the worldwide cloud. Germany's former national cloud is closed and absent.
 //! A mail host Microsoft adds later is allowed through the managed policy's `allowedMailHosts`
 //! until this table names it.
@@ -39,6 +45,8 @@ pub struct Cloud {
     pub authority_hosts: &'static [&'static str],
     /// Hosts its Exchange Online serves IMAP, POP3 and SMTP on (lowercase).
     pub mail_hosts: &'static [&'static str],
+    /// Hosts its Microsoft Graph answers on (lowercase); the first is the one the app calls.
+    pub graph_hosts: &'static [&'static str],
 }
 
 /// The table: every cloud, its authority hosts and its mail hosts.
@@ -48,18 +56,21 @@ pub const CLOUDS: &[Cloud] = &[
         name: "Microsoft's worldwide cloud",
         authority_hosts: &["login.microsoftonline.com", "login.windows.net"],
         mail_hosts: &["outlook.office365.com", "smtp.office365.com"],
+        graph_hosts: &["graph.microsoft.com"],
     },
     Cloud {
         cloud: MicrosoftCloud::UsGovernment,
         name: "Microsoft's US Government cloud (GCC High / DoD)",
         authority_hosts: &["login.microsoftonline.us"],
         mail_hosts: &["outlook.office365.us", "smtp.office365.us", "outlook-dod.office365.us"],
+        graph_hosts: &["graph.microsoft.us", "dod-graph.microsoft.us"],
     },
     Cloud {
         cloud: MicrosoftCloud::China,
         name: "Microsoft 365 operated by 21Vianet (China)",
         authority_hosts: &["login.partner.microsoftonline.cn", "login.chinacloudapi.cn"],
         mail_hosts: &["partner.outlook.cn"],
+        graph_hosts: &["microsoftgraph.chinacloudapi.cn"],
     },
 ];
 
@@ -85,6 +96,26 @@ pub fn mail_hosts_of(authority: &str) -> &'static [&'static str] {
     microsoft_cloud(authority).map(|c| cloud(c).mail_hosts).unwrap_or(&[])
 }
 
+/// Where the directory of `authority`'s organization is read: its cloud's Microsoft Graph
+/// (`https://<graph host>`). An authority that is no Microsoft cloud (a test emulator, a private
+/// identity provider) serves Graph on its own origin: its tokens go nowhere else.
+pub fn graph_base(authority: &str) -> Option<url::Url> {
+    match microsoft_cloud(authority) {
+        Some(c) => url::Url::parse(&format!("https://{}", cloud(c).graph_hosts[0])).ok(),
+        None => {
+            let url = url::Url::parse(authority.trim()).ok()?;
+            url.host_str()?;
+            url::Url::parse(&url.origin().ascii_serialization()).ok()
+        }
+    }
+}
+
+/// The Graph hosts a token of `authority`'s cloud is meant for; none when it is not a Microsoft
+/// cloud.
+pub fn graph_hosts_of(authority: &str) -> &'static [&'static str] {
+    microsoft_cloud(authority).map(|c| cloud(c).graph_hosts).unwrap_or(&[])
+}
+
 /// How messages name the cloud of `authority` (or say it is none).
 pub fn describe(authority: &str) -> String {
     match microsoft_cloud(authority) {
@@ -96,6 +127,24 @@ pub fn describe(authority: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn graph_is_read_from_the_authoritys_own_cloud() {
+        let base = |a: &str| graph_base(a).map(|u| u.to_string());
+        assert_eq!(base("https://login.microsoftonline.com").as_deref(), Some("https://graph.microsoft.com/"));
+        assert_eq!(base("https://login.microsoftonline.us").as_deref(), Some("https://graph.microsoft.us/"));
+        assert_eq!(
+            base("https://login.partner.microsoftonline.cn").as_deref(),
+            Some("https://microsoftgraph.chinacloudapi.cn/")
+        );
+        // Not a Microsoft cloud: its own origin, path dropped.
+        assert_eq!(base("http://127.0.0.1:8080/").as_deref(), Some("http://127.0.0.1:8080/"));
+        assert_eq!(
+            graph_hosts_of("https://login.microsoftonline.us"),
+            ["graph.microsoft.us", "dod-graph.microsoft.us"]
+        );
+        assert!(graph_hosts_of("http://127.0.0.1:8080").is_empty());
+    }
 
     #[test]
     fn known_microsoft_clouds_and_everything_else() {
@@ -129,6 +178,8 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), all.len(), "a mail host belongs to one cloud only");
         assert!(all.iter().all(|h| *h == h.to_ascii_lowercase()));
+        let graph: Vec<&str> = CLOUDS.iter().flat_map(|c| c.graph_hosts.iter().copied()).collect();
+        assert!(graph.iter().all(|h| !all.contains(h)), "a Graph host is no mail host");
         for c in [MicrosoftCloud::Global, MicrosoftCloud::UsGovernment, MicrosoftCloud::China] {
             assert_eq!(cloud(c).cloud, c);
         }

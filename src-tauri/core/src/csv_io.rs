@@ -10,9 +10,13 @@
 //! Nothing is lost without a word: every row read is either valid or reported (a malformed
 //! record too — a wrong number of fields, bytes that are not text, every line an unclosed quote
 //! swallowed), and the counts are of rows, so rows read = rows imported + rows reported. The
-//! file is read as a stream ([`stream`]) with limits on rows and on each record, never whole.
+//! file is read as a stream ([`stream`]) with limits on rows and on each record, never whole,
+//! and each row goes to the import pipeline ([`crate::import`]) as soon as it is checked, so
+//! memory stays flat whatever the file's size (duplicates, the comparison with the store, the
+//! counts and the error list are SQL over the staged rows).
 //! Every CSV the app writes goes through [`formula_safe_cell`], which the importer undoes.
 
+use crate::DetailKey;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
@@ -20,45 +24,28 @@ use std::io::Read;
 use rusqlite::Connection;
 use serde_json::json;
 
-use crate::accounts::{self, ValidAccount};
-use crate::error::{Actor, UiError};
-use crate::model::{
-    AccountInput, ImportAction, ImportMode, ImportOutcome, ImportPreview, ImportRowError, ImportRowPreview,
-    ReceiveProtocol,
-};
+use crate::accounts::ValidAccount;
+use crate::error::{Actor, ErrorKind, UiError};
+use crate::import::{self, row_error, Staged, Staging};
+use crate::model::{AccountInput, ImportMode, ImportOutcome, ImportPreview, ImportRowError, ReceiveProtocol};
 use crate::org::sql;
 use crate::store::{audit, Store};
 
 mod stream;
 
-/// Every error kind this module (with [`crate::validate`]'s names) can send to the UI.
-pub const CSV_ERROR_KINDS: &[&str] = &[
-    "csv_empty",
-    "csv_encoding",
-    "csv_missing_column",
-    "csv_unknown_column",
-    "csv_malformed",
-    "csv_rejected",
-    "csv_too_many_rows",
-    "csv_record_too_long",
-    "csv_encoding_export",
-    "csv_too_large",
-    "text_unsafe_character",
-    "file_unreadable",
-    "storage",
-];
-
-/// Most accounts in one file: the checked rows stay in memory until the import's single
-/// transaction, so this bounds memory (about 100 MB at most); split larger files.
-pub const MAX_ROWS: u32 = 200_000;
+/// Most accounts in one file: every row below Excel's last line. Memory does not grow with the
+/// rows (they are staged in SQLite), so this is not a memory bound; it keeps counts and line
+/// numbers within what a spreadsheet can show.
+pub const MAX_ROWS: u32 = (MAX_LINES - 1) as u32;
 /// Most lines in one file, blank ones included: Excel's row limit, so no spreadsheet is refused.
 pub const MAX_LINES: u64 = 1_048_576;
 /// Longest record (one row, or the lines an unclosed quote swallows): 6 fields of at most 256
 /// characters are far below it.
 pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
 /// Largest CSV taken whole from memory ([`preview`], [`import`]): the wizard's web view reads the
-/// file before Rust sees it, so there the bound has to be in bytes. Far above 200,000 real rows.
-pub const MAX_IN_MEMORY_BYTES: usize = 64 * 1024 * 1024;
+/// file before Rust sees it, so there the bound has to be in bytes. Above 1,000,000 rows with
+/// Japanese names (about 70 MB); a file named by path ([`preview_from`]) is streamed instead.
+pub const MAX_IN_MEMORY_BYTES: usize = 128 * 1024 * 1024;
 /// Rows shown in a preview.
 pub const PREVIEW_ROWS: usize = 500;
 /// The CSV parser's read-ahead, allowed on top of [`MAX_RECORD_BYTES`].
@@ -107,83 +94,43 @@ pub enum ExportEncoding {
     ShiftJis,
 }
 
-/// A row that passed every check, with what importing it does.
-#[derive(Debug, Clone)]
-struct CheckedRow {
-    line: u32,
-    account: ValidAccount,
-    server_id: i64,
-    server_name: String,
-    action: ImportAction,
-    existing_id: Option<i64>,
-}
-
-struct Checked {
-    encoding: &'static str,
-    total_rows: u32,
-    /// Rows with one or more errors (a row may have several).
-    rejected_rows: u32,
-    rows: Vec<CheckedRow>,
-    errors: Vec<ImportRowError>,
-}
-
-fn row_error(line: u32, column: Option<&str>, reason: &str, message: String, value: Option<&str>) -> ImportRowError {
-    ImportRowError {
-        line,
-        column: column.map(str::to_owned),
-        reason: reason.to_owned(),
-        message,
-        // Shown as read, but with invisible and control characters spelled out.
-        value: value
-            .filter(|v| !v.is_empty())
-            .map(|v| crate::validate::escape_unsafe(&v.chars().take(200).collect::<String>()).into_owned()),
-        detail: Default::default(),
-    }
-}
-
-struct Existing {
-    id: i64,
-    login_name: String,
-    user_display_name: String,
-    display_name: String,
-    receive_protocol: String,
-    server_id: i64,
-}
-
 fn read_failure(e: csv::Error, line: u64) -> UiError {
     if let csv::ErrorKind::Io(io) = e.kind() {
         if io.get_ref().is_some_and(|inner| inner.is::<stream::RecordTooLong>()) {
             return UiError::new(
-                "csv_record_too_long",
+                ErrorKind::CsvRecordTooLong,
                 Actor::Admin,
                 format!("Line {line} starts a record longer than {} KB: a quote opened there is probably never closed, or this is not a CSV file. Nothing was imported.", MAX_RECORD_BYTES / 1024),
             )
-            .with("line", line)
-            .with("limit", format!("{} KB", MAX_RECORD_BYTES / 1024));
+            .with(DetailKey::Line, line)
+            .with(DetailKey::Limit, format!("{} KB", MAX_RECORD_BYTES / 1024));
         }
-        return UiError::new("file_unreadable", Actor::Admin, format!("The file could not be read: {io}"))
-            .with("error", io);
+        return UiError::new(ErrorKind::FileUnreadable, Actor::Admin, format!("The file could not be read: {io}"))
+            .with(DetailKey::Error, io);
     }
-    UiError::new("csv_malformed", Actor::Admin, format!("Line {line} could not be read: {e}"))
-        .with("line", line)
-        .with("reason", e.to_string())
+    UiError::new(ErrorKind::CsvMalformed, Actor::Admin, format!("Line {line} could not be read: {e}"))
+        .with(DetailKey::Line, line)
+        .with(DetailKey::Reason, e.to_string())
 }
 
 fn too_many_rows(line: u64) -> UiError {
     UiError::new(
-        "csv_too_many_rows",
+        ErrorKind::CsvTooManyRows,
         Actor::Admin,
         format!("The file has more than {MAX_ROWS} accounts (or {MAX_LINES} lines); reading stopped at line {line} and nothing was imported. Split it into several files."),
     )
-    .with("limit", MAX_ROWS)
-    .with("line", line)
+    .with(DetailKey::Limit, MAX_ROWS)
+    .with(DetailKey::Line, line)
 }
 
+/// The header line read: column index → column, and each column's header as the admin wrote it.
+type Header = (Vec<Option<Column>>, HashMap<Column, String>);
+
 /// Reads the header line: column index → column, with each header as the admin wrote it.
-fn read_header(headers: &csv::StringRecord) -> Result<(Vec<Option<Column>>, HashMap<Column, String>), UiError> {
+fn read_header(headers: &csv::StringRecord) -> Result<Header, UiError> {
     if headers.iter().all(|h| h.trim().is_empty()) {
         return Err(UiError::new(
-            "csv_empty",
+            ErrorKind::CsvEmpty,
             Actor::Admin,
             "The file is empty. The first line must name the columns, e.g. login_name,display_name,mail_address.",
         ));
@@ -196,17 +143,17 @@ fn read_header(headers: &csv::StringRecord) -> Result<(Vec<Option<Column>>, Hash
             continue;
         }
         let c = column_for(h).ok_or_else(|| {
-            UiError::new("csv_unknown_column", Actor::Admin, format!("Unknown column '{h}'. Known columns: login_name, display_name, mail_address, receive_protocol, server, account_name."))
-                .with("column", h)
+            UiError::new(ErrorKind::CsvUnknownColumn, Actor::Admin, format!("Unknown column '{h}'. Known columns: login_name, display_name, mail_address, receive_protocol, server, account_name."))
+                .with(DetailKey::Column, h)
         })?;
         if seen.insert(c, h.to_owned()).is_some() {
             return Err(UiError::new(
-                "csv_malformed",
+                ErrorKind::CsvMalformed,
                 Actor::Admin,
                 format!("The column '{h}' appears twice in the header."),
             )
-            .with("line", 1)
-            .with("reason", format!("duplicate column {h}")));
+            .with(DetailKey::Line, 1)
+            .with(DetailKey::Reason, format!("duplicate column {h}")));
         }
         columns.push(Some(c));
     }
@@ -214,20 +161,20 @@ fn read_header(headers: &csv::StringRecord) -> Result<(Vec<Option<Column>>, Hash
         if !seen.contains_key(&required) {
             let name = COLUMNS.iter().find(|(c, _, _)| *c == required).map(|(_, n, _)| *n).unwrap_or_default();
             return Err(UiError::new(
-                "csv_missing_column",
+                ErrorKind::CsvMissingColumn,
                 Actor::Admin,
                 format!("The required column '{name}' is missing from the header line."),
             )
-            .with("column", name));
+            .with(DetailKey::Column, name));
         }
     }
     Ok((columns, seen))
 }
 
-/// Parses and checks every row against the store, without writing. The file is read as a
-/// stream; every row read ends up either in `rows` or, with one or more errors, in
-/// `rejected_rows` (`total_rows = rows + rejected_rows`).
-fn check(conn: &Connection, mut input: impl Read) -> Result<Checked, UiError> {
+/// Parses and checks every row as it is read, staging it for the import pipeline; nothing is
+/// written to the store. Every row read ends up either staged valid or, with one or more errors,
+/// counted as rejected with its errors staged.
+fn stage<'c>(conn: &'c Connection, mut input: impl Read) -> Result<(Staged<'c>, &'static str), UiError> {
     let sniffed = stream::sniff(&mut input)?;
     let encoding = sniffed.name;
     let head = sniffed.head_text();
@@ -252,36 +199,10 @@ fn check(conn: &Connection, mut input: impl Read) -> Result<Checked, UiError> {
         .into_iter()
         .map(|s| (s.name.to_lowercase(), (s.id, s.name, s.enabled)))
         .collect();
-    let mut existing: HashMap<String, Existing> = HashMap::new();
-    {
-        let mut stmt = conn
-            .prepare("SELECT a.address, a.id, u.login_name, u.display_name, a.display_name, a.receive_protocol, a.server_id FROM mail_accounts a JOIN users u ON u.id = a.user_id")
-            .map_err(sql)?;
-        let mut rows = stmt.query([]).map_err(sql)?;
-        while let Some(r) = rows.next().map_err(sql)? {
-            existing.insert(
-                r.get::<_, String>(0).map_err(sql)?.to_lowercase(),
-                Existing {
-                    id: r.get(1).map_err(sql)?,
-                    login_name: r.get(2).map_err(sql)?,
-                    user_display_name: r.get(3).map_err(sql)?,
-                    display_name: r.get(4).map_err(sql)?,
-                    receive_protocol: r.get(5).map_err(sql)?,
-                    server_id: r.get(6).map_err(sql)?,
-                },
-            );
-        }
-    }
-
-    let mut rows = RowChecker {
-        columns: &columns,
-        header_of: &header_of,
-        servers: &servers,
-        existing: &existing,
-        first_line_of: HashMap::new(),
-        encoding,
-    };
-    let mut out = Checked { encoding, total_rows: 0, rejected_rows: 0, rows: Vec::new(), errors: Vec::new() };
+    let rows = RowChecker { columns: &columns, header_of: &header_of, servers: &servers, encoding };
+    let mut staging = Staging::begin(conn, &header_of(Column::MailAddress))?;
+    // One row's errors at a time (a row has at most one per column).
+    let mut errors: Vec<ImportRowError> = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
         let start = reader.position().byte();
@@ -304,43 +225,40 @@ fn check(conn: &Connection, mut input: impl Read) -> Result<Checked, UiError> {
         let last_line = tracking.borrow().line_at(end.saturating_sub(1));
         let breaks: u64 = record.iter().map(|f| f.bytes().filter(|b| *b == b'\n').count() as u64).sum();
         // A last field ending in a line break ran to the end of the file inside a quote.
-        let ran_to_end = record.iter().last().is_some_and(|f| f.ends_with('\n'));
+        let ran_to_end = record.iter().next_back().is_some_and(|f| f.ends_with('\n'));
         let first_line = last_line.saturating_sub(breaks) + u64::from(ran_to_end);
         if last_line > MAX_LINES {
             return Err(too_many_rows(last_line));
         }
         let (first, last) = (first_line as u32, last_line.max(first_line) as u32);
-        let before = out.errors.len();
-        let checked = if first < last {
-            rows.swallowed_lines(first, last, &mut out.errors);
-            None
-        } else {
-            rows.check(first, &record, &mut out.errors)
-        };
         let read = last - first + 1;
-        out.total_rows += read;
-        if out.total_rows > MAX_ROWS {
+        if u64::from(staging.total_rows()) + u64::from(read) > u64::from(MAX_ROWS) {
             return Err(too_many_rows(last_line));
         }
+        errors.clear();
+        let checked = if first < last {
+            rows.swallowed_lines(first, last, &mut errors);
+            None
+        } else {
+            rows.check(first, &record, &mut errors)
+        };
         match checked {
-            Some(row) if out.errors.len() == before => out.rows.push(row),
-            _ => out.rejected_rows += read,
+            Some((account, server_id)) if errors.is_empty() => staging.row(first, &account, server_id)?,
+            _ => staging.rejected(read, &errors)?,
         }
     }
-    if out.total_rows == 0 {
-        return Err(UiError::new("csv_empty", Actor::Admin, "The file has a header line but no accounts."));
+    if staging.total_rows() == 0 {
+        return Err(UiError::new(ErrorKind::CsvEmpty, Actor::Admin, "The file has a header line but no accounts."));
     }
-    Ok(out)
+    Ok((staging.finish()?, encoding))
 }
 
-/// Checks one row at a time against the header, the servers, the store and the rows before it.
+/// Checks one row on its own against the header and the servers; what depends on other rows or
+/// on the accounts in the store is the pipeline's SQL ([`crate::import`]).
 struct RowChecker<'a> {
     columns: &'a [Option<Column>],
     header_of: &'a dyn Fn(Column) -> String,
     servers: &'a HashMap<String, (i64, String, bool)>,
-    existing: &'a HashMap<String, Existing>,
-    /// Addresses seen so far, with their line.
-    first_line_of: HashMap<String, u32>,
     encoding: &'static str,
 }
 
@@ -364,12 +282,17 @@ impl RowChecker<'_> {
                 format!("Line {line} was read as part of the quoted field opened on line {first}, not as a row."),
                 None,
             );
-            e.detail.insert("quoteLine".into(), first.to_string());
+            e.detail.insert(DetailKey::QuoteLine, first.to_string());
             errors.push(e);
         }
     }
 
-    fn check(&mut self, line: u32, record: &csv::StringRecord, errors: &mut Vec<ImportRowError>) -> Option<CheckedRow> {
+    fn check(
+        &self,
+        line: u32,
+        record: &csv::StringRecord,
+        errors: &mut Vec<ImportRowError>,
+    ) -> Option<(ValidAccount, i64)> {
         let header_of = self.header_of;
         if record.len() != self.columns.len() {
             let mut e = row_error(
@@ -379,8 +302,8 @@ impl RowChecker<'_> {
                 format!("Line {line} has {} fields but the header has {}.", record.len(), self.columns.len()),
                 None,
             );
-            e.detail.insert("fields".into(), record.len().to_string());
-            e.detail.insert("expected".into(), self.columns.len().to_string());
+            e.detail.insert(DetailKey::Fields, record.len().to_string());
+            e.detail.insert(DetailKey::Expected, self.columns.len().to_string());
             errors.push(e);
             return None;
         }
@@ -392,7 +315,7 @@ impl RowChecker<'_> {
                 format!("Line {line} has bytes that are not {} text; the file may mix encodings. Save it again as \"CSV UTF-8\".", self.encoding),
                 None,
             );
-            e.detail.insert("encoding".into(), self.encoding.to_owned());
+            e.detail.insert(DetailKey::Encoding, self.encoding.to_owned());
             errors.push(e);
             return None;
         }
@@ -452,49 +375,8 @@ impl RowChecker<'_> {
         if errors.len() > errors_before {
             return None;
         }
-        let (Some(v), Some((server_id, server_name, _))) = (valid, server) else { return None };
-        if let Some(first) = self.first_line_of.get(&v.address) {
-            let mut e = row_error(
-                line,
-                Some(&header_of(Column::MailAddress)),
-                "duplicate_in_file",
-                format!("Line {line}: {} already appears on line {first}.", v.address),
-                Some(&v.address),
-            );
-            e.detail.insert("firstLine".into(), first.to_string());
-            errors.push(e);
-            return None;
-        }
-        self.first_line_of.insert(v.address.clone(), line);
-        let (action, existing_id) = match self.existing.get(&v.address) {
-            None => (ImportAction::Create, None),
-            Some(e) if !e.login_name.eq_ignore_ascii_case(&v.login_name) => {
-                errors.push(row_error(
-                    line,
-                    Some(&header_of(Column::MailAddress)),
-                    "address_taken",
-                    format!("Line {line}: {} is already registered to the user '{}'.", v.address, e.login_name),
-                    Some(&v.address),
-                ));
-                return None;
-            }
-            Some(e) => {
-                let same = e.login_name == v.login_name
-                    && e.user_display_name == v.user_display_name
-                    && e.display_name == v.display_name
-                    && e.receive_protocol == v.receive_protocol.as_str()
-                    && e.server_id == *server_id;
-                (if same { ImportAction::Unchanged } else { ImportAction::Update }, Some(e.id))
-            }
-        };
-        Some(CheckedRow {
-            line,
-            account: v,
-            server_id: *server_id,
-            server_name: server_name.clone(),
-            action,
-            existing_id,
-        })
+        let (Some(v), Some((server_id, _, _))) = (valid, server) else { return None };
+        Some((v, *server_id))
     }
 }
 
@@ -506,12 +388,12 @@ fn field_errors(
     errors: &mut Vec<ImportRowError>,
 ) -> Option<ValidAccount> {
     let mut push = |c: Column, e: UiError, value: &str| {
-        let reason = match e.kind.as_str() {
-            "login_name_required" | "address_required" => "required",
-            "address_invalid" => "invalid_address",
-            "display_name_too_long" | "login_name_invalid" => "too_long",
-            "text_unsafe_character" => "unsafe_character",
-            other => other,
+        let reason = match e.kind {
+            ErrorKind::LoginNameRequired | ErrorKind::AddressRequired => "required",
+            ErrorKind::AddressInvalid => "invalid_address",
+            ErrorKind::DisplayNameTooLong | ErrorKind::LoginNameInvalid => "too_long",
+            ErrorKind::TextUnsafeCharacter => "unsafe_character",
+            other => other.as_str(),
         };
         let mut row = row_error(line, Some(&header_of(c)), reason, format!("Line {line}: {}", e.message), Some(value));
         row.detail.extend(e.detail);
@@ -555,41 +437,51 @@ fn in_memory(bytes: &[u8]) -> Result<&[u8], UiError> {
     }
     let limit = format!("{} MB", MAX_IN_MEMORY_BYTES / 1024 / 1024);
     Err(UiError::new(
-        "csv_too_large",
+        ErrorKind::CsvTooLarge,
         Actor::Admin,
         format!("The file is larger than {limit}; nothing was read. Split it into several files."),
     )
-    .with("limit", limit))
+    .with(DetailKey::Limit, limit))
 }
 
 /// [`preview`] of a stream (a file opened by the caller), read once and never whole.
 pub fn preview_from(store: &Store, input: impl Read) -> Result<ImportPreview, UiError> {
-    let c = check(&store.conn(), input)?;
-    let count = |a: ImportAction| c.rows.iter().filter(|r| r.action == a).count() as u32;
+    preview_with(store, input, None)
+}
+
+/// [`preview_from`] that also hands every row error, in line order, to `each_error` (the CLI
+/// prints them all; the preview keeps the first [`import::ERRORS_SHOWN`]).
+pub fn preview_streaming(
+    store: &Store,
+    input: impl Read,
+    mut each_error: impl FnMut(ImportRowError),
+) -> Result<ImportPreview, UiError> {
+    preview_with(store, input, Some(&mut each_error))
+}
+
+fn preview_with(
+    store: &Store,
+    input: impl Read,
+    each_error: Option<&mut dyn FnMut(ImportRowError)>,
+) -> Result<ImportPreview, UiError> {
+    let conn = store.conn();
+    let (staged, encoding) = stage(&conn, input)?;
+    staged.compare()?;
+    if let Some(f) = each_error {
+        staged.for_each_error(f)?;
+    }
+    let s = staged.summary()?;
     Ok(ImportPreview {
-        encoding: c.encoding.to_owned(),
-        total_rows: c.total_rows,
-        valid_rows: c.rows.len() as u32,
-        rejected_rows: c.rejected_rows,
-        creates: count(ImportAction::Create),
-        updates: count(ImportAction::Update),
-        unchanged: count(ImportAction::Unchanged),
-        rows: c
-            .rows
-            .iter()
-            .take(PREVIEW_ROWS)
-            .map(|r| ImportRowPreview {
-                line: r.line,
-                login_name: r.account.login_name.clone(),
-                user_display_name: r.account.user_display_name.clone(),
-                address: r.account.address.clone(),
-                display_name: r.account.display_name.clone(),
-                receive_protocol: r.account.receive_protocol,
-                server_name: r.server_name.clone(),
-                action: r.action,
-            })
-            .collect(),
-        errors: c.errors,
+        encoding: encoding.to_owned(),
+        total_rows: s.total_rows,
+        valid_rows: s.valid_rows,
+        rejected_rows: s.rejected_rows,
+        creates: s.creates,
+        updates: s.updates,
+        unchanged: s.unchanged,
+        error_count: s.error_count,
+        errors: staged.errors(import::ERRORS_SHOWN)?,
+        rows: staged.rows(PREVIEW_ROWS as u32)?,
     })
 }
 
@@ -602,98 +494,70 @@ pub fn import(store: &Store, bytes: &[u8], mode: ImportMode) -> Result<ImportOut
 
 /// [`import`] of a stream (a file opened by the caller), read once and never whole.
 pub fn import_from(store: &Store, input: impl Read, mode: ImportMode) -> Result<ImportOutcome, UiError> {
-    let mut conn = store.conn();
-    let c = check(&conn, input)?;
-    if mode == ImportMode::AllOrNothing && !c.errors.is_empty() {
-        let first = &c.errors[0];
-        return Err(UiError::new(
-            "csv_rejected",
-            Actor::Admin,
-            format!("Nothing was imported: {} of {} rows have errors (first: {}). Fix them, or choose to import the valid rows only.", c.rejected_rows, c.total_rows, first.message),
+    import_with(store, input, mode, None)
+}
+
+/// [`import_from`] that also hands every row error, in line order, to `each_error` before
+/// anything is written (or the file is refused); the outcome keeps the first
+/// [`import::ERRORS_SHOWN`].
+pub fn import_streaming(
+    store: &Store,
+    input: impl Read,
+    mode: ImportMode,
+    mut each_error: impl FnMut(ImportRowError),
+) -> Result<ImportOutcome, UiError> {
+    import_with(store, input, mode, Some(&mut each_error))
+}
+
+fn import_with(
+    store: &Store,
+    input: impl Read,
+    mode: ImportMode,
+    each_error: Option<&mut dyn FnMut(ImportRowError)>,
+) -> Result<ImportOutcome, UiError> {
+    let conn = store.conn();
+    let (staged, encoding) = stage(&conn, input)?;
+    if let Some(f) = each_error {
+        // The apply compares again inside its transaction; this one is for the list.
+        staged.compare()?;
+        staged.for_each_error(f)?;
+    }
+    let applied = staged.apply(mode, |tx, a| {
+        audit(
+            tx,
+            "csv.import",
+            &format!("{} rows", a.total_rows),
+            json!({ "mode": mode, "encoding": encoding, "created": a.created, "updated": a.updated, "unchanged": a.unchanged, "skipped": a.skipped }),
         )
-        .with("errors", c.rejected_rows)
-        .with("rows", c.total_rows)
-        .with("firstLine", first.line));
-    }
-    let tx = conn.transaction().map_err(sql)?;
-    let ts = crate::store::now();
-    // Users by login name (case-insensitive, as the UNIQUE index): one lookup table instead of
-    // an upsert per row, so thousands of rows cost little more than plain inserts.
-    let mut users: HashMap<String, (i64, String)> = HashMap::new();
-    {
-        let mut stmt = tx.prepare("SELECT id, login_name, display_name FROM users").map_err(sql)?;
-        let mut rows = stmt.query([]).map_err(sql)?;
-        while let Some(r) = rows.next().map_err(sql)? {
-            users.insert(
-                r.get::<_, String>(1).map_err(sql)?.to_lowercase(),
-                (r.get(0).map_err(sql)?, r.get(2).map_err(sql)?),
-            );
+        .map_err(sql)?;
+        crate::fault::point("csv.before_commit");
+        Ok(())
+    })?;
+    let a = match applied {
+        Ok(a) => a,
+        Err(s) => {
+            let first = staged.errors(1)?.into_iter().next().map(|e| (e.message, e.line)).unwrap_or_default();
+            return Err(UiError::new(
+                ErrorKind::CsvRejected,
+                Actor::Admin,
+                format!("Nothing was imported: {} of {} rows have errors (first: {}). Fix them, or choose to import the valid rows only.", s.rejected_rows, s.total_rows, first.0),
+            )
+            .with(DetailKey::Errors, s.rejected_rows)
+            .with(DetailKey::Rows, s.total_rows)
+            .with(DetailKey::FirstLine, first.1));
         }
-    }
-    let (mut created, mut updated, mut unchanged) = (0u32, 0u32, 0u32);
-    {
-        // Statements prepared once for the whole file (a cache lookup per row costs more than
-        // the inserts of small rows).
-        let mut insert_user = tx
-            .prepare("INSERT INTO users (login_name, display_name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)")
-            .map_err(sql)?;
-        let mut update_user =
-            tx.prepare("UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1").map_err(sql)?;
-        let mut insert_account = tx.prepare(accounts::INSERT_ACCOUNT).map_err(sql)?;
-        let mut update_account = tx.prepare(accounts::UPDATE_ACCOUNT).map_err(sql)?;
-        for r in c.rows.iter().filter(|r| r.action != ImportAction::Unchanged) {
-            let a = &r.account;
-            let user_id = match users.get_mut(&a.login_name.to_lowercase()) {
-                Some((id, name)) => {
-                    if *name != a.user_display_name {
-                        update_user.execute(rusqlite::params![*id, a.user_display_name, ts]).map_err(sql)?;
-                        name.clone_from(&a.user_display_name);
-                    }
-                    *id
-                }
-                None => {
-                    let id =
-                        insert_user.insert(rusqlite::params![a.login_name, a.user_display_name, ts]).map_err(sql)?;
-                    users.insert(a.login_name.to_lowercase(), (id, a.user_display_name.clone()));
-                    id
-                }
-            };
-            let protocol = a.receive_protocol.as_str();
-            match r.existing_id {
-                None => {
-                    insert_account
-                        .execute(rusqlite::params![user_id, a.address, a.display_name, protocol, r.server_id, ts])
-                        .map_err(sql)?;
-                    created += 1;
-                }
-                Some(id) => {
-                    update_account
-                        .execute(rusqlite::params![id, user_id, a.address, a.display_name, protocol, r.server_id, ts])
-                        .map_err(sql)?;
-                    updated += 1;
-                }
-            }
-        }
-    }
-    unchanged += c.rows.iter().filter(|r| r.action == ImportAction::Unchanged).count() as u32;
-    audit(
-        &tx,
-        "csv.import",
-        &format!("{} rows", c.total_rows),
-        json!({ "mode": mode, "encoding": c.encoding, "created": created, "updated": updated, "unchanged": unchanged, "skipped": c.rejected_rows }),
-    )
-    .map_err(sql)?;
-    crate::fault::point("csv.before_commit");
-    tx.commit().map_err(sql)?;
+    };
     crate::fault::point("csv.after_commit");
+    let s = staged.summary()?;
     Ok(ImportOutcome {
         mode,
-        total_rows: c.total_rows,
-        created,
-        updated,
-        unchanged,
-        skipped: c.rejected_rows,
-        errors: c.errors,
+        total_rows: a.total_rows,
+        created: a.created,
+        updated: a.updated,
+        unchanged: a.unchanged,
+        skipped: a.skipped,
+        error_count: s.error_count,
+        errors: staged.errors(import::ERRORS_SHOWN)?,
     })
 }
 
@@ -723,7 +587,8 @@ fn formula_unsafe_cell(s: &str) -> &str {
 pub fn export(conn: &Connection, encoding: ExportEncoding) -> Result<Vec<u8>, UiError> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     let io = |e: csv::Error| {
-        UiError::new("storage", Actor::Support, format!("CSV could not be written: {e}")).with("reason", e.to_string())
+        UiError::new(ErrorKind::Storage, Actor::Support, format!("CSV could not be written: {e}"))
+            .with(DetailKey::Reason, e.to_string())
     };
     w.write_record(COLUMNS.iter().map(|(_, name, _)| *name)).map_err(io)?;
     let mut stmt = conn
@@ -754,7 +619,7 @@ pub fn export(conn: &Connection, encoding: ExportEncoding) -> Result<Vec<u8>, Ui
             let (bytes, _, had_errors) = encoding_rs::SHIFT_JIS.encode(&text);
             if had_errors {
                 return Err(UiError::new(
-                    "csv_encoding_export",
+                    ErrorKind::CsvEncodingExport,
                     Actor::Admin,
                     "Some names contain characters that Shift_JIS cannot represent; export as UTF-8 instead.",
                 ));
@@ -762,6 +627,20 @@ pub fn export(conn: &Connection, encoding: ExportEncoding) -> Result<Vec<u8>, Ui
             bytes.into_owned()
         }
     })
+}
+
+/// [`export`] written to `path` (created or replaced): what both the wizard's save dialog and
+/// `exo-setup accounts export FILE` do.
+pub fn export_to_file(conn: &Connection, encoding: ExportEncoding, path: &std::path::Path) -> Result<(), UiError> {
+    let bytes = export(conn, encoding)?;
+    std::fs::write(path, bytes).map_err(|e| write_failed(path, e))
+}
+
+/// `export_write`: a file the admin chose could not be written (the user must pick another place).
+pub fn write_failed(path: &std::path::Path, e: impl std::fmt::Display) -> UiError {
+    UiError::new(ErrorKind::ExportWrite, Actor::User, format!("{} could not be written: {e}", path.display()))
+        .with(DetailKey::Path, path.display())
+        .with(DetailKey::Reason, e)
 }
 
 #[cfg(test)]

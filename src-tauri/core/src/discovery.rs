@@ -6,11 +6,12 @@
 //! needs a different fix by a different person. Redirects are not followed: a discovery URL that
 //! redirects is not Microsoft's.
 
+use crate::DetailKey;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::http_body::{self, BodyError};
 
 /// The fields of a discovery document exo-setup relies on.
@@ -93,57 +94,72 @@ pub(crate) fn answer_too_large_message(host: &str, limit_kb: &usize) -> String {
     )
 }
 
+impl DiscoveryError {
+    /// The kind this failure is reported as.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DiscoveryError::TenantNotFound { .. } => ErrorKind::TenantNotFound,
+            DiscoveryError::TenantInvalid { .. } => ErrorKind::TenantInvalid,
+            DiscoveryError::Identity { .. } => ErrorKind::IdentityError,
+            DiscoveryError::Dns { .. } => ErrorKind::DnsFailure,
+            DiscoveryError::Unreachable { .. } => ErrorKind::HostUnreachable,
+            DiscoveryError::Tls { .. } => ErrorKind::TlsFailure,
+            DiscoveryError::Timeout { .. } => ErrorKind::Timeout,
+            DiscoveryError::HttpStatus { .. } => ErrorKind::HttpStatus,
+            DiscoveryError::NotDiscovery { .. } => ErrorKind::NotDiscovery,
+            DiscoveryError::AnswerTooLarge { .. } => ErrorKind::IdentityAnswerTooLarge,
+        }
+    }
+}
+
 impl From<DiscoveryError> for UiError {
     fn from(e: DiscoveryError) -> Self {
         let msg = e.to_string();
+        let kind = e.kind();
         match e {
             DiscoveryError::TenantNotFound { tenant, host, body } => with_support_ids(
-                UiError::new("tenant_not_found", Actor::Admin, msg)
-                    .with("tenant", tenant)
-                    .with("host", host)
-                    .with("code", 90002),
+                UiError::new(kind, Actor::Admin, msg)
+                    .with(DetailKey::Tenant, tenant)
+                    .with(DetailKey::Host, host)
+                    .with(DetailKey::Code, 90002),
                 &body,
             ),
-            DiscoveryError::TenantInvalid { tenant, host, code } => UiError::new("tenant_invalid", Actor::Admin, msg)
-                .with("tenant", tenant)
-                .with("host", host)
-                .with("code", code),
+            DiscoveryError::TenantInvalid { tenant, host, code } => UiError::new(kind, Actor::Admin, msg)
+                .with(DetailKey::Tenant, tenant)
+                .with(DetailKey::Host, host)
+                .with(DetailKey::Code, code),
             DiscoveryError::Identity { body } => with_support_ids(
-                UiError::new("identity_error", Actor::Admin, msg)
-                    .with("code", body.error_codes.first().map(|c| c.to_string()).unwrap_or_default())
-                    .with("description", body.error_description.lines().next().unwrap_or("").to_owned()),
+                UiError::new(kind, Actor::Admin, msg)
+                    .with(DetailKey::Code, body.error_codes.first().map(|c| c.to_string()).unwrap_or_default())
+                    .with(DetailKey::Description, body.error_description.lines().next().unwrap_or("").to_owned()),
                 &body,
             ),
-            DiscoveryError::Dns { host } => UiError::new("dns_failure", Actor::Admin, msg).with("host", host),
-            DiscoveryError::Unreachable { host } => {
-                UiError::new("host_unreachable", Actor::Admin, msg).with("host", host)
-            }
+            DiscoveryError::Dns { host } => UiError::new(kind, Actor::Admin, msg).with(DetailKey::Host, host),
+            DiscoveryError::Unreachable { host } => UiError::new(kind, Actor::Admin, msg).with(DetailKey::Host, host),
             DiscoveryError::Tls { host, reason } => {
-                UiError::new("tls_failure", Actor::Admin, msg).with("host", host).with("reason", reason)
+                UiError::new(kind, Actor::Admin, msg).with(DetailKey::Host, host).with(DetailKey::Reason, reason)
             }
-            DiscoveryError::Timeout { host } => UiError::new("timeout", Actor::Support, msg).with("host", host),
+            DiscoveryError::Timeout { host } => UiError::new(kind, Actor::Support, msg).with(DetailKey::Host, host),
             DiscoveryError::HttpStatus { url, status } => {
-                UiError::new("http_status", Actor::Admin, msg).with("url", url).with("status", status)
+                UiError::new(kind, Actor::Admin, msg).with(DetailKey::Url, url).with(DetailKey::Status, status)
             }
             DiscoveryError::NotDiscovery { url, reason } => {
-                UiError::new("not_discovery", Actor::Admin, msg).with("url", url).with("reason", reason)
+                UiError::new(kind, Actor::Admin, msg).with(DetailKey::Url, url).with(DetailKey::Reason, reason)
             }
-            DiscoveryError::AnswerTooLarge { host, limit_kb } => {
-                UiError::new("identity_answer_too_large", Actor::Admin, msg)
-                    .with("host", host)
-                    .with("limit", limit_kb)
-                    .with("document", "discovery")
-            }
+            DiscoveryError::AnswerTooLarge { host, limit_kb } => UiError::new(kind, Actor::Admin, msg)
+                .with(DetailKey::Host, host)
+                .with(DetailKey::Limit, limit_kb)
+                .with(DetailKey::Document, "discovery"),
         }
     }
 }
 
 fn with_support_ids(mut e: UiError, body: &MicrosoftErrorBody) -> UiError {
     if let Some(t) = &body.trace_id {
-        e = e.with("traceId", t);
+        e = e.with(DetailKey::TraceId, t);
     }
     if let Some(c) = &body.correlation_id {
-        e = e.with("correlationId", c);
+        e = e.with(DetailKey::CorrelationId, c);
     }
     e
 }
@@ -285,8 +301,8 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         assert!(matches!(&e, DiscoveryError::AnswerTooLarge { host, limit_kb: 256 } if host == "127.0.0.1"), "{e:?}");
         let ui = UiError::from(e);
-        assert_eq!((ui.kind.as_str(), ui.actor), ("identity_answer_too_large", Actor::Admin));
-        assert_eq!(ui.detail["limit"], "256");
+        assert_eq!((ui.kind, ui.actor), (ErrorKind::IdentityAnswerTooLarge, Actor::Admin));
+        assert_eq!(ui.detail[&DetailKey::Limit], "256");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let sent = written.load(Ordering::Relaxed);
         assert!(sent < 16 * 1024 * 1024, "the server wrote {sent} bytes");

@@ -1,8 +1,8 @@
 //! The one shape in which every front end shows an error.
 //!
 //! Each area has its own `thiserror` enum (`OrgError`, `DiscoveryError`, `AccountError`,
-//! `CsvError`, `StoreError`). Each converts into a [`UiError`]: a stable machine `kind` that the
-//! UI maps to Japanese or English text, who must act (`actor`), an English `message` for logs
+//! `CsvError`, `StoreError`). Each converts into a [`UiError`]: a stable machine `kind` (one of the
+//! closed [`ErrorKind`] vocabulary) that the UI maps to Japanese or English text, who must act (`actor`), an English `message` for logs
 //! and the CLI, and `detail` parameters for the text (line numbers, the tenant, the AADSTS code).
 //! Nothing in an error ever carries a secret.
 
@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use ts_rs::TS;
+
+pub use crate::detail_key::DetailKey;
+pub use crate::error_kind::{ErrorArea, ErrorField, ErrorKind};
 
 /// Who can fix the problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
@@ -29,22 +32,22 @@ pub enum Actor {
 #[ts(export)]
 pub struct UiError {
     /// Stable identifier, e.g. `tenant_not_found`; the UI's message catalogue is keyed by it.
-    pub kind: String,
+    pub kind: ErrorKind,
     /// Who must act.
     pub actor: Actor,
     /// English explanation (what happened and what to do), for the CLI and logs.
     pub message: String,
     /// Parameters for the localized text, e.g. `{"tenant": "contoso.example"}`.
-    pub detail: BTreeMap<String, String>,
+    pub detail: BTreeMap<DetailKey, String>,
 }
 
 impl UiError {
-    pub fn new(kind: &str, actor: Actor, message: impl Into<String>) -> Self {
-        Self { kind: kind.to_owned(), actor, message: message.into(), detail: BTreeMap::new() }
+    pub fn new(kind: ErrorKind, actor: Actor, message: impl Into<String>) -> Self {
+        Self { kind, actor, message: message.into(), detail: BTreeMap::new() }
     }
 
-    pub fn with(mut self, key: &str, value: impl ToString) -> Self {
-        self.detail.insert(key.to_owned(), value.to_string());
+    pub fn with(mut self, key: DetailKey, value: impl ToString) -> Self {
+        self.detail.insert(key, value.to_string());
         self
     }
 }

@@ -12,11 +12,16 @@
 //! - [`http_body`]: reading an HTTP answer with a cap per kind of document;
 //! - [`accounts`]: step 2, users and their mail accounts;
 //! - [`csv_io`]: CSV import (preview, all-or-nothing or valid rows only) and export;
+//! - [`directory`]: import and sync of mailboxes from Microsoft Entra ID (Graph);
 //! - [`overview`]: the state of the four steps;
+//! - [`registration`]: the app registration (Cloud Shell script and manifest) written out for the admin;
 //! - [`bounded`]: reading a named file only if it is a regular file, and only up to a limit;
 //! - [`logging`]: the app's log subscriber, which keeps the mail crates' wire (tokens) out;
+//! - [`support`]: the support bundle (recent logs, versions, settings, account states; redacted);
 //! - [`fault`]: crash points for the crash-consistency tests (debug builds only);
-//! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows.
+//! - [`error`]: the `{ kind, actor, message, detail }` shape every front end shows;
+//! - [`error_kind`]: the closed vocabulary of error kinds, which the UI's texts and the CLI's exit
+//!   codes derive from.
 
 pub mod accounts;
 pub mod audience;
@@ -24,13 +29,18 @@ pub mod auth;
 pub mod bounded;
 pub mod cloud;
 pub mod csv_io;
+pub mod detail_key;
+pub mod directory;
 pub mod discovery;
+pub mod endpoint;
 pub mod error;
+pub mod error_kind;
 pub mod fault;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http_body;
 pub mod identity;
+pub mod import;
 pub mod invite;
 pub mod keychain;
 pub mod launch_args;
@@ -43,9 +53,11 @@ pub mod overview;
 pub mod paths;
 pub mod policy;
 pub mod process_hardening;
+pub mod registration;
 pub mod store;
+pub mod support;
 pub mod trusted_file;
 pub mod validate;
 
-pub use error::{Actor, UiError};
+pub use error::{Actor, DetailKey, ErrorArea, ErrorField, ErrorKind, UiError};
 pub use store::Store;

@@ -199,6 +199,18 @@ impl AccountStatus {
             _ => return None,
         })
     }
+
+    /// The keychain may hold a sign-in of the mailbox (any status but `not_signed_in`): signing
+    /// in replaces it, signing out or deleting the account removes it.
+    pub fn has_sign_in(self) -> bool {
+        self != Self::NotSignedIn
+    }
+
+    /// A token to log in with is expected in the keychain, so the connection check can run:
+    /// signed in, verified, or a check or refresh that failed without ending the sign-in.
+    pub fn can_check(self) -> bool {
+        matches!(self, Self::SignedIn | Self::Verified | Self::Error)
+    }
 }
 
 /// One row of step 2's list: a mail account with its user.
@@ -221,6 +233,10 @@ pub struct AccountRow {
     pub status: AccountStatus,
     pub status_detail: Option<String>,
     pub status_at: Option<String>,
+    /// [`AccountStatus::has_sign_in`] of `status`, so the UI never derives it.
+    pub has_sign_in: bool,
+    /// [`AccountStatus::can_check`] of `status`, so the UI never derives it.
+    pub can_check: bool,
 }
 
 /// Add or change a mail account (and its user, found or created by login name).
@@ -313,7 +329,7 @@ pub struct ImportRowError {
     /// The offending value, if any.
     pub value: Option<String>,
     /// Parameters for the localized text, e.g. `{"firstLine": "3"}` for `duplicate_in_file`.
-    pub detail: std::collections::BTreeMap<String, String>,
+    pub detail: std::collections::BTreeMap<crate::DetailKey, String>,
 }
 
 /// Result of reading a CSV without importing it.
@@ -327,11 +343,13 @@ pub struct ImportPreview {
     /// always `valid_rows + rejected_rows`.
     pub total_rows: u32,
     pub valid_rows: u32,
-    /// Rows with one or more entries in `errors`.
+    /// Rows with one or more row errors.
     pub rejected_rows: u32,
     pub creates: u32,
     pub updates: u32,
     pub unchanged: u32,
+    /// Every row error (a row may have several); `errors` holds the first 1,000 of them.
+    pub error_count: u32,
     pub errors: Vec<ImportRowError>,
     /// The first valid rows (at most 500) for the preview table.
     pub rows: Vec<ImportRowPreview>,
@@ -350,6 +368,8 @@ pub struct ImportOutcome {
     /// Rows not imported because they have errors (valid-rows-only mode); a row with several
     /// errors counts once.
     pub skipped: u32,
+    /// Every row error (a row may have several); `errors` holds the first 1,000 of them.
+    pub error_count: u32,
     pub errors: Vec<ImportRowError>,
 }
 
@@ -444,6 +464,8 @@ pub enum FlowPurpose {
     AdminConsent,
     /// Step 4: a user signs in to their registered mailbox.
     SignIn,
+    /// Step 2's directory import: the administrator signs in to Microsoft Graph.
+    DirectorySignIn,
 }
 
 /// A flow waiting for the browser to come back. Carries no secret: `browser_url` is the
@@ -487,9 +509,21 @@ pub struct SignInSummary {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 #[ts(export)]
 pub enum FlowResult {
-    AdminConsented { consent: AdminConsent },
-    SignedIn { sign_in: SignInSummary },
-    Failed { error: crate::UiError },
+    AdminConsented {
+        consent: AdminConsent,
+    },
+    SignedIn {
+        sign_in: SignInSummary,
+    },
+    /// The administrator signed in for the directory (who, and the Graph scopes granted).
+    DirectorySignedIn {
+        signed_in_as: String,
+        name: Option<String>,
+        scopes: Vec<String>,
+    },
+    Failed {
+        error: crate::UiError,
+    },
 }
 
 /// Sent to the UI (event `exo://flow-finished`) when a redirect came back, a flow expired or
@@ -696,4 +730,41 @@ pub struct SavedFiles {
     pub count: u32,
     /// The folder (several files) or the file written.
     pub path: String,
+}
+
+/// A support bundle written (`exo-setup support-bundle`, the wizard's "support bundle" button):
+/// where, and what it holds. The zip itself holds no token, authorization code, state, nonce or
+/// PKCE verifier (see `support`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(export)]
+pub struct SupportBundle {
+    /// The zip file written.
+    pub path: String,
+    /// The entries of the zip, in order (`README.txt`, `versions.json`, …, `logs/…`).
+    pub files: Vec<String>,
+    /// Mail addresses are hashed (`h-<12 hex>@domain`) rather than kept.
+    pub addresses_hashed: bool,
+    /// How many secrets or token-like strings were removed from the texts.
+    pub redactions: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AccountStatus::{self, *};
+
+    #[test]
+    fn what_each_account_status_allows() {
+        let table: [(AccountStatus, bool, bool); 5] = [
+            // status, has_sign_in (sign in again / sign out), can_check (a token to check with)
+            (NotSignedIn, false, false),
+            (SignedIn, true, true),
+            (Verified, true, true),
+            (NeedsReauth, true, false),
+            (Error, true, true),
+        ];
+        for (status, has_sign_in, can_check) in table {
+            assert_eq!((status.has_sign_in(), status.can_check()), (has_sign_in, can_check), "{status:?}");
+        }
+    }
 }

@@ -5,12 +5,13 @@
 //! fetched successfully a moment before; a failed check changes nothing (the server stays as it
 //! was, the previous settings stay), so the store never holds settings nobody verified.
 
+use crate::DetailKey;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::json;
 
 use crate::audience::EndpointsOrigin;
 use crate::discovery;
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::{Endpoint, MailServer, OrgSettings, OrgSettingsInput, RedirectMode, Security, ServerAuth};
 use crate::store::{audit, now, Store};
 use crate::validate;
@@ -88,9 +89,18 @@ pub fn server(conn: &Connection, id: i64) -> Result<MailServer, UiError> {
         .optional()
         .map_err(sql)?
         .ok_or_else(|| {
-            UiError::new("server_not_found", Actor::Admin, format!("There is no mail server with id {id}."))
-                .with("id", id)
+            UiError::new(ErrorKind::ServerNotFound, Actor::Admin, format!("There is no mail server with id {id}."))
+                .with(DetailKey::Id, id)
         })
+}
+
+/// A mail server by name, as administrators type it (case-insensitive): `exo-setup accounts add
+/// --server`, `exo-setup server endpoints --server`.
+pub fn server_by_name(conn: &Connection, name: &str) -> Result<MailServer, UiError> {
+    servers(conn).map_err(sql)?.into_iter().find(|s| s.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+        UiError::new(ErrorKind::ServerNotFound, Actor::Admin, format!("There is no mail server named '{name}'."))
+            .with(DetailKey::Server, name)
+    })
 }
 
 pub(crate) fn sql(e: rusqlite::Error) -> UiError {
@@ -120,14 +130,14 @@ pub(crate) async fn verify(input: &OrgSettingsInput) -> Result<Verified, UiError
     // to another organization).
     if uuid::Uuid::try_parse(&tenant).is_ok() && tenant != tenant_id {
         return Err(UiError::new(
-            "issuer_mismatch",
+            ErrorKind::IssuerMismatch,
             Actor::Admin,
             format!(
                 "The discovery document of tenant {tenant} names another tenant ({tenant_id}); check the authority."
             ),
         )
-        .with("expected", &tenant)
-        .with("actual", &tenant_id));
+        .with(DetailKey::Expected, &tenant)
+        .with(DetailKey::Actual, &tenant_id));
     }
     Ok(Verified {
         organization_name,
@@ -192,7 +202,7 @@ pub async fn set_server_enabled(store: &Store, id: i64, enabled: bool) -> Result
     if enabled && id == EXCHANGE_ONLINE_ID {
         let org = org_settings(&store.conn()).map_err(sql)?.ok_or_else(|| {
             UiError::new(
-                "org_not_configured",
+                ErrorKind::OrgNotConfigured,
                 Actor::Admin,
                 "Enter the organization's tenant and application (client) ID first (step 1).",
             )
@@ -223,20 +233,20 @@ pub fn delete_server(store: &Store, id: i64) -> Result<(), UiError> {
     let s = server(&conn, id)?;
     if s.builtin {
         return Err(UiError::new(
-            "server_builtin",
+            ErrorKind::ServerBuiltin,
             Actor::Admin,
             format!("'{}' is built in and cannot be deleted; stop it instead.", s.name),
         )
-        .with("server", &s.name));
+        .with(DetailKey::Server, &s.name));
     }
     let tx = conn.unchecked_transaction().map_err(sql)?;
     tx.execute("DELETE FROM mail_servers WHERE id = ?1", [id]).map_err(|e| match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => UiError::new(
-            "server_in_use",
+            ErrorKind::ServerInUse,
             Actor::Admin,
             format!("Mail accounts still use '{}'; move or delete them first.", s.name),
         )
-        .with("server", &s.name),
+        .with(DetailKey::Server, &s.name),
         e => sql(e),
     })?;
     audit(&tx, "server.delete", &s.name, json!({ "id": id })).map_err(sql)?;
@@ -254,7 +264,7 @@ pub fn add_server(
 ) -> Result<MailServer, UiError> {
     let name = validate::display_name(name)?;
     if name.is_empty() {
-        return Err(UiError::new("server_name_required", Actor::Admin, "Enter a name for the mail server."));
+        return Err(UiError::new(ErrorKind::ServerNameRequired, Actor::Admin, "Enter a name for the mail server."));
     }
     let conn = store.conn();
     let tx = conn.unchecked_transaction().map_err(sql)?;
@@ -266,7 +276,7 @@ pub fn add_server(
     )
     .map_err(|e| match e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-            UiError::new("server_duplicate", Actor::Admin, format!("A mail server named '{name}' already exists.")).with("server", &name)
+            UiError::new(ErrorKind::ServerDuplicate, Actor::Admin, format!("A mail server named '{name}' already exists.")).with(DetailKey::Server, &name)
         }
         e => sql(e),
     })?;
@@ -360,26 +370,26 @@ pub(crate) fn check_endpoint(protocol: &str, e: &Endpoint) -> Result<(), UiError
     let host = e.host.trim();
     if !validate::is_mail_host(host) || e.port == 0 {
         return Err(UiError::new(
-            "endpoint_invalid",
+            ErrorKind::EndpointInvalid,
             Actor::Admin,
             format!("The {protocol} server '{}:{}' is not a valid host name and port.", e.host, e.port),
         )
-        .with("protocol", protocol)
-        .with("host", &e.host)
-        .with("port", e.port));
+        .with(DetailKey::Protocol, protocol)
+        .with(DetailKey::Host, &e.host)
+        .with(DetailKey::Port, e.port));
     }
     let loopback =
         host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if e.security == Security::Plain && !loopback {
         return Err(UiError::new(
-            "endpoint_insecure",
+            ErrorKind::EndpointInsecure,
             Actor::Admin,
             format!(
                 "The {protocol} server {host} would be reached without encryption; use TLS or STARTTLS (unencrypted is only allowed on this computer, for tests)."
             ),
         )
-        .with("protocol", protocol)
-        .with("host", host));
+        .with(DetailKey::Protocol, protocol)
+        .with(DetailKey::Host, host));
     }
     Ok(())
 }
@@ -387,6 +397,16 @@ pub(crate) fn check_endpoint(protocol: &str, e: &Endpoint) -> Result<(), UiError
 #[cfg(test)]
 mod endpoint_tests {
     use super::*;
+
+    #[test]
+    fn servers_are_found_by_name_whatever_the_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_in(dir.path()).unwrap();
+        assert_eq!(server_by_name(&store.conn(), "exchange ONLINE").unwrap().id, EXCHANGE_ONLINE_ID);
+        let e = server_by_name(&store.conn(), "Gateway").unwrap_err();
+        assert_eq!((e.kind, e.actor), (ErrorKind::ServerNotFound, Actor::Admin));
+        assert_eq!(e.detail.get(&DetailKey::Server).map(String::as_str), Some("Gateway"));
+    }
 
     fn ep(host: &str, port: u16, security: Security) -> Endpoint {
         Endpoint { host: host.into(), port, security }
@@ -404,7 +424,7 @@ mod endpoint_tests {
             &ep("smtp.example", 25, Security::Plain),
         )
         .unwrap_err();
-        assert_eq!(err.kind, "endpoint_insecure");
+        assert_eq!(err.kind, ErrorKind::EndpointInsecure);
         let err = set_server_endpoints(
             &store,
             EXCHANGE_ONLINE_ID,
@@ -413,7 +433,7 @@ mod endpoint_tests {
             &ep("smtp.example", 587, Security::Starttls),
         )
         .unwrap_err();
-        assert_eq!(err.kind, "endpoint_invalid");
+        assert_eq!(err.kind, ErrorKind::EndpointInvalid);
         assert_eq!(server(&store.conn(), EXCHANGE_ONLINE_ID).unwrap().imap.host, "outlook.office365.com");
 
         let s = set_server_endpoints(

@@ -48,6 +48,7 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
         }
         let meta = std::fs::metadata(dir)?;
         let own = Some(meta.uid()) == crate::trusted_file::current_uid();
+        #[allow(clippy::unnecessary_cast, reason = "mode_t is u16 on macOS, u32 on Linux")]
         let sticky = meta.mode() & libc::S_ISVTX as u32 != 0;
         if meta.mode() & 0o7777 != 0o700 && own && !sticky {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;

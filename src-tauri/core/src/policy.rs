@@ -41,19 +41,17 @@
 //! addresses, stored lowercase) that a mailbox's token may be sent to even when an invitation
 //! brought them and they are not the Microsoft cloud's own (see [`crate::audience`]).
 
+use crate::DetailKey;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::bounded;
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::{InvitationRule, ManagedField, ManagedPolicy, OrgSettings, OrgSettingsInput, RedirectMode};
 use crate::trusted_file::{self, Lookup};
 use crate::validate;
-
-/// Every error kind this module sends to the UI.
-pub const POLICY_ERROR_KINDS: &[&str] = &["policy_invalid", "policy_locked_field", "policy_conflict"];
 
 /// Overrides the policy file's location in debug builds only.
 pub const POLICY_FILE_ENV: &str = "EXO_SETUP_POLICY_FILE";
@@ -125,15 +123,15 @@ pub fn load() -> Result<Policy, UiError> {
 
 fn invalid(source: &Path, problem: impl std::fmt::Display) -> UiError {
     UiError::new(
-        "policy_invalid",
+        ErrorKind::PolicyInvalid,
         Actor::Admin,
         format!(
             "The managed policy {} cannot be used: {problem}. Until IT fixes or removes it, exo-setup changes no settings and starts no sign-in.",
             source.display()
         ),
     )
-    .with("path", source.display())
-    .with("problem", problem)
+    .with(DetailKey::Path, source.display())
+    .with(DetailKey::Problem, problem)
 }
 
 /// Reads the policy at `path` (see [`load`]): only a trusted file (see the module documentation),
@@ -251,12 +249,12 @@ pub fn parse(json: &str, source: &Path) -> Result<Policy, UiError> {
 
 fn locked_field(field: &str, value: &str) -> UiError {
     UiError::new(
-        "policy_locked_field",
+        ErrorKind::PolicyLockedField,
         Actor::User,
         format!("Your organization's IT manages {field} on this computer: it must be {value}. Use that value, or ask IT to change the policy."),
     )
-    .with("field", field)
-    .with("value", value)
+    .with(DetailKey::Field, field)
+    .with(DetailKey::Value, value)
 }
 
 impl Policy {
@@ -344,14 +342,14 @@ impl Policy {
             return Ok(());
         }
         Err(UiError::new(
-            "policy_conflict",
+            ErrorKind::PolicyConflict,
             Actor::User,
             format!(
                 "The settings saved on this computer differ from your organization's managed policy ({}). Open step 1 and save it again (the policy's values are filled in), or ask IT.",
                 fields.join(", ")
             ),
         )
-        .with("fields", fields.join(", ")))
+        .with(DetailKey::Fields, fields.join(", ")))
     }
 
     /// The redirect mode to use: the locked one, else the saved one.
@@ -425,10 +423,10 @@ mod tests {
         assert!(!Policy::default().view().present);
         std::fs::write(&missing, "{ not json").unwrap();
         let e = load_from(&missing).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.actor), ("policy_invalid", Actor::Admin));
-        assert_eq!(e.detail["path"], missing.display().to_string());
+        assert_eq!((e.kind, e.actor), (ErrorKind::PolicyInvalid, Actor::Admin));
+        assert_eq!(e.detail[&DetailKey::Path], missing.display().to_string());
         std::fs::write(&missing, vec![b' '; MAX_POLICY_BYTES as usize + 1]).unwrap();
-        assert!(load_from(&missing).unwrap_err().detail["problem"].contains("bytes"));
+        assert!(load_from(&missing).unwrap_err().detail[&DetailKey::Problem].contains("bytes"));
         // A typo must not silently unlock anything.
         for bad in [
             r#"{"version": 1, "tenantt": "contoso.onmicrosoft.com"}"#,
@@ -442,7 +440,7 @@ mod tests {
             r#"{"version": 1, "invitations": "sometimes"}"#,
             r#"{"version": 1, "authority": "https://login.microsoftonline.us", "allowedAuthorities": ["https://login.microsoftonline.com"]}"#,
         ] {
-            assert_eq!(p(bad).unwrap_err().kind, "policy_invalid", "{bad}");
+            assert_eq!(p(bad).unwrap_err().kind, ErrorKind::PolicyInvalid, "{bad}");
         }
     }
 
@@ -450,9 +448,9 @@ mod tests {
     #[cfg(unix)]
     fn refused(path: &Path) -> String {
         let e = load_from(path).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.actor), ("policy_invalid", Actor::Admin), "{e:?}");
-        assert_eq!(e.detail["path"], path.display().to_string());
-        e.detail["problem"].clone()
+        assert_eq!((e.kind, e.actor), (ErrorKind::PolicyInvalid, Actor::Admin), "{e:?}");
+        assert_eq!(e.detail[&DetailKey::Path], path.display().to_string());
+        e.detail[&DetailKey::Problem].clone()
     }
 
     #[cfg(unix)]
@@ -518,7 +516,7 @@ mod tests {
         assert!(p(r#"{"version": 1}"#).unwrap().allowed_mail_hosts.is_empty());
         for bad in [r#"["mail contoso"]"#, r#"[""]"#, r#"["imap.example/x"]"#, r#""mail.contoso.example""#] {
             let e = p(&format!(r#"{{"version": 1, "allowedMailHosts": {bad}}}"#)).unwrap_err();
-            assert_eq!(e.kind, "policy_invalid", "{bad}");
+            assert_eq!(e.kind, ErrorKind::PolicyInvalid, "{bad}");
         }
     }
 
@@ -565,8 +563,8 @@ mod tests {
             .check_settings_input(&input("", "fabrikam.onmicrosoft.com", CLIENT, RedirectMode::DeepLink))
             .unwrap_err();
         assert_eq!(
-            (e.kind.as_str(), e.detail["field"].as_str(), e.detail["value"].as_str()),
-            ("policy_locked_field", "tenant", "contoso.onmicrosoft.com")
+            (e.kind, e.detail[&DetailKey::Field].as_str(), e.detail[&DetailKey::Value].as_str()),
+            (ErrorKind::PolicyLockedField, "tenant", "contoso.onmicrosoft.com")
         );
         let e = pol
             .check_settings_input(&input(
@@ -576,16 +574,16 @@ mod tests {
                 RedirectMode::DeepLink,
             ))
             .unwrap_err();
-        assert_eq!(e.detail["field"], "clientId");
+        assert_eq!(e.detail[&DetailKey::Field], "clientId");
         let e = pol
             .check_settings_input(&input("", "contoso.onmicrosoft.com", CLIENT, RedirectMode::Loopback))
             .unwrap_err();
-        assert_eq!(e.detail["field"], "redirectMode");
+        assert_eq!(e.detail[&DetailKey::Field], "redirectMode");
         let only = p(r#"{"version": 1, "allowedAuthorities": ["https://login.microsoftonline.us"]}"#).unwrap();
         let e = only
             .check_settings_input(&input("", "contoso.onmicrosoft.com", CLIENT, RedirectMode::DeepLink))
             .unwrap_err();
-        assert_eq!(e.detail["field"], "authority");
+        assert_eq!(e.detail[&DetailKey::Field], "authority");
     }
 
     #[test]
@@ -604,7 +602,7 @@ mod tests {
         s.tenant_id = "00000000-0000-0000-0000-000000000001".into();
         assert_eq!(pol.conflicts(&s), vec!["tenant", "clientId"]);
         let e = pol.require_no_conflict(&s).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.detail["fields"].as_str()), ("policy_conflict", "tenant, clientId"));
+        assert_eq!((e.kind, e.detail[&DetailKey::Fields].as_str()), (ErrorKind::PolicyConflict, "tenant, clientId"));
         assert!(Policy::default().require_no_conflict(&s).is_ok());
         let allowed = p(r#"{"version": 1, "allowedAuthorities": ["https://login.microsoftonline.us"]}"#).unwrap();
         assert_eq!(allowed.conflicts(&other), vec!["authority"]);

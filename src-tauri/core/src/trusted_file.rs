@@ -143,6 +143,7 @@ mod imp {
                 ));
             }
             let mode = meta.mode();
+            #[allow(clippy::unnecessary_cast, reason = "mode_t is u16 on macOS, u32 on Linux")]
             let sticky_root_dir = !is_file && mode & libc::S_ISVTX as u32 != 0 && meta.uid() == 0;
             if mode & 0o022 != 0 && !sticky_root_dir {
                 let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {

@@ -1,7 +1,8 @@
 //! Syntax checks for what the admin types, with errors that say exactly what is wrong.
 //! Pure functions: no I/O, so the CLI, the GUI and the CSV importer share them.
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
+use crate::DetailKey;
 
 /// Microsoft's fixed tenant of personal accounts (= `consumers`).
 pub const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
@@ -18,7 +19,7 @@ pub fn tenant(input: &str) -> Result<String, UiError> {
     let t = input.trim();
     if t.is_empty() {
         return Err(UiError::new(
-            "tenant_required",
+            ErrorKind::TenantRequired,
             Actor::Admin,
             "Enter the tenant ID (GUID) or a verified domain of your organization.",
         ));
@@ -26,16 +27,16 @@ pub fn tenant(input: &str) -> Result<String, UiError> {
     let lower = t.to_ascii_lowercase();
     if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
         return Err(UiError::new(
-            "tenant_multi_tenant",
+            ErrorKind::TenantMultiTenant,
             Actor::Admin,
             format!("'{t}' is not one organization: it would let accounts of any organization (or personal accounts) sign in. Enter your tenant ID (GUID) or a verified domain such as contoso.onmicrosoft.com."),
         )
-        .with("tenant", t));
+        .with(DetailKey::Tenant, t));
     }
     if let Ok(id) = uuid::Uuid::try_parse(t) {
         let id = id.hyphenated().to_string();
         if id == CONSUMERS_TENANT_ID {
-            return Err(UiError::new("tenant_personal", Actor::Admin, "This is Microsoft's tenant of personal accounts; Exchange Online accounts of an organization need the organization's own tenant.").with("tenant", t));
+            return Err(UiError::new(ErrorKind::TenantPersonal, Actor::Admin, "This is Microsoft's tenant of personal accounts; Exchange Online accounts of an organization need the organization's own tenant.").with(DetailKey::Tenant, t));
         }
         return Ok(id);
     }
@@ -43,11 +44,11 @@ pub fn tenant(input: &str) -> Result<String, UiError> {
         return Ok(lower);
     }
     Err(UiError::new(
-        "tenant_malformed",
+        ErrorKind::TenantMalformed,
         Actor::Admin,
         format!("'{t}' is neither a tenant ID (GUID like aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee) nor a domain name (like contoso.onmicrosoft.com)."),
     )
-    .with("tenant", t))
+    .with(DetailKey::Tenant, t))
 }
 
 fn is_dns_name(s: &str) -> bool {
@@ -68,11 +69,11 @@ pub fn client_id(input: &str) -> Result<String, UiError> {
     let t = input.trim();
     uuid::Uuid::try_parse(t).map(|u| u.hyphenated().to_string()).map_err(|_| {
         UiError::new(
-            "client_id_malformed",
+            ErrorKind::ClientIdMalformed,
             Actor::Admin,
             format!("The application (client) ID '{t}' is not a GUID. Copy it from the app's Overview page in Microsoft Entra."),
         )
-        .with("clientId", t)
+        .with(DetailKey::ClientId, t)
     })
 }
 
@@ -83,11 +84,11 @@ pub fn authority(input: &str) -> Result<String, UiError> {
     let t = if t.is_empty() { DEFAULT_AUTHORITY } else { t };
     let bad = || {
         UiError::new(
-            "authority_malformed",
+            ErrorKind::AuthorityMalformed,
             Actor::Admin,
             format!("'{t}' is not an authority URL like https://login.microsoftonline.com."),
         )
-        .with("authority", t)
+        .with(DetailKey::Authority, t)
     };
     let url = url::Url::parse(t).map_err(|_| bad())?;
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
@@ -99,11 +100,11 @@ pub fn authority(input: &str) -> Result<String, UiError> {
         "http" if is_loopback_host(host) => {}
         "http" => {
             return Err(UiError::new(
-                "authority_insecure",
+                ErrorKind::AuthorityInsecure,
                 Actor::Admin,
                 format!("The authority '{t}' uses plain http; sign-in must use https (http is only allowed for a local emulator on localhost)."),
             )
-            .with("authority", t))
+            .with(DetailKey::Authority, t))
         }
         _ => return Err(bad()),
     }
@@ -128,8 +129,12 @@ pub fn mail_host(input: &str) -> Result<String, UiError> {
     if is_mail_host(&host) {
         return Ok(host);
     }
-    Err(UiError::new("endpoint_invalid", Actor::Admin, format!("'{input}' is not a valid mail server host name."))
-        .with("host", input))
+    Err(UiError::new(
+        ErrorKind::EndpointInvalid,
+        Actor::Admin,
+        format!("'{input}' is not a valid mail server host name."),
+    )
+    .with(DetailKey::Host, input))
 }
 
 pub(crate) fn is_loopback_host(host: &str) -> bool {
@@ -145,7 +150,7 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 pub fn address(input: &str) -> Result<String, UiError> {
     let t = input.trim();
     if t.is_empty() {
-        return Err(UiError::new("address_required", Actor::Admin, "Enter the mail address."));
+        return Err(UiError::new(ErrorKind::AddressRequired, Actor::Admin, "Enter the mail address."));
     }
     let ok =
         email_address::EmailAddress::parse_with_options(t, email_address::Options::default().without_display_text())
@@ -153,8 +158,12 @@ pub fn address(input: &str) -> Result<String, UiError> {
             && t.is_ascii()
             && t.rsplit_once('@').is_some_and(|(_, d)| is_dns_name(&d.to_ascii_lowercase()));
     if !ok {
-        return Err(UiError::new("address_invalid", Actor::Admin, format!("'{t}' is not a valid mail address."))
-            .with("address", t));
+        return Err(UiError::new(
+            ErrorKind::AddressInvalid,
+            Actor::Admin,
+            format!("'{t}' is not a valid mail address."),
+        )
+        .with(DetailKey::Address, t));
     }
     Ok(t.to_ascii_lowercase())
 }
@@ -209,13 +218,13 @@ pub fn safe_text(input: &str) -> Result<(), UiError> {
     };
     let character = code_point(c);
     Err(UiError::new(
-        "text_unsafe_character",
+        ErrorKind::TextUnsafeCharacter,
         Actor::Admin,
         format!("The text has an invisible {what} ({character}) at character {position}; it can make a name look like another. Delete it (retype the text rather than pasting it) and try again."),
     )
-    .with("character", &character)
-    .with("position", position)
-    .with("what", what))
+    .with(DetailKey::Character, &character)
+    .with(DetailKey::Position, position)
+    .with(DetailKey::What, what))
 }
 
 /// A login name: visible characters, no spaces at the ends, at most 256 characters.
@@ -223,15 +232,15 @@ pub fn login_name(input: &str) -> Result<String, UiError> {
     safe_text(input)?;
     let t = input.trim();
     if t.is_empty() {
-        return Err(UiError::new("login_name_required", Actor::Admin, "Enter the user's login name."));
+        return Err(UiError::new(ErrorKind::LoginNameRequired, Actor::Admin, "Enter the user's login name."));
     }
     if t.chars().count() > MAX_NAME_LEN {
         return Err(UiError::new(
-            "login_name_invalid",
+            ErrorKind::LoginNameInvalid,
             Actor::Admin,
             format!("The login name '{t}' is longer than {MAX_NAME_LEN} characters."),
         )
-        .with("loginName", t));
+        .with(DetailKey::LoginName, t));
     }
     Ok(t.to_owned())
 }
@@ -242,11 +251,11 @@ pub fn display_name(input: &str) -> Result<String, UiError> {
     let t = input.trim();
     if t.chars().count() > MAX_NAME_LEN {
         return Err(UiError::new(
-            "display_name_too_long",
+            ErrorKind::DisplayNameTooLong,
             Actor::Admin,
             format!("A display name may have at most {MAX_NAME_LEN} characters."),
         )
-        .with("max", MAX_NAME_LEN));
+        .with(DetailKey::Max, MAX_NAME_LEN));
     }
     Ok(t.to_owned())
 }
@@ -260,12 +269,12 @@ mod tests {
         assert_eq!(tenant(" AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE ").unwrap(), "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
         assert_eq!(tenant("Contoso.onmicrosoft.com").unwrap(), "contoso.onmicrosoft.com");
         for multi in ["common", "Organizations", "consumers"] {
-            assert_eq!(tenant(multi).unwrap_err().kind, "tenant_multi_tenant", "{multi}");
+            assert_eq!(tenant(multi).unwrap_err().kind, ErrorKind::TenantMultiTenant, "{multi}");
         }
-        assert_eq!(tenant(CONSUMERS_TENANT_ID).unwrap_err().kind, "tenant_personal");
-        assert_eq!(tenant("").unwrap_err().kind, "tenant_required");
+        assert_eq!(tenant(CONSUMERS_TENANT_ID).unwrap_err().kind, ErrorKind::TenantPersonal);
+        assert_eq!(tenant("").unwrap_err().kind, ErrorKind::TenantRequired);
         for bad in ["contoso", "con toso.com", "-a.com", "1.2.3.4", "a..b", "テナント.jp"] {
-            assert_eq!(tenant(bad).unwrap_err().kind, "tenant_malformed", "{bad}");
+            assert_eq!(tenant(bad).unwrap_err().kind, ErrorKind::TenantMalformed, "{bad}");
         }
     }
 
@@ -273,7 +282,7 @@ mod tests {
     fn client_id_must_be_guid() {
         assert!(client_id("11111111-2222-3333-4444-555555555555").is_ok());
         let e = client_id("my-app").unwrap_err();
-        assert_eq!((e.kind.as_str(), e.actor), ("client_id_malformed", Actor::Admin));
+        assert_eq!((e.kind, e.actor), (ErrorKind::ClientIdMalformed, Actor::Admin));
     }
 
     #[test]
@@ -282,10 +291,10 @@ mod tests {
         assert_eq!(authority("https://login.microsoftonline.us/").unwrap(), "https://login.microsoftonline.us");
         assert_eq!(authority("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
         assert_eq!(authority("http://localhost:1/x/").unwrap(), "http://localhost:1/x");
-        assert_eq!(authority("http://login.example.com").unwrap_err().kind, "authority_insecure");
-        assert_eq!(authority("https://x.example/?a=b").unwrap_err().kind, "authority_malformed");
-        assert_eq!(authority("ftp://x.example").unwrap_err().kind, "authority_malformed");
-        assert_eq!(authority("not a url").unwrap_err().kind, "authority_malformed");
+        assert_eq!(authority("http://login.example.com").unwrap_err().kind, ErrorKind::AuthorityInsecure);
+        assert_eq!(authority("https://x.example/?a=b").unwrap_err().kind, ErrorKind::AuthorityMalformed);
+        assert_eq!(authority("ftp://x.example").unwrap_err().kind, ErrorKind::AuthorityMalformed);
+        assert_eq!(authority("not a url").unwrap_err().kind, ErrorKind::AuthorityMalformed);
     }
 
     #[test]
@@ -300,16 +309,16 @@ mod tests {
             "太郎@contoso.example",
             "a@b@c.example",
         ] {
-            assert_eq!(address(bad).unwrap_err().kind, "address_invalid", "{bad}");
+            assert_eq!(address(bad).unwrap_err().kind, ErrorKind::AddressInvalid, "{bad}");
         }
-        assert_eq!(address(" ").unwrap_err().kind, "address_required");
+        assert_eq!(address(" ").unwrap_err().kind, ErrorKind::AddressRequired);
     }
 
     #[test]
     fn names() {
         assert_eq!(login_name(" yamada ").unwrap(), "yamada");
-        assert_eq!(login_name("").unwrap_err().kind, "login_name_required");
-        assert_eq!(display_name(&"あ".repeat(257)).unwrap_err().kind, "display_name_too_long");
+        assert_eq!(login_name("").unwrap_err().kind, ErrorKind::LoginNameRequired);
+        assert_eq!(display_name(&"あ".repeat(257)).unwrap_err().kind, ErrorKind::DisplayNameTooLong);
         assert_eq!(display_name(&"あ".repeat(256)).unwrap().chars().count(), 256);
     }
 
@@ -335,8 +344,11 @@ mod tests {
             ("a\tb", "U+0009", "2"),
         ] {
             for e in [login_name(text).unwrap_err(), display_name(text).unwrap_err()] {
-                assert_eq!(e.kind, "text_unsafe_character", "{text:?}");
-                assert_eq!((e.detail["character"].as_str(), e.detail["position"].as_str()), (character, position));
+                assert_eq!(e.kind, ErrorKind::TextUnsafeCharacter, "{text:?}");
+                assert_eq!(
+                    (e.detail[&DetailKey::Character].as_str(), e.detail[&DetailKey::Position].as_str()),
+                    (character, position)
+                );
                 assert!(e.message.contains(character), "{}", e.message);
             }
         }
@@ -344,6 +356,6 @@ mod tests {
         assert_eq!(display_name(" 山田 太郎（営業）é ").unwrap(), "山田 太郎（営業）é");
         assert_eq!(login_name("o'brien-2").unwrap(), "o'brien-2");
         assert_eq!(login_name("\tyamada\r\n").unwrap(), "yamada");
-        assert_eq!(display_name(" \u{202e}x").unwrap_err().detail["position"], "2");
+        assert_eq!(display_name(" \u{202e}x").unwrap_err().detail[&DetailKey::Position], "2");
     }
 }

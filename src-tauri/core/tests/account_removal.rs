@@ -5,16 +5,15 @@
 
 mod common;
 
+use exo_setup_core::DetailKey;
 use std::sync::Arc;
 
-use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use common::{add_account, grant_consent, org_store, HANAKO, TARO};
+use entra_emulator::{Config, Emulator, DEMO_TENANT_ID};
 use exo_setup_core::auth::{Auth, SIGN_IN_REPAIRED, SIGN_OUT_REPAIRED};
 use exo_setup_core::keychain::{AccountKey, KeychainError, MemoryKeychain, Secret, TokenStore};
-use exo_setup_core::model::{AccountInput, AccountStatus, FlowResult, OrgSettingsInput, ReceiveProtocol, RedirectMode};
-use exo_setup_core::{accounts, Store};
-
-const TARO: &str = "taro@contoso.example";
-const HANAKO: &str = "hanako@contoso.example";
+use exo_setup_core::model::{AccountInput, AccountStatus, ReceiveProtocol};
+use exo_setup_core::{accounts, ErrorKind, Store};
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -24,56 +23,24 @@ struct Env {
     auth: Auth,
 }
 
+/// Taro and hanako registered, step 3 done (so that users may sign in).
 async fn env() -> Env {
     let emu = Emulator::start(Config::default_demo()).await.unwrap();
     emu.set_auto_approve(true);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open_in(dir.path()).unwrap());
-    exo_setup_core::org::save_exchange_online(
-        &store,
-        &OrgSettingsInput {
-            organization_name: String::new(),
-            tenant: DEMO_TENANT_ID.into(),
-            client_id: DEMO_CLIENT_ID.into(),
-            authority: emu.base_url(),
-            redirect_mode: RedirectMode::DeepLink,
-        },
-    )
-    .await
-    .unwrap();
-    for address in [TARO, HANAKO] {
-        add(&store, address);
-    }
+    let accounts = [(TARO, ReceiveProtocol::Imap), (HANAKO, ReceiveProtocol::Imap)];
+    let (dir, store) = org_store(&emu, DEMO_TENANT_ID, &accounts).await;
     let keychain = Arc::new(MemoryKeychain::new());
     let auth = Auth::new(store.clone(), keychain.clone());
-    // Step 3, so that users may sign in.
-    let (_, url) = auth.begin_admin_consent(&exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
-    let f = auth.complete(&common::browse(url.as_str()).await).await;
-    assert!(matches!(f.result, FlowResult::AdminConsented { .. }), "{f:?}");
+    grant_consent(&auth).await;
     Env { _dir: dir, _emu: emu, store, keychain, auth }
 }
 
 fn add(store: &Store, address: &str) -> i64 {
-    accounts::add(
-        store,
-        &AccountInput {
-            login_name: address.split('@').next().unwrap().to_owned(),
-            user_display_name: String::new(),
-            address: address.to_owned(),
-            display_name: String::new(),
-            receive_protocol: ReceiveProtocol::Imap,
-            server_id: 1,
-        },
-    )
-    .unwrap()
-    .id
+    add_account(store, address, ReceiveProtocol::Imap)
 }
 
 async fn sign_in(e: &Env, address: &str) {
-    let (_, url) = e.auth.begin_sign_in(address, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
-    let cb = common::browse(url.as_str()).await;
-    let f = e.auth.complete(&cb).await;
-    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
+    common::sign_in(&e.auth, address).await;
 }
 
 fn key(address: &str) -> AccountKey {
@@ -112,7 +79,7 @@ async fn deleting_a_signed_in_account_removes_its_keychain_items_first() {
     // Registered again, the mailbox has no sign-in: nothing of the old one is handed out.
     add(&e.store, TARO);
     let err = e.auth.access_token(TARO).await.unwrap_err();
-    assert_eq!(err.kind, "not_signed_in", "{err:?}");
+    assert_eq!(err.kind, ErrorKind::NotSignedIn, "{err:?}");
 }
 
 #[tokio::test]
@@ -130,7 +97,7 @@ async fn a_new_address_removes_the_old_addresses_keychain_items_and_a_refused_ch
     };
     // Refused (hanako is registered): taro stays signed in.
     let err = e.auth.update_account(id, input.clone()).await.unwrap_err();
-    assert_eq!(err.kind, "address_duplicate");
+    assert_eq!(err.kind, ErrorKind::AddressDuplicate);
     assert!(e.keychain.get_refresh_token(&key(TARO)).unwrap().is_some());
 
     // A display name only: the sign-in stays.
@@ -191,8 +158,8 @@ async fn an_unreachable_keychain_refuses_the_deletion_of_a_signed_in_account_and
     // The same store, now with a keychain that cannot be reached.
     let locked = Auth::new(e.store.clone(), Arc::new(Locked));
     let err = locked.delete_account(id_of(&e, TARO)).await.unwrap_err();
-    assert_eq!(err.kind, "keychain_locked", "{err:?}");
-    assert_eq!(err.detail.get("address").map(String::as_str), Some(TARO));
+    assert_eq!(err.kind, ErrorKind::KeychainLocked, "{err:?}");
+    assert_eq!(err.detail.get(&DetailKey::Address).map(String::as_str), Some(TARO));
     assert!(accounts::find_by_address(&e.store.conn(), TARO).unwrap().is_some(), "the account was deleted");
     assert!(e.keychain.get_refresh_token(&key(TARO)).unwrap().is_some());
 

@@ -9,6 +9,7 @@
 //! cancelled and foreign callbacks) leaves consents, accounts and the keychain exactly as they
 //! were, and no token ever reaches the database files, a returned payload or a log line.
 
+use exo_setup_core::DetailKey;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +21,11 @@ use entra_emulator::{
 use exo_setup_core::auth::{Auth, UpkeepPolicy, REFRESH_MARGIN_SECS};
 use exo_setup_core::keychain::{AccountKey, MemoryKeychain, TokenStore};
 use exo_setup_core::model::{
-    AccountInput, AccountStatus, FlowFinished, FlowPurpose, FlowResult, FlowStarted, OrgSettingsInput, ReceiveProtocol,
-    RedirectMode, StepStatus,
+    AccountStatus, FlowFinished, FlowPurpose, FlowResult, FlowStarted, OrgSettingsInput, ReceiveProtocol, RedirectMode,
+    StepStatus,
 };
 use exo_setup_core::oauth::{Backoff, MailScopes, ManualClock, PendingFlows, PERSONAL_ACCOUNT_TENANT};
-use exo_setup_core::{Actor, Store, UiError};
+use exo_setup_core::{Actor, ErrorKind, Store, UiError};
 
 const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
 const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
@@ -60,40 +61,13 @@ fn short_backoff() -> Backoff {
     Backoff { attempts: 3, initial: Duration::from_millis(10), max: Duration::from_millis(50) }
 }
 
-fn account(address: &str, protocol: ReceiveProtocol) -> AccountInput {
-    AccountInput {
-        login_name: address.split('@').next().unwrap().to_owned(),
-        user_display_name: address.to_owned(),
-        address: address.to_owned(),
-        display_name: String::new(),
-        receive_protocol: protocol,
-        server_id: 1,
-    }
-}
-
 /// An `Auth` over a fresh store and keychain, with the organization saved for `tenant` and the
 /// given accounts registered.
 async fn env_full(config: Config, tenant: &str, accounts: &[(&str, ReceiveProtocol)]) -> Env {
     logs();
     let emu = Emulator::start(config).await.unwrap();
     emu.set_auto_approve(true);
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open_in(dir.path()).unwrap());
-    exo_setup_core::org::save_exchange_online(
-        &store,
-        &OrgSettingsInput {
-            organization_name: String::new(),
-            tenant: tenant.into(),
-            client_id: DEMO_CLIENT_ID.into(),
-            authority: emu.base_url(),
-            redirect_mode: RedirectMode::DeepLink,
-        },
-    )
-    .await
-    .unwrap();
-    for (address, protocol) in accounts {
-        exo_setup_core::accounts::add(&store, &account(address, *protocol)).unwrap();
-    }
+    let (dir, store) = common::org_store(&emu, tenant, accounts).await;
     let keychain = Arc::new(MemoryKeychain::new());
     let tokens: Arc<dyn TokenStore> = keychain.clone();
     let clock = ManualClock::new();
@@ -275,9 +249,9 @@ async fn admin_consent_records_the_scopes_of_the_registered_protocols() {
     );
     let grant = s.audit.iter().find(|(a, _, _)| a == "consent.grant").expect("audit entry consent.grant");
     assert_eq!(grant.1, DEMO_TENANT_ID);
-    let detail: serde_json::Value = serde_json::from_str(&grant.2).unwrap();
-    assert_eq!(detail["client_id"], DEMO_CLIENT_ID);
-    assert_eq!(detail["requested"], serde_json::json!([IMAP, POP, SMTP, "offline_access"]));
+    let audit_detail: serde_json::Value = serde_json::from_str(&grant.2).unwrap();
+    assert_eq!(audit_detail["client_id"], DEMO_CLIENT_ID);
+    assert_eq!(audit_detail["requested"], serde_json::json!([IMAP, POP, SMTP, "offline_access"]));
     assert!(s.keychain.is_empty(), "admin consent issues no token");
     assert_eq!(e.emu.admin_consents().len(), 1);
 
@@ -299,10 +273,10 @@ async fn admin_consent_declined_by_the_admin_records_nothing() {
     let f = e.auth.complete(&cb).await;
     assert_eq!(f.flow_id.as_deref(), Some(started.flow_id.as_str()));
     let er = failed(&f);
-    assert_eq!(er.kind, "admin_consent_declined");
+    assert_eq!(er.kind, ErrorKind::AdminConsentDeclined);
     assert_eq!(er.actor, Actor::Admin);
-    assert_eq!(er.detail["code"], "65004");
-    assert!(er.detail.contains_key("traceId"));
+    assert_eq!(er.detail[&DetailKey::Code], "65004");
+    assert!(er.detail.contains_key(&DetailKey::TraceId));
     assert_untouched(&before, &snap(&e), &[]);
     assert!(e.emu.admin_consents().is_empty());
     let ov = exo_setup_core::overview::overview(&e.store.conn()).unwrap();
@@ -315,7 +289,7 @@ async fn admin_consent_declined_by_the_admin_records_nothing() {
     let state = param(&cb, "state").unwrap();
     let cancelled = format!("{}?error=access_denied&error_subcode=cancel&state={state}", deep_link());
     let er = failed(&e.auth.complete(&cancelled).await).clone();
-    assert_eq!(er.kind, "admin_consent_cancelled");
+    assert_eq!(er.kind, ErrorKind::AdminConsentCancelled);
     assert_eq!(er.actor, Actor::Admin);
     assert_untouched(&before, &snap(&e), &[]);
 
@@ -324,7 +298,7 @@ async fn admin_consent_declined_by_the_admin_records_nothing() {
     let (_, url) = e.auth.begin_admin_consent(&deep_link()).await.unwrap();
     let cb = browse(&with_param(url.as_str(), "login_hint", Some(HANAKO))).await;
     let er = failed(&e.auth.complete(&cb).await).clone();
-    assert_eq!(er.kind, "admin_role_required");
+    assert_eq!(er.kind, ErrorKind::AdminRoleRequired);
     assert_untouched(&before, &snap(&e), &[]);
 }
 
@@ -337,14 +311,14 @@ async fn admin_consent_for_another_tenant_in_the_callback_is_refused() {
     let spoofed = with_param(&cb, "tenant", Some(OTHER_TENANT));
     let f = e.auth.complete(&spoofed).await;
     let er = failed(&f);
-    assert_eq!(er.kind, "tenant_mismatch");
+    assert_eq!(er.kind, ErrorKind::TenantMismatch);
     assert_eq!(er.actor, Actor::Admin);
-    assert_eq!(er.detail["expected"], DEMO_TENANT_ID);
-    assert_eq!(er.detail["returned"], OTHER_TENANT);
+    assert_eq!(er.detail[&DetailKey::Expected], DEMO_TENANT_ID);
+    assert_eq!(er.detail[&DetailKey::Returned], OTHER_TENANT);
     assert_untouched(&before, &snap(&e), &[]);
     // The genuine callback is refused now too: the flow was used up by the spoofed one.
     let er = failed(&e.auth.complete(&cb).await).clone();
-    assert_eq!(er.kind, "state_replayed");
+    assert_eq!(er.kind, ErrorKind::StateReplayed);
     assert_eq!(snap(&e).consents, before.consents);
 }
 
@@ -418,10 +392,10 @@ async fn the_wrong_account_is_refused_and_nothing_is_stored() {
     let (_, cb) = sign_in_callback_with(&e, TARO, |u| with_param(u, "login_hint", Some(HANAKO))).await;
     let f = e.auth.complete(&cb).await;
     let er = failed(&f);
-    assert_eq!(er.kind, "wrong_account");
+    assert_eq!(er.kind, ErrorKind::WrongAccount);
     assert_eq!(er.actor, Actor::User);
-    assert_eq!(er.detail["signedInAs"], HANAKO);
-    assert_eq!(er.detail["expected"], TARO);
+    assert_eq!(er.detail[&DetailKey::SignedInAs], HANAKO);
+    assert_eq!(er.detail[&DetailKey::Expected], TARO);
     assert!(er.message.contains(HANAKO) && er.message.contains(TARO), "{}", er.message);
     assert!(e.keychain.entries().names().is_empty());
     assert_untouched(&before, &snap(&e), &[]);
@@ -462,9 +436,9 @@ async fn a_personal_account_is_refused() {
     let (_, cb) =
         sign_in_callback_with(&e, TARO, |u| with_param(u, "login_hint", Some("taro.yamada@outlook.com"))).await;
     let er = failed(&e.auth.complete(&cb).await).clone();
-    assert_eq!(er.kind, "wrong_organization_account");
+    assert_eq!(er.kind, ErrorKind::WrongOrganizationAccount);
     assert_eq!(er.actor, Actor::User);
-    assert_eq!(er.detail["code"], "50020");
+    assert_eq!(er.detail[&DetailKey::Code], "50020");
     assert_untouched(&before, &snap(&e), &[]);
 
     // The guard on the id_token's claims (as `OAuthClient::complete` applies it).
@@ -476,9 +450,9 @@ async fn a_personal_account_is_refused() {
     .unwrap();
     let err = exo_setup_core::oauth::id_token::check_account(&claims, DEMO_TENANT_ID, TARO, &[]).unwrap_err();
     let ui = UiError::from(err);
-    assert_eq!(ui.kind, "personal_account");
+    assert_eq!(ui.kind, ErrorKind::PersonalAccount);
     assert_eq!(ui.actor, Actor::User);
-    assert_eq!(ui.detail["expected"], TARO);
+    assert_eq!(ui.detail[&DetailKey::Expected], TARO);
 }
 
 #[tokio::test]
@@ -488,7 +462,7 @@ async fn need_admin_approval_before_step_3() {
     let (_, cb) = sign_in_callback(&e, HANAKO).await;
     assert_eq!(param(&cb, "error_subcode").as_deref(), Some("cancel"));
     let er = failed(&e.auth.complete(&cb).await).clone();
-    assert_eq!(er.kind, "admin_approval_required");
+    assert_eq!(er.kind, ErrorKind::AdminApprovalRequired);
     assert_eq!(er.actor, Actor::Admin);
     assert!(er.message.contains("step 3"));
     assert_untouched(&before, &snap(&e), &[]);
@@ -500,7 +474,7 @@ async fn need_admin_approval_before_step_3() {
     let state = param(&cb, "state").unwrap();
     let cancelled = format!("{}?error=access_denied&error_subcode=cancel&state={state}", deep_link());
     let er = failed(&e.auth.complete(&cancelled).await).clone();
-    assert_eq!(er.kind, "sign_in_cancelled");
+    assert_eq!(er.kind, ErrorKind::SignInCancelled);
     assert_eq!(er.actor, Actor::User);
     assert_untouched(&before, &snap(&e), &[]);
 }
@@ -514,9 +488,9 @@ async fn mfa_required_at_sign_in_and_at_refresh() {
     let before = snap(&e);
     let (_, cb) = sign_in_callback(&e, TARO).await;
     let er = failed(&e.auth.complete(&cb).await).clone();
-    assert_eq!(er.kind, "mfa_required");
+    assert_eq!(er.kind, ErrorKind::MfaRequired);
     assert_eq!(er.actor, Actor::User);
-    assert_eq!(er.detail["code"], "50076");
+    assert_eq!(er.detail[&DetailKey::Code], "50076");
     assert_untouched(&before, &snap(&e), &[]);
 
     // MFA switched on after the sign-in: the refresh token no longer works.
@@ -525,7 +499,7 @@ async fn mfa_required_at_sign_in_and_at_refresh() {
     e.emu.set_mfa_required(TARO, true).unwrap();
     near_expiry(&e, TARO);
     let er = e.auth.access_token(TARO).await.unwrap_err();
-    assert_eq!(er.kind, "mfa_required");
+    assert_eq!(er.kind, ErrorKind::MfaRequired);
     assert_eq!(account_status(&e, TARO), ("needs_reauth".to_owned(), Some("mfa_required".to_owned())));
     assert_eq!(refresh_token(&e, TARO), rt, "the refresh token is kept");
 }
@@ -540,9 +514,9 @@ async fn a_user_declining_consent_is_explained() {
     let before = snap(&e);
     let (_, cb) = sign_in_callback(&e, TARO).await;
     let er = failed(&e.auth.complete(&cb).await).clone();
-    assert_eq!(er.kind, "consent_declined");
+    assert_eq!(er.kind, ErrorKind::ConsentDeclined);
     assert_eq!(er.actor, Actor::User);
-    assert_eq!(er.detail["code"], "65004");
+    assert_eq!(er.detail[&DetailKey::Code], "65004");
     assert_untouched(&before, &snap(&e), &[]);
     assert!(e.emu.grants().is_empty());
 }
@@ -614,13 +588,13 @@ async fn identity_host_down_hands_out_the_cached_token_then_says_unreachable() {
 
     clock.advance(Duration::from_secs(61));
     let er = fresh.access_token(TARO).await.unwrap_err();
-    assert_eq!(er.kind, "identity_unreachable", "{er:?}");
+    assert_eq!(er.kind, ErrorKind::IdentityUnreachable, "{er:?}");
     assert_eq!(er.actor, Actor::Support);
-    assert_eq!(er.detail["retryable"], "true");
-    assert_eq!(er.detail["host"], "127.0.0.1");
-    assert!(["host_unreachable", "dns_failure", "timeout"].contains(&er.detail["cause"].as_str()), "{er:?}");
+    assert_eq!(er.detail[&DetailKey::Retryable], "true");
+    assert_eq!(er.detail[&DetailKey::Host], "127.0.0.1");
+    assert!(["host_unreachable", "dns_failure", "timeout"].contains(&er.detail[&DetailKey::Cause].as_str()), "{er:?}");
     assert!(
-        er.detail["expiresAt"].starts_with(
+        er.detail[&DetailKey::ExpiresAt].starts_with(
             &chrono::DateTime::from_timestamp(cached.expires_at, 0).unwrap().format("%Y-%m-%dT%H:%M").to_string()
         ),
         "{er:?}"
@@ -670,7 +644,7 @@ async fn near_expiry_refreshes_and_stores_the_rotated_refresh_token() {
     e.emu.advance_clock(Duration::from_secs(11 * 60));
     let client = e.auth.client().await.unwrap();
     let old = client.refresh(&rt0.as_str().into(), MailScopes::for_account(ReceiveProtocol::Imap)).await;
-    assert_eq!(old.unwrap_err().kind(), "reauthorization_required");
+    assert_eq!(old.unwrap_err().kind(), ErrorKind::ReauthorizationRequired);
     near_expiry(&e, TARO);
     let t2 = e.auth.access_token(TARO).await.unwrap();
     assert!(t2.refreshed);
@@ -692,9 +666,9 @@ async fn after_90_days_the_user_must_sign_in_again_and_the_refresh_token_is_kept
     e.emu.advance_clock(Duration::from_secs(91 * 24 * 3600));
     near_expiry(&e, TARO);
     let er = e.auth.access_token(TARO).await.unwrap_err();
-    assert_eq!(er.kind, "reauthorization_required");
+    assert_eq!(er.kind, ErrorKind::ReauthorizationRequired);
     assert_eq!(er.actor, Actor::User);
-    assert_eq!(er.detail["code"], "700082");
+    assert_eq!(er.detail[&DetailKey::Code], "700082");
     assert_eq!(account_status(&e, TARO), ("needs_reauth".to_owned(), Some("reauthorization_required".to_owned())));
     assert_eq!(refresh_token(&e, TARO), rt, "not deleted");
     assert_eq!(e.keychain.entries().names(), vec![key(TARO).refresh_entry()], "only the stale access token is gone");
@@ -738,12 +712,12 @@ async fn a_503_is_retried_and_a_persistent_one_keeps_everything() {
     assert_eq!(t.token.expose(), cached.token.expose());
     e.clock.advance(Duration::from_secs(61));
     let er = e.auth.access_token(TARO).await.unwrap_err();
-    assert_eq!(er.kind, "identity_unreachable");
+    assert_eq!(er.kind, ErrorKind::IdentityUnreachable);
     assert_eq!(er.actor, Actor::Support);
-    assert_eq!(er.detail["cause"], "service_unavailable");
-    assert_eq!(er.detail["status"], "503");
-    assert_eq!(er.detail["retryable"], "true");
-    assert!(er.detail.contains_key("expiresAt"), "{er:?}");
+    assert_eq!(er.detail[&DetailKey::Cause], "service_unavailable");
+    assert_eq!(er.detail[&DetailKey::Status], "503");
+    assert_eq!(er.detail[&DetailKey::Retryable], "true");
+    assert!(er.detail.contains_key(&DetailKey::ExpiresAt), "{er:?}");
     assert_untouched(&before, &snap(&e), &[]);
     // Back: the kept refresh token works.
     e.emu.clear_faults();
@@ -788,10 +762,10 @@ async fn access_token_of_an_account_that_never_signed_in() {
     let e = env().await;
     let before = snap(&e);
     let er = e.auth.access_token(HANAKO).await.unwrap_err();
-    assert_eq!(er.kind, "not_signed_in");
+    assert_eq!(er.kind, ErrorKind::NotSignedIn);
     assert_eq!(er.actor, Actor::User);
     let er = e.auth.access_token("nobody@contoso.example").await.unwrap_err();
-    assert_eq!(er.kind, "account_not_registered");
+    assert_eq!(er.kind, ErrorKind::AccountNotRegistered);
     assert_untouched(&before, &snap(&e), &[]);
 }
 
@@ -808,9 +782,9 @@ async fn a_forged_state_is_refused() {
     let f = e.auth.complete(&forged).await;
     assert_eq!(f.flow_id, None);
     assert_eq!(f.purpose, None);
-    assert_eq!(failed(&f).kind, "state_unknown");
+    assert_eq!(failed(&f).kind, ErrorKind::StateUnknown);
     let f = e.auth.complete(&with_param(&cb, "state", None)).await;
-    assert_eq!(failed(&f).kind, "state_missing");
+    assert_eq!(failed(&f).kind, ErrorKind::StateMissing);
     let f = e.auth.complete("dev.exosetup.wizard://oauth2/callback?%%%").await;
     assert!(matches!(f.result, FlowResult::Failed { .. }));
     assert_untouched(&before, &snap(&e), &[]);
@@ -831,7 +805,7 @@ async fn a_replayed_callback_is_refused() {
     let f = e.auth.complete(&cb).await;
     assert_eq!(f.flow_id, None);
     let er = failed(&f);
-    assert_eq!(er.kind, "state_replayed");
+    assert_eq!(er.kind, ErrorKind::StateReplayed);
     assert_eq!(er.actor, Actor::User);
     assert_untouched(&before, &snap(&e), &[]);
 
@@ -839,7 +813,7 @@ async fn a_replayed_callback_is_refused() {
     let (_, cb) = consent_callback(&e).await;
     assert!(matches!(e.auth.complete(&cb).await.result, FlowResult::AdminConsented { .. }));
     let before = snap(&e);
-    assert_eq!(failed(&e.auth.complete(&cb).await).kind, "state_replayed");
+    assert_eq!(failed(&e.auth.complete(&cb).await).kind, ErrorKind::StateReplayed);
     assert_untouched(&before, &snap(&e), &[]);
 }
 
@@ -854,9 +828,9 @@ async fn a_refused_authorization_code_is_not_an_expired_saved_sign_in() {
     e.emu.advance_clock(Duration::from_secs(11 * 60));
     let f = e.auth.complete(&cb).await;
     let er = failed(&f);
-    assert_eq!(er.kind, "authorization_code_rejected", "{er:?}");
+    assert_eq!(er.kind, ErrorKind::AuthorizationCodeRejected, "{er:?}");
     assert_eq!(er.actor, Actor::User);
-    assert_eq!(er.detail["code"], "70008");
+    assert_eq!(er.detail[&DetailKey::Code], "70008");
     assert!(er.message.contains("start the sign-in again"), "{}", er.message);
     assert_untouched(&before, &snap(&e), &[]);
     assert_eq!(account_status(&e, TARO).0, "not_signed_in");
@@ -878,8 +852,8 @@ async fn a_late_callback_is_refused_after_the_flow_timed_out() {
     assert_eq!(expired[0].flow_id.as_deref(), Some(started.flow_id.as_str()));
     assert_eq!(expired[0].purpose, Some(FlowPurpose::SignIn));
     let er = failed(&expired[0]);
-    assert_eq!(er.kind, "flow_timed_out");
-    assert_eq!(er.detail["redirectUri"], deep_link());
+    assert_eq!(er.kind, ErrorKind::FlowTimedOut);
+    assert_eq!(er.detail[&DetailKey::RedirectUri], deep_link());
     assert!(e.auth.snapshot().pending.is_empty());
     assert_eq!(e.auth.snapshot().last.as_ref(), Some(&expired[0]));
     assert!(e.auth.expire_due().is_empty(), "reported once");
@@ -887,7 +861,7 @@ async fn a_late_callback_is_refused_after_the_flow_timed_out() {
     // The callback arrives afterwards (the code is still valid at Microsoft).
     let f = e.auth.complete(&cb).await;
     assert_eq!(f.flow_id, None);
-    assert_eq!(failed(&f).kind, "callback_late");
+    assert_eq!(failed(&f).kind, ErrorKind::CallbackLate);
     assert_untouched(&before, &snap(&e), &[]);
 
     // Late without the ticker having run: refused as well.
@@ -895,7 +869,7 @@ async fn a_late_callback_is_refused_after_the_flow_timed_out() {
     let before = snap(&e);
     e.clock.advance(Duration::from_secs(10 * 60 + 1));
     let f = e.auth.complete(&cb).await;
-    assert_eq!(failed(&f).kind, "callback_late");
+    assert_eq!(failed(&f).kind, ErrorKind::CallbackLate);
     assert_untouched(&before, &snap(&e), &[]);
 }
 
@@ -907,12 +881,12 @@ async fn a_cancelled_flow_refuses_its_callback() {
     let before = snap(&e);
     let f = e.auth.cancel(&started.flow_id).expect("it was pending");
     assert_eq!(f.flow_id.as_deref(), Some(started.flow_id.as_str()));
-    assert_eq!(failed(&f).kind, "flow_cancelled");
+    assert_eq!(failed(&f).kind, ErrorKind::FlowCancelled);
     assert!(e.auth.cancel(&started.flow_id).is_none(), "only once");
     assert!(e.auth.snapshot().pending.is_empty());
     let f = e.auth.complete(&cb).await;
     assert_eq!(f.flow_id, None);
-    assert_eq!(failed(&f).kind, "state_unknown");
+    assert_eq!(failed(&f).kind, ErrorKind::StateUnknown);
     assert_untouched(&before, &snap(&e), &[]);
     assert!(e.keychain.entries().names().is_empty());
 }
@@ -929,7 +903,7 @@ async fn foreign_callbacks_are_refused() {
     let cb = browse(url.as_str()).await;
     let before = snap(&e);
     let f = e.auth.complete(&cb).await;
-    assert_eq!(failed(&f).kind, "state_unknown");
+    assert_eq!(failed(&f).kind, ErrorKind::StateUnknown);
     assert_untouched(&before, &snap(&e), &[]);
 
     // The callback arrives at another redirect target than its flow's.
@@ -938,29 +912,22 @@ async fn foreign_callbacks_are_refused() {
     assert_ne!(moved, cb);
     let before = snap(&e);
     let er = failed(&e.auth.complete(&moved).await).clone();
-    assert_eq!(er.kind, "callback_mismatch");
+    assert_eq!(er.kind, ErrorKind::CallbackMismatch);
     assert_untouched(&before, &snap(&e), &[]);
     let moved = cb.replacen(&deep_link(), "http://localhost:9999/", 1);
-    assert_eq!(failed(&e.auth.complete(&moved).await).kind, "state_replayed");
+    assert_eq!(failed(&e.auth.complete(&moved).await).kind, ErrorKind::StateReplayed);
 
     // The settings changed (another client ID) between the start and the callback.
     let (_, cb) = sign_in_callback(&e, TARO).await;
-    exo_setup_core::org::save_exchange_online(
-        &e.store,
-        &OrgSettingsInput {
-            organization_name: String::new(),
-            tenant: DEMO_TENANT_ID.into(),
-            client_id: DEMO_MULTI_CLIENT_ID.into(),
-            authority: e.emu.base_url(),
-            redirect_mode: RedirectMode::DeepLink,
-        },
-    )
-    .await
-    .unwrap();
+    let other_client = OrgSettingsInput {
+        client_id: DEMO_MULTI_CLIENT_ID.into(),
+        ..common::org_input(DEMO_TENANT_ID, &e.emu.base_url())
+    };
+    exo_setup_core::org::save_exchange_online(&e.store, &other_client).await.unwrap();
     let before = snap(&e);
     let er = failed(&e.auth.complete(&cb).await).clone();
-    assert_eq!(er.kind, "foreign_flow");
-    assert_eq!(er.detail["what"], "client ID");
+    assert_eq!(er.kind, ErrorKind::ForeignFlow);
+    assert_eq!(er.detail[&DetailKey::What], "client ID");
     assert_untouched(&before, &snap(&e), &[]);
     assert!(e.keychain.entries().names().is_empty());
 }
@@ -976,10 +943,10 @@ async fn a_discovery_issuer_naming_another_tenant_is_a_security_refusal() {
     let tokens: Arc<dyn TokenStore> = e.keychain.clone();
     let fresh = Auth::with_flows(e.store.clone(), tokens, PendingFlows::new(Arc::new(e.clock.clone())));
     let er = fresh.begin_sign_in(TARO, &deep_link()).await.unwrap_err();
-    assert_eq!(er.kind, "issuer_mismatch", "{er:?}");
+    assert_eq!(er.kind, ErrorKind::IssuerMismatch, "{er:?}");
     assert_eq!(er.actor, Actor::Admin);
-    assert_eq!(er.detail["expected"], format!("tenant {OTHER_TENANT}"));
-    assert!(er.detail["got"].contains(DEMO_TENANT_ID), "{er:?}");
+    assert_eq!(er.detail[&DetailKey::Expected], format!("tenant {OTHER_TENANT}"));
+    assert!(er.detail[&DetailKey::Actual].contains(DEMO_TENANT_ID), "{er:?}");
     assert!(fresh.snapshot().pending.is_empty());
     assert_untouched(&before, &snap(&e), &[]);
 }
@@ -1123,7 +1090,7 @@ async fn status_lists_the_accounts_and_sign_out_removes_the_tokens() {
         (AccountStatus::NotSignedIn, false, None)
     );
     assert!(status.iter().find(|s| s.address == HANAKO).unwrap().has_refresh_token);
-    assert_eq!(e.auth.access_token(TARO).await.unwrap_err().kind, "not_signed_in");
+    assert_eq!(e.auth.access_token(TARO).await.unwrap_err().kind, ErrorKind::NotSignedIn);
     // Signing out twice is harmless.
     assert_eq!(e.auth.sign_out(TARO).await.unwrap().status, AccountStatus::NotSignedIn);
 }

@@ -1,34 +1,74 @@
-//! Every error kind the OAuth client, the keychain, the sign-in service, the mail check, invitations and
-//! the managed policy can send to the UI
-//! has Japanese and English text: the UI's `ERROR_KINDS` list (whose ja/en entries the UI tests
-//! check) must name each of them.
+//! Every error kind has Japanese and English text, and the catalogues hold no text for a kind that
+//! does not exist: both checked against [`ErrorKind::ALL`], the one list of kinds. The mail check's
+//! kinds also need the short text that status badges and notifications show.
 
-use exo_setup_core::auth::AUTH_ERROR_KINDS;
-use exo_setup_core::bounded::BOUNDED_ERROR_KINDS;
-use exo_setup_core::csv_io::CSV_ERROR_KINDS;
-use exo_setup_core::invite::INVITE_ERROR_KINDS;
-use exo_setup_core::keychain::KEYCHAIN_ERROR_KINDS;
-use exo_setup_core::mailcheck::MAILCHECK_ERROR_KINDS;
-use exo_setup_core::oauth::OAUTH_ERROR_KINDS;
-use exo_setup_core::policy::POLICY_ERROR_KINDS;
+use exo_setup_core::error::ErrorArea;
+use exo_setup_core::ErrorKind;
+use serde_json::Value;
+
+fn catalogue(lang: &str) -> Value {
+    let path = format!("{}/../../ui/src/lib/i18n/{lang}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
+}
+
+fn japanese(text: &str) -> bool {
+    text.chars().any(|c| matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}'))
+}
 
 #[test]
-fn ui_lists_every_kind_rust_can_send() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui/src/lib/errors/uiError.ts");
-    let ts = std::fs::read_to_string(path).expect("ui/src/lib/errors/uiError.ts");
-    let start = ts.find("export const ERROR_KINDS").expect("ERROR_KINDS in uiError.ts");
-    let list = &ts[start..start + ts[start..].find("] as const").expect("end of ERROR_KINDS")];
-    let missing: Vec<&str> = OAUTH_ERROR_KINDS
-        .iter()
-        .chain(KEYCHAIN_ERROR_KINDS)
-        .chain(AUTH_ERROR_KINDS)
-        .chain(MAILCHECK_ERROR_KINDS)
-        .chain(INVITE_ERROR_KINDS)
-        .chain(POLICY_ERROR_KINDS)
-        .chain(CSV_ERROR_KINDS)
-        .chain(BOUNDED_ERROR_KINDS)
-        .copied()
-        .filter(|k| !list.contains(&format!("'{k}'")))
-        .collect();
-    assert!(missing.is_empty(), "kinds without UI text (add them to ERROR_KINDS and both catalogues): {missing:?}");
+fn every_kind_has_japanese_and_english_text() {
+    for lang in ["ja", "en"] {
+        let cat = catalogue(lang);
+        let mut missing = Vec::new();
+        for kind in ErrorKind::ALL {
+            let text = cat["errors"][kind.as_str()].as_str().unwrap_or_default();
+            if text.trim().is_empty() || japanese(text) != (lang == "ja") {
+                missing.push(kind.as_str());
+            }
+            if kind.area() == ErrorArea::MailCheck && cat["errorShort"][kind.as_str()].as_str().is_none() {
+                missing.push(kind.as_str());
+            }
+        }
+        assert!(missing.is_empty(), "{lang}.json: kinds without (right-language) text: {missing:?}");
+    }
+}
+
+#[test]
+fn catalogues_name_no_unknown_kind() {
+    for lang in ["ja", "en"] {
+        let cat = catalogue(lang);
+        for section in ["errors", "errorShort"] {
+            let unknown: Vec<&String> = cat[section]
+                .as_object()
+                .expect(section)
+                .keys()
+                .filter(|k| !ErrorKind::ALL.iter().any(|kind| kind.as_str() == k.as_str()))
+                .collect();
+            assert!(unknown.is_empty(), "{lang}.json {section}: texts for kinds that do not exist: {unknown:?}");
+        }
+    }
+}
+
+/// Every parameter an error text names (`%{host}`) is a [`DetailKey`], the closed set of names
+/// producers can fill: a text waiting for a parameter that no error can carry shows "—" forever.
+#[test]
+fn error_texts_name_only_detail_keys() {
+    use exo_setup_core::DetailKey;
+    let known: Vec<&str> = DetailKey::ALL.iter().map(|k| k.as_str()).collect();
+    for lang in ["ja", "en"] {
+        let cat = catalogue(lang);
+        let mut unknown = Vec::new();
+        for section in ["errors", "errorShort"] {
+            for (kind, text) in cat[section].as_object().expect(section) {
+                let text = text.as_str().unwrap_or_default();
+                for param in text.split("%{").skip(1).filter_map(|rest| rest.split('}').next()) {
+                    let param = param.trim();
+                    if !known.contains(&param) {
+                        unknown.push(format!("{section}.{kind}: {param}"));
+                    }
+                }
+            }
+        }
+        assert!(unknown.is_empty(), "{lang}.json: parameters that are not detail keys: {unknown:?}");
+    }
 }

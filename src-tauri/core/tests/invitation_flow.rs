@@ -3,6 +3,7 @@
 //! keychain). Then every refusal — malformed, oversized, unknown version, tampered, and each
 //! policy rule — is checked to leave the user's store exactly as it was.
 
+use exo_setup_core::DetailKey;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use exo_setup_core::model::{
     AccountInput, Endpoint, FlowResult, OrgSettingsInput, ReceiveProtocol, RedirectMode, Security, StepStatus,
 };
 use exo_setup_core::policy::{self, Policy};
-use exo_setup_core::{org, Store, UiError};
+use exo_setup_core::{org, ErrorKind, Store, UiError};
 
 mod common;
 use common::browse;
@@ -206,7 +207,7 @@ async fn endpoints_travel_with_the_invitation_when_they_differ() {
     // The emulator is no Microsoft cloud: its token goes to the invitation's hosts only when IT
     // lists them (what IT does for its own servers).
     let e = invite::accept(&user, &Policy::default(), &inv, false).await.unwrap_err();
-    assert_eq!(e.kind, "invite_mail_host_not_allowed");
+    assert_eq!(e.kind, ErrorKind::InviteMailHostNotAllowed);
     let it = policy_json(r#"{"version": 1, "allowedMailHosts": ["partner.outlook.cn", "smtp.partner.outlook.cn"]}"#);
     invite::accept(&user, &it, &inv, false).await.unwrap();
     let s = org::server(&user.conn(), 1).unwrap();
@@ -215,9 +216,9 @@ async fn endpoints_travel_with_the_invitation_when_they_differ() {
 
 /// Runs `refuse` against a user store that may already be configured, and checks the error
 /// kind and that nothing changed.
-async fn refused(user: &Store, kind: &str, refuse: impl std::future::Future<Output = Result<(), UiError>>) {
+async fn refused(user: &Store, kind: ErrorKind, refuse: impl std::future::Future<Output = Result<(), UiError>>) {
     let before = dump(user);
-    let e = refuse.await.expect_err(kind);
+    let e = refuse.await.expect_err(kind.as_str());
     assert_eq!(e.kind, kind, "{e:?}");
     assert!(!e.message.is_empty());
     assert_eq!(dump(user), before, "{kind} changed the store");
@@ -242,32 +243,37 @@ async fn refused_invitations_change_nothing() {
     evil.client_id = DEMO_MULTI_CLIENT_ID.into();
     let swapped = format!("{}{c}", &invite::link(&evil)[..invite::link(&evil).find("&c=").unwrap()]);
     for (text, kind) in [
-        (swapped, "invite_tampered"),
-        (link[..link.len() / 2].to_owned(), "invite_malformed"),
-        ("https://contoso.example/invite".to_owned(), "invite_malformed"),
-        (format!("{link}{}", "x".repeat(5000)), "invite_too_large"),
-        (link.replace(&format!("v={INVITATION_VERSION}"), "v=9"), "invite_version_unsupported"),
-        (flipped, "invite_tampered"),
+        (swapped, ErrorKind::InviteTampered),
+        (link[..link.len() / 2].to_owned(), ErrorKind::InviteMalformed),
+        ("https://contoso.example/invite".to_owned(), ErrorKind::InviteMalformed),
+        (format!("{link}{}", "x".repeat(5000)), ErrorKind::InviteTooLarge),
+        (link.replace(&format!("v={INVITATION_VERSION}"), "v=9"), ErrorKind::InviteVersionUnsupported),
+        (flipped, ErrorKind::InviteTampered),
     ] {
         refused(&user, kind, async { invite::parse(&text).map(|_| ()) }).await;
     }
 
     // The policy forbids invitations.
     let none = policy_json(r#"{"version": 1, "invitations": "none"}"#);
-    refused(&user, "invite_refused_by_policy", async {
+    refused(&user, ErrorKind::InviteRefusedByPolicy, async {
         invite::preview(&user.conn(), &none, &inv, "x".into()).map(|_| ())
     })
     .await;
-    refused(&user, "invite_refused_by_policy", async { invite::accept(&user, &none, &inv, true).await.map(|_| ()) })
-        .await;
+    refused(&user, ErrorKind::InviteRefusedByPolicy, async {
+        invite::accept(&user, &none, &inv, true).await.map(|_| ())
+    })
+    .await;
 
     // The policy pins another tenant.
     let pinned = policy_json(&format!(r#"{{"version": 1, "tenant": "{DEMO_OPEN_TENANT_ID}"}}"#));
-    refused(&user, "invite_other_tenant", async { invite::accept(&user, &pinned, &inv, true).await.map(|_| ()) }).await;
+    refused(&user, ErrorKind::InviteOtherTenant, async {
+        invite::accept(&user, &pinned, &inv, true).await.map(|_| ())
+    })
+    .await;
 
     // The policy allows only Microsoft's global cloud; the emulator is not it.
     let only_global = policy_json(r#"{"version": 1, "allowedAuthorities": ["https://login.microsoftonline.com"]}"#);
-    refused(&user, "invite_authority_not_allowed", async {
+    refused(&user, ErrorKind::InviteAuthorityNotAllowed, async {
         invite::preview(&user.conn(), &only_global, &inv, "x".into()).map(|_| ())
     })
     .await;
@@ -277,7 +283,7 @@ async fn refused_invitations_change_nothing() {
     let mut forged = inv.clone();
     forged.tenant_id = DEMO_OPEN_TENANT_ID.into();
     let forged = invite::parse(&invite::link(&forged)).unwrap();
-    refused(&user, "issuer_mismatch", async {
+    refused(&user, ErrorKind::IssuerMismatch, async {
         invite::accept(&user, &Policy::default(), &forged, false).await.map(|_| ())
     })
     .await;
@@ -293,12 +299,13 @@ async fn refused_invitations_change_nothing() {
     .unwrap();
     let p = invite::preview(&user.conn(), &Policy::default(), &inv, "x".into()).unwrap();
     assert_eq!(p.replaces.as_ref().map(|o| o.tenant_id.as_str()), Some(DEMO_OPEN_TENANT_ID));
-    refused(&user, "invite_replaces_org", async {
+    refused(&user, ErrorKind::InviteReplacesOrg, async {
         invite::accept(&user, &Policy::default(), &inv, false).await.map(|_| ())
     })
     .await;
     let same = policy_json(r#"{"version": 1, "invitations": "same_tenant"}"#);
-    refused(&user, "invite_other_tenant", async { invite::accept(&user, &same, &inv, true).await.map(|_| ()) }).await;
+    refused(&user, ErrorKind::InviteOtherTenant, async { invite::accept(&user, &same, &inv, true).await.map(|_| ()) })
+        .await;
     // Confirmed explicitly, it replaces.
     let accepted = invite::accept(&user, &Policy::default(), &inv, true).await.unwrap();
     assert_eq!(accepted.org.tenant_id, DEMO_TENANT_ID);
@@ -330,7 +337,7 @@ async fn the_policy_wins_over_the_invitation_and_over_step_1() {
     fabrikam.organization_name = "Contoso (IT)".into();
     fabrikam.redirect_mode = RedirectMode::Loopback;
     let e = org::save_exchange_online_with(&user, &fabrikam, &pol).await.unwrap_err();
-    assert_eq!((e.kind.as_str(), e.detail["field"].as_str()), ("policy_locked_field", "tenant"));
+    assert_eq!((e.kind, e.detail[&DetailKey::Field].as_str()), (ErrorKind::PolicyLockedField, "tenant"));
     assert_eq!(org::org_settings(&user.conn()).unwrap().unwrap().tenant_id, DEMO_TENANT_ID);
 
     // …and settings saved before IT deployed a policy that contradicts them block sign-in.
@@ -342,7 +349,7 @@ async fn the_policy_wins_over_the_invitation_and_over_step_1() {
     let mut auth = Auth::new(user.clone(), tokens);
     auth.set_policy(later);
     let e = auth.begin_sign_in(TARO, "http://localhost:1/").await.unwrap_err();
-    assert_eq!((e.kind.as_str(), e.detail["fields"].as_str()), ("policy_conflict", "clientId"));
+    assert_eq!((e.kind, e.detail[&DetailKey::Fields].as_str()), (ErrorKind::PolicyConflict, "clientId"));
     assert_eq!(auth.redirect_mode().await.unwrap(), RedirectMode::Loopback);
 }
 
@@ -362,7 +369,7 @@ fn a_hand_made_invitation_with_a_wrong_field_is_refused() {
         endpoints: None,
     };
     let e = invite::parse(&invite::link(&inv)).unwrap_err();
-    assert_eq!((e.kind.as_str(), e.detail["field"].as_str()), ("invite_malformed", "tenantId"));
+    assert_eq!((e.kind, e.detail[&DetailKey::Field].as_str()), (ErrorKind::InviteMalformed, "tenantId"));
 }
 
 #[test]
@@ -381,7 +388,8 @@ fn an_invitation_with_invisible_characters_in_a_name_is_refused_naming_them() {
         endpoints: None,
     };
     invite::parse(&invite::link(&good)).unwrap();
-    let cases: [(&str, fn(&mut Invitation), &str); 3] = [
+    type Case = (&'static str, fn(&mut Invitation), &'static str);
+    let cases: [Case; 3] = [
         ("organizationName", |i| i.organization_name = "Micro\u{202e}tfos".into(), "U+202E"),
         ("displayName", |i| i.display_name = "Ta\u{200b}ro".into(), "U+200B"),
         ("loginName", |i| i.login_name = "taro\x1b]0;x\x07".into(), "U+001B"),
@@ -390,7 +398,10 @@ fn an_invitation_with_invisible_characters_in_a_name_is_refused_naming_them() {
         let mut inv = good.clone();
         edit(&mut inv);
         let e = invite::parse(&invite::link(&inv)).unwrap_err();
-        assert_eq!(e.kind, "text_unsafe_character", "{field}: {e:?}");
-        assert_eq!((e.detail["field"].as_str(), e.detail["character"].as_str()), (field, character));
+        assert_eq!(e.kind, ErrorKind::TextUnsafeCharacter, "{field}: {e:?}");
+        assert_eq!(
+            (e.detail[&DetailKey::Field].as_str(), e.detail[&DetailKey::Character].as_str()),
+            (field, character)
+        );
     }
 }

@@ -6,12 +6,13 @@
 //! Linux only: the Secret Service is the Linux backend.
 #![cfg(target_os = "linux")]
 
+use exo_setup_core::DetailKey;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use exo_setup_core::keychain::{AccountKey, CachedAccessToken, OsKeychain, Secret, TokenStore, SERVICE_ENV};
-use exo_setup_core::{Actor, UiError};
+use exo_setup_core::{Actor, ErrorKind, UiError};
 
 /// Marks the child process run of `child_process` (set only by the parent tests).
 const CHILD_ENV: &str = "EXO_KEYCHAIN_TEST_CHILD";
@@ -286,7 +287,7 @@ fn child_process() {
         let err = keychain.get_refresh_token(&account).unwrap_err();
         let ui: UiError = err.into();
         eprintln!("child: {} {} ({:?})", ui.kind, ui.message, ui.detail);
-        assert_eq!(ui.kind, "keychain_locked");
+        assert_eq!(ui.kind, ErrorKind::KeychainLocked);
         assert_eq!(ui.actor, Actor::User);
         assert!(ui.message.contains("Unlock"), "{}", ui.message);
         println!("CHILD-OK");
@@ -299,15 +300,15 @@ fn child_process() {
         keychain.set_refresh_token(&account, &secret).unwrap_err(),
         keychain.delete_refresh_token(&account).unwrap_err(),
     ] {
-        assert_eq!(err.kind(), "keychain_unavailable", "{err:?}");
+        assert_eq!(err.kind(), ErrorKind::KeychainUnavailable, "{err:?}");
         let ui: UiError = err.into();
-        assert_eq!(ui.kind, "keychain_unavailable");
+        assert_eq!(ui.kind, ErrorKind::KeychainUnavailable);
         assert_eq!(ui.actor, Actor::User);
         assert!(ui.message.contains("gnome-keyring") && ui.message.contains("KWallet"), "{}", ui.message);
         assert!(ui.message.contains("unlocked"), "{}", ui.message);
-        assert_eq!(ui.detail["service"], expected_service);
+        assert_eq!(ui.detail[&DetailKey::Service], expected_service);
         assert!(!format!("{ui:?}").contains("must-not-be-stored"));
-        eprintln!("child: {} ({})", ui.message, ui.detail["cause"]);
+        eprintln!("child: {} ({})", ui.message, ui.detail[&DetailKey::Cause]);
     }
     println!("CHILD-OK");
 }

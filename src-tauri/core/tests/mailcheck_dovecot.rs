@@ -1,6 +1,6 @@
 //! The connection check against a real Dovecot 2.3 (IMAP, POP3, submission) that validates the
 //! entra emulator's access tokens locally with the emulator's public key: the shared rig
-//! `entra_emulator::dovecot` (recipe in shared/reference/platform-recipes.md).
+//! `entra_emulator::dovecot` (Dovecot's `oauth2` passdb with local JWT validation).
 //!
 //! TLS is real: the rig makes a test CA and a `localhost`/127.0.0.1 certificate at start; IMAP and
 //! POP3 run on implicit-TLS ports, SMTP (submission) and a second IMAP port use STARTTLS; the
@@ -27,11 +27,8 @@ use exo_setup_core::mailcheck::{
     check_account, check_imap, check_pop3, check_smtp, last_verification, xoauth2_blob, CheckOptions, MailProtocol,
     ProtocolCheck, Timeouts,
 };
-use exo_setup_core::model::{
-    AccountInput, AccountStatus, Endpoint, FlowResult, OrgSettingsInput, ReceiveProtocol, RedirectMode, Security,
-    ServerAuth,
-};
-use exo_setup_core::Store;
+use exo_setup_core::model::{AccountStatus, Endpoint, ReceiveProtocol, Security, ServerAuth};
+use exo_setup_core::{ErrorKind, Store};
 
 /// `ep` as an endpoint set on this computer (the rule of `exo_setup_core::audience` allows it).
 fn local(ep: &Endpoint) -> AllowedEndpoint {
@@ -116,26 +113,6 @@ impl Env {
     }
 }
 
-fn account(address: &str, protocol: ReceiveProtocol, server_id: i64) -> AccountInput {
-    AccountInput {
-        login_name: address.split('@').next().unwrap().to_owned(),
-        user_display_name: address.to_owned(),
-        address: address.to_owned(),
-        display_name: String::new(),
-        receive_protocol: protocol,
-        server_id,
-    }
-}
-
-async fn sign_in(auth: &Auth, address: &str) {
-    let (_, url) = auth.begin_sign_in(address, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = http.get(url.as_str()).send().await.unwrap();
-    let location = resp.headers().get("location").expect("a redirect").to_str().unwrap().to_owned();
-    let f = auth.complete(&location).await;
-    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
-}
-
 async fn env() -> Option<Env> {
     let bin = dovecot_or_skip()?;
     logs();
@@ -145,20 +122,7 @@ async fn env() -> Option<Env> {
     // Start-up blocks (it waits for the listeners): off the runtime's worker, which the emulator shares.
     let dc = tokio::task::block_in_place(|| Dovecot::start_with(&bin, &emu)).expect("start dovecot");
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open_in(dir.path()).unwrap());
-    exo_setup_core::org::save_exchange_online(
-        &store,
-        &OrgSettingsInput {
-            organization_name: String::new(),
-            tenant: DEMO_TENANT_ID.into(),
-            client_id: DEMO_CLIENT_ID.into(),
-            authority: emu.base_url(),
-            redirect_mode: RedirectMode::DeepLink,
-        },
-    )
-    .await
-    .unwrap();
+    let (dir, store) = common::org_store(&emu, DEMO_TENANT_ID, &[]).await;
     let ep = |port, security| Endpoint { host: "localhost".into(), port, security };
     let server = exo_setup_core::org::add_server(
         &store,
@@ -169,12 +133,12 @@ async fn env() -> Option<Env> {
         ServerAuth::Oauth2,
     )
     .unwrap();
-    exo_setup_core::accounts::add(&store, &account(TARO, ReceiveProtocol::Imap, server.id)).unwrap();
-    exo_setup_core::accounts::add(&store, &account(HANAKO, ReceiveProtocol::Pop3, server.id)).unwrap();
+    exo_setup_core::accounts::add(&store, &common::account_input(TARO, ReceiveProtocol::Imap, server.id)).unwrap();
+    exo_setup_core::accounts::add(&store, &common::account_input(HANAKO, ReceiveProtocol::Pop3, server.id)).unwrap();
     let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
     let auth = Arc::new(Auth::new(store.clone(), tokens));
-    sign_in(&auth, TARO).await;
-    sign_in(&auth, HANAKO).await;
+    common::sign_in(&auth, TARO).await;
+    common::sign_in(&auth, HANAKO).await;
     Some(Env { _dir: dir, _emu: emu, store, auth, dc })
 }
 
@@ -186,7 +150,7 @@ fn resign(token: &Secret, keys: &Keys, edit: impl FnOnce(&mut serde_json::Value)
     Secret::new(keys.sign(&claims))
 }
 
-fn assert_refused(checks: &[ProtocolCheck], kind: &str, dc: &Dovecot) {
+fn assert_refused(checks: &[ProtocolCheck], kind: ErrorKind, dc: &Dovecot) {
     for c in checks {
         assert!(!c.ok, "{c:?}\n{}", dc.log());
         assert_eq!(c.error.as_ref().unwrap().kind, kind, "{c:?}\n{}", dc.log());
@@ -216,6 +180,9 @@ async fn check_account_verifies_imap_pop3_and_smtp_over_tls_and_records_it() {
     // Recorded: status verified, time and protocols, an audit entry without a token.
     let row = exo_setup_core::accounts::find_by_address(&e.store.conn(), HANAKO).unwrap().unwrap();
     assert_eq!(row.status, AccountStatus::Verified);
+    assert!(row.has_sign_in && row.can_check, "{row:?}");
+    // The report carries the account as recorded, so the UI never works the status out itself.
+    assert_eq!(report.account.as_ref(), Some(&row));
     let v = last_verification(&e.store.conn(), HANAKO).unwrap().unwrap();
     assert_eq!(v.verified_at, report.checked_at);
     assert_eq!(v.protocols, [MailProtocol::Pop3, MailProtocol::Smtp]);
@@ -250,7 +217,7 @@ async fn imap_over_starttls_passes_and_an_untrusted_certificate_is_refused() {
         check_smtp(&local(&e.submission()), TARO, &token, &platform_only).await,
     ] {
         let err = c.error.as_ref().unwrap_or_else(|| panic!("{c:?}"));
-        assert_eq!(err.kind, "mail_tls_certificate", "{c:?}");
+        assert_eq!(err.kind, ErrorKind::MailTlsCertificate, "{c:?}");
         assert!(err.message.contains("not issued by a certificate authority"), "{}", err.message);
     }
     // The right CA but another host name (127.0.0.1 is in the certificate; 127.0.0.2 is not a
@@ -264,7 +231,7 @@ async fn a_token_of_another_mailbox_is_refused_on_all_three() {
     let Some(e) = env().await else { return };
     let taro = e.token(TARO).await;
     let checks = e.all_three(HANAKO, &taro).await;
-    assert_refused(&checks, "mail_auth_failed", &e.dc);
+    assert_refused(&checks, ErrorKind::MailAuthFailed, &e.dc);
     assert!(e.dc.log().contains("did not match"), "{}", e.dc.log());
 }
 
@@ -278,7 +245,7 @@ async fn an_expired_token_is_refused_on_all_three() {
         c["exp"] = (now - 3600).into();
     });
     let checks = e.all_three(TARO, &expired).await;
-    assert_refused(&checks, "mail_auth_failed", &e.dc);
+    assert_refused(&checks, ErrorKind::MailAuthFailed, &e.dc);
     assert!(e.dc.log().to_ascii_lowercase().contains("expired"), "{}", e.dc.log());
 }
 
@@ -288,13 +255,13 @@ async fn a_bad_signature_or_another_key_is_refused_on_all_three() {
     let token = e.token(TARO).await;
     // The emulator's claims, signed by a key Dovecot does not know.
     let foreign = resign(&token, &Keys::generate().unwrap(), |_| {});
-    assert_refused(&e.all_three(TARO, &foreign).await, "mail_auth_failed", &e.dc);
+    assert_refused(&e.all_three(TARO, &foreign).await, ErrorKind::MailAuthFailed, &e.dc);
     // The emulator's token with its signature altered.
     let mut forged: Vec<char> = token.expose().chars().collect();
     let i = forged.len() - 20;
     forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
     let forged = Secret::new(forged.into_iter().collect::<String>());
-    assert_refused(&e.all_three(TARO, &forged).await, "mail_auth_failed", &e.dc);
+    assert_refused(&e.all_three(TARO, &forged).await, ErrorKind::MailAuthFailed, &e.dc);
     // Dovecot 2.3.19 logs "Bad signature" (later versions "Incorrect JWT signature").
     let log = e.dc.log();
     assert!(

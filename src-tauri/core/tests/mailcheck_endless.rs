@@ -3,16 +3,16 @@
 //! a classified error (`mail_protocol_error`, naming the bound) quickly, having read a bounded
 //! amount: the server counts what it managed to write before the client hung up.
 
+use exo_setup_core::DetailKey;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use exo_setup_core::audience::{AllowedEndpoint, EndpointsOrigin};
 use exo_setup_core::keychain::Secret;
-use exo_setup_core::mailcheck::{
-    check_imap, check_pop3, check_smtp, CheckOptions, ProtocolCheck, Timeouts, MAILCHECK_ERROR_KINDS,
-};
+use exo_setup_core::mailcheck::{check_imap, check_pop3, check_smtp, CheckOptions, ProtocolCheck, Timeouts};
 use exo_setup_core::model::{Endpoint, Security};
+use exo_setup_core::ErrorKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -72,9 +72,8 @@ async fn assert_bounded(c: ProtocolCheck, started: Instant, written: &AtomicU64,
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     assert!(!c.ok, "{c:?}");
     let e = c.error.as_ref().expect("an error");
-    assert!(MAILCHECK_ERROR_KINDS.contains(&e.kind.as_str()));
-    assert_eq!(e.kind, "mail_protocol_error", "{e:?}");
-    assert!(e.detail.get("reply").is_some_and(|r| r.contains(bound)), "{e:?}");
+    assert_eq!(e.kind, ErrorKind::MailProtocolError, "{e:?}");
+    assert!(e.detail.get(&DetailKey::Reply).is_some_and(|r| r.contains(bound)), "{e:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let w = written.load(Ordering::Relaxed);
     assert!(w < MOST_WRITTEN, "the server wrote {w} bytes before the client hung up");
@@ -128,7 +127,7 @@ async fn smtp_an_endless_multiline_greeting() {
     let c = check_smtp(&plain(port), "taro@contoso.example", &Secret::new("token"), &opts()).await;
     assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     let e = c.error.as_ref().expect("an error");
-    assert_eq!(e.kind, "mail_protocol_error", "{e:?}");
+    assert_eq!(e.kind, ErrorKind::MailProtocolError, "{e:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(written.load(Ordering::Relaxed) < MOST_WRITTEN);
 }

@@ -9,18 +9,20 @@
 //! (dependencies' `log` records included), and the token and its XOAUTH2 blob must never appear
 //! there, in a report's `Debug` output, an error message or its detail.
 
+use exo_setup_core::DetailKey;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use exo_setup_core::audience::{AllowedEndpoint, EndpointsOrigin};
+use exo_setup_core::error::ErrorArea;
 use exo_setup_core::keychain::Secret;
 use exo_setup_core::mailcheck::{
     check_imap, check_pop3, check_smtp, last_verification, record, xoauth2_blob, CheckOptions, MailCheckReport,
-    MailProtocol, ProtocolCheck, Timeouts, MAILCHECK_ERROR_KINDS,
+    MailProtocol, ProtocolCheck, Timeouts,
 };
 use exo_setup_core::model::{AccountInput, AccountStatus, Endpoint, ReceiveProtocol, Security, ServerAuth};
-use exo_setup_core::{Actor, Store};
+use exo_setup_core::{Actor, ErrorKind, Store};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
@@ -144,7 +146,7 @@ fn failed(c: &ProtocolCheck) -> &exo_setup_core::UiError {
     assert_no_secret(c);
     assert!(!c.ok, "{c:?}");
     let e = c.error.as_ref().expect("an error");
-    assert!(MAILCHECK_ERROR_KINDS.contains(&e.kind.as_str()), "unlisted kind {}", e.kind);
+    assert_eq!(e.kind.area(), ErrorArea::MailCheck, "{}", e.kind);
     e
 }
 
@@ -216,10 +218,10 @@ async fn smtp_5_7_139_is_the_admin_setting_authenticated_smtp_not_oauth() {
     .await;
     let c = check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await;
     let e = failed(&c);
-    assert_eq!(e.kind, "mail_smtp_auth_disabled");
+    assert_eq!(e.kind, ErrorKind::MailSmtpAuthDisabled);
     assert_eq!(e.actor, Actor::Admin);
-    assert_eq!(e.detail["scope"], "tenant");
-    assert!(e.detail["reply"].starts_with("535 5.7.139 Authentication unsuccessful"), "{e:?}");
+    assert_eq!(e.detail[&DetailKey::Scope], "tenant");
+    assert!(e.detail[&DetailKey::Reply].starts_with("535 5.7.139 Authentication unsuccessful"), "{e:?}");
     for needle in
         ["Authenticated SMTP", "Set-TransportConfig -SmtpClientAuthenticationDisabled $false", "not a problem"]
     {
@@ -233,7 +235,7 @@ async fn smtp_5_7_139_is_the_admin_setting_authenticated_smtp_not_oauth() {
     })
     .await;
     let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.detail["scope"].as_str()), ("mail_smtp_auth_disabled", "mailbox"));
+    assert_eq!((e.kind, e.detail[&DetailKey::Scope].as_str()), (ErrorKind::MailSmtpAuthDisabled, "mailbox"));
     assert!(e.message.contains(&format!("Set-CASMailbox -Identity {TARO} -SmtpClientAuthenticationDisabled $false")));
 }
 
@@ -246,15 +248,15 @@ async fn smtp_5_7_3_is_an_auth_failure_and_5_5_124_a_malformed_blob() {
     })
     .await;
     let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
-    assert!(e.detail["reply"].starts_with("535 5.7.3"), "{e:?}");
+    assert_eq!((e.kind, e.actor), (ErrorKind::MailAuthFailed, Actor::User));
+    assert!(e.detail[&DetailKey::Reply].starts_with("535 5.7.3"), "{e:?}");
 
     let r = responder(Some(SMTP_GREETING), |line| {
         smtp_common(line).unwrap_or_else(|| say(&["501 5.5.124 Invalid XOAUTH2 auth data"]))
     })
     .await;
     let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.actor), ("mail_xoauth2_malformed", Actor::Support));
+    assert_eq!((e.kind, e.actor), (ErrorKind::MailXoauth2Malformed, Actor::Support));
 }
 
 #[tokio::test]
@@ -265,8 +267,8 @@ async fn a_reply_echoing_the_blob_is_scrubbed() {
     .await;
     let c = check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await;
     let e = failed(&c);
-    assert_eq!(e.kind, "mail_auth_failed");
-    assert!(e.detail["reply"].contains("<redacted>"), "{e:?}");
+    assert_eq!(e.kind, ErrorKind::MailAuthFailed);
+    assert!(e.detail[&DetailKey::Reply].contains("<redacted>"), "{e:?}");
 }
 
 #[tokio::test]
@@ -280,14 +282,14 @@ async fn smtp_without_xoauth2_or_starttls_is_explained() {
     })
     .await;
     let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!(e.kind, "mail_mechanism_unsupported");
-    assert_eq!(e.detail["offered"], "PLAIN LOGIN");
+    assert_eq!(e.kind, ErrorKind::MailMechanismUnsupported);
+    assert_eq!(e.detail[&DetailKey::Offered], "PLAIN LOGIN");
     assert!(!r.received.lock().unwrap().iter().any(|l| l.starts_with("AUTH")), "the token must not be sent");
 
     // STARTTLS asked for, not offered: the token is never sent in the clear.
     let ep = Endpoint { security: Security::Starttls, ..plain(r.port) };
     let e = failed(&check_smtp(&local(&ep), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.actor), ("mail_starttls_unavailable", Actor::Admin));
+    assert_eq!((e.kind, e.actor), (ErrorKind::MailStarttlsUnavailable, Actor::Admin));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,8 +369,8 @@ async fn imap_answers_a_failure_challenge_with_an_empty_line_and_reports_the_no(
     })
     .await;
     let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
-    assert!(e.detail["reply"].ends_with(" NO [AUTHENTICATIONFAILED] Authentication failed."), "{e:?}");
+    assert_eq!((e.kind, e.actor), (ErrorKind::MailAuthFailed, Actor::User));
+    assert!(e.detail[&DetailKey::Reply].ends_with(" NO [AUTHENTICATIONFAILED] Authentication failed."), "{e:?}");
     let received = r.received.lock().unwrap().clone();
     assert_eq!(received[received.len() - 2..], [blob(), String::new()], "the blob, then the empty answer");
 }
@@ -382,11 +384,11 @@ async fn imap_no_authenticate_failed_is_an_auth_failure() {
     })
     .await;
     let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.actor), ("mail_auth_failed", Actor::User));
+    assert_eq!((e.kind, e.actor), (ErrorKind::MailAuthFailed, Actor::User));
     // The server's own line, tag included.
-    let reply = &e.detail["reply"];
+    let reply = &e.detail[&DetailKey::Reply];
     assert!(reply.starts_with('A') && reply.ends_with(" NO AUTHENTICATE failed."), "{reply}");
-    assert_eq!(e.detail["protocol"], "IMAP");
+    assert_eq!(e.detail[&DetailKey::Protocol], "IMAP");
 }
 
 #[tokio::test]
@@ -398,7 +400,7 @@ async fn imap_authenticated_but_not_connected_is_a_token_of_another_mailbox() {
     })
     .await;
     let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.actor), ("mail_mailbox_mismatch", Actor::User));
+    assert_eq!((e.kind, e.actor), (ErrorKind::MailMailboxMismatch, Actor::User));
     assert!(e.message.contains(TARO), "{}", e.message);
 }
 
@@ -411,7 +413,7 @@ async fn imap_session_invalidated_by_an_expired_token() {
     })
     .await;
     let e = failed(&check_imap(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!(e.kind, "mail_token_expired");
+    assert_eq!(e.kind, ErrorKind::MailTokenExpired);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +444,7 @@ async fn pop3_login_stat_quit_and_an_auth_failure() {
     })
     .await;
     let e = failed(&check_pop3(&local(&plain(r.port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.detail["protocol"].as_str()), ("mail_auth_failed", "POP3"));
+    assert_eq!((e.kind, e.detail[&DetailKey::Protocol].as_str()), (ErrorKind::MailAuthFailed, "POP3"));
     assert!(!r.received.lock().unwrap().iter().any(|l| l == "STAT"));
 }
 
@@ -456,7 +458,7 @@ async fn a_server_that_never_answers_times_out_at_the_greeting() {
     let started = std::time::Instant::now();
     let c = check_imap(&local(&plain(r.port)), TARO, &token(), &o).await;
     let e = failed(&c);
-    assert_eq!((e.kind.as_str(), e.detail["step"].as_str()), ("mail_timeout", "greeting"));
+    assert_eq!((e.kind, e.detail[&DetailKey::Step].as_str()), (ErrorKind::MailTimeout, "greeting"));
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
 
@@ -465,7 +467,7 @@ async fn a_server_that_goes_silent_after_auth_times_out_at_auth() {
     let r = responder(Some(SMTP_GREETING), |line| smtp_common(line).unwrap_or(Act::Say(vec![]))).await;
     let o = CheckOptions { timeouts: Timeouts { auth: Duration::from_millis(300), ..opts().timeouts }, ..opts() };
     let e = failed(&check_smtp(&local(&plain(r.port)), TARO, &token(), &o).await).clone();
-    assert_eq!((e.kind.as_str(), e.detail["step"].as_str()), ("mail_timeout", "auth"));
+    assert_eq!((e.kind, e.detail[&DetailKey::Step].as_str()), (ErrorKind::MailTimeout, "auth"));
 }
 
 #[tokio::test]
@@ -476,15 +478,15 @@ async fn a_closed_port_is_connection_refused() {
     };
     token();
     let e = failed(&check_pop3(&local(&plain(port)), TARO, &token(), &opts()).await).clone();
-    assert_eq!((e.kind.as_str(), e.actor), ("mail_connection_refused", Actor::Support));
+    assert_eq!((e.kind, e.actor), (ErrorKind::MailConnectionRefused, Actor::Support));
 }
 
 #[tokio::test]
 async fn an_unknown_host_name_is_a_dns_failure() {
     let ep = Endpoint { host: "nosuch.invalid".into(), port: 993, security: Security::Tls };
     let e = failed(&check_imap(&local(&ep), TARO, &token(), &opts()).await).clone();
-    assert_eq!(e.kind, "mail_dns_failure");
-    assert_eq!(e.detail["host"], "nosuch.invalid");
+    assert_eq!(e.kind, ErrorKind::MailDnsFailure);
+    assert_eq!(e.detail[&DetailKey::Host], "nosuch.invalid");
 }
 
 #[tokio::test]
@@ -492,7 +494,7 @@ async fn plain_text_goes_only_to_this_computer() {
     for host in ["mail.contoso.example", "10.0.0.1", "192.0.2.1"] {
         let ep = Endpoint { host: host.into(), port: 143, security: Security::Plain };
         let e = failed(&check_imap(&local(&ep), TARO, &token(), &opts()).await).clone();
-        assert_eq!((e.kind.as_str(), e.actor), ("mail_plain_not_allowed", Actor::Admin), "{host}");
+        assert_eq!((e.kind, e.actor), (ErrorKind::MailPlainNotAllowed, Actor::Admin), "{host}");
     }
     // localhost is this computer.
     let r = responder(Some(POP_GREETING), |l| pop_script("+OK User successfully authenticated.")(l)).await;
@@ -506,7 +508,7 @@ async fn tls_to_a_plain_text_port_fails_as_tls() {
     let r = responder(Some(SMTP_GREETING), |line| smtp_common(line).unwrap_or(Act::Close)).await;
     let ep = Endpoint { host: "127.0.0.1".into(), port: r.port, security: Security::Tls };
     let e = failed(&check_smtp(&local(&ep), TARO, &token(), &opts()).await).clone();
-    assert_eq!(e.kind, "mail_tls_failed");
+    assert_eq!(e.kind, ErrorKind::MailTlsFailed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -577,7 +579,7 @@ async fn record_sets_verified_with_time_and_protocols_or_error_with_the_kind() {
     assert!(!all.contains(TOKEN) && !all.contains(&blob()), "{all}");
 
     let err = record(&store, "nobody@contoso.example", &report).unwrap_err();
-    assert_eq!(err.kind, "account_not_registered");
+    assert_eq!(err.kind, ErrorKind::AccountNotRegistered);
 }
 
 // ---------------------------------------------------------------------------------------------

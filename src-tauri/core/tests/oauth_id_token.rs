@@ -5,6 +5,8 @@ use chrono::Utc;
 use entra_emulator::tokens::Keys;
 use exo_setup_core::oauth::id_token::{check_account, verify, Expect, IdClaims};
 use exo_setup_core::oauth::{OAuthError, PERSONAL_ACCOUNT_TENANT};
+use exo_setup_core::DetailKey;
+use exo_setup_core::ErrorKind;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::{json, Value};
 
@@ -146,11 +148,14 @@ fn the_wrong_account_guard() {
         json!("taro@outlook.example"),
     ));
     let e = check_account(&personal, TID, "taro@contoso.example", &[]).unwrap_err();
-    assert_eq!(e.kind(), "personal_account");
+    assert_eq!(e.kind(), ErrorKind::PersonalAccount);
     let ui = exo_setup_core::UiError::from(e);
-    assert_eq!(ui.detail["signedInAs"], "taro@outlook.example");
-    assert_eq!(ui.detail["expected"], "taro@contoso.example");
+    assert_eq!(ui.detail[&DetailKey::SignedInAs], "taro@outlook.example");
+    assert_eq!(ui.detail[&DetailKey::Expected], "taro@contoso.example");
 
     let foreign = parsed(with(claims(), "tid", json!("bbbbbbbb-cccc-dddd-eeee-ffffffffffff")));
-    assert_eq!(check_account(&foreign, TID, "taro@contoso.example", &[]).unwrap_err().kind(), "tenant_mismatch");
+    assert_eq!(
+        check_account(&foreign, TID, "taro@contoso.example", &[]).unwrap_err().kind(),
+        ErrorKind::TenantMismatch
+    );
 }

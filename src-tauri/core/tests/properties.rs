@@ -6,6 +6,7 @@
 use exo_setup_core::invite::{file_contents, link, parse, Invitation};
 use exo_setup_core::keychain::{MemoryKeychain, Secret};
 use exo_setup_core::model::{Endpoint, ReceiveProtocol, RedirectMode, Security, ServerEndpoints};
+use exo_setup_core::DetailKey;
 use proptest::prelude::*;
 
 fn guid() -> impl Strategy<Value = String> {
@@ -76,7 +77,7 @@ proptest! {
         match parse(&l) {
             // Generated values the field checks refuse (e.g. a reserved word) are not this test's
             // business: make → parse is only promised for valid invitations.
-            Err(e) if e.detail.get("reason").map(String::as_str) == Some("invalid_field") => {
+            Err(e) if e.detail.get(&DetailKey::Reason).map(String::as_str) == Some("invalid_field") => {
                 prop_assume!(false);
             }
             other => prop_assert_eq!(other.map_err(|e| e.kind), Ok(inv.clone())),

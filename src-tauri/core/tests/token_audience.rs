@@ -6,6 +6,7 @@
 //!
 //! Real parts: SQLite files, the entra emulator (sign-in, token), a real TCP listener.
 
+use exo_setup_core::DetailKey;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,10 +18,12 @@ use exo_setup_core::auth::Auth;
 use exo_setup_core::invite::{self, Invitation};
 use exo_setup_core::keychain::{MemoryKeychain, TokenStore};
 use exo_setup_core::mailcheck::{check_account, CheckOptions, Timeouts};
-use exo_setup_core::model::{Endpoint, FlowResult, ReceiveProtocol, RedirectMode, Security, ServerEndpoints};
+use exo_setup_core::model::{Endpoint, ReceiveProtocol, RedirectMode, Security, ServerEndpoints};
 use exo_setup_core::policy::{self, Policy};
-use exo_setup_core::{org, Store};
+use exo_setup_core::{org, ErrorKind, Store};
 use tokio::io::AsyncReadExt;
+
+mod common;
 
 const TARO: &str = "taro@contoso.example";
 const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
@@ -92,12 +95,12 @@ async fn a_genuine_authority_with_foreign_mail_hosts_is_refused_and_changes_noth
     let inv = invitation("https://login.microsoftonline.com", Some(foreign_endpoints()));
 
     let e = invite::preview(&user.conn(), &Policy::default(), &inv, "x".into()).unwrap_err();
-    assert_eq!(e.kind, "invite_mail_host_not_allowed", "{e:?}");
-    assert_eq!(e.detail["hosts"], "imap.mail-sync.example, smtp.mail-sync.example");
-    assert_eq!(e.detail["cloud"], "Microsoft's worldwide cloud");
+    assert_eq!(e.kind, ErrorKind::InviteMailHostNotAllowed, "{e:?}");
+    assert_eq!(e.detail[&DetailKey::Hosts], "imap.mail-sync.example, smtp.mail-sync.example");
+    assert_eq!(e.detail[&DetailKey::Cloud], "Microsoft's worldwide cloud");
     assert!(e.message.contains("imap.mail-sync.example") && e.message.contains("allowedMailHosts"), "{}", e.message);
     let e = invite::accept(&user, &Policy::default(), &inv, true).await.unwrap_err();
-    assert_eq!(e.kind, "invite_mail_host_not_allowed", "{e:?}");
+    assert_eq!(e.kind, ErrorKind::InviteMailHostNotAllowed, "{e:?}");
     assert_eq!(dump(&user), before, "a refused invitation stored something");
 
     // Another cloud's hosts are foreign too; one foreign host among genuine ones is enough.
@@ -111,7 +114,7 @@ async fn a_genuine_authority_with_foreign_mail_hosts_is_refused_and_changes_noth
         "x".into(),
     )
     .unwrap_err();
-    assert_eq!(e.detail["hosts"], "partner.outlook.cn, smtp.mail-sync.example");
+    assert_eq!(e.detail[&DetailKey::Hosts], "partner.outlook.cn, smtp.mail-sync.example");
 
     // The cloud's own hosts pass, and the preview names every host the token would go to.
     let china = ServerEndpoints {
@@ -151,8 +154,8 @@ async fn hosts_the_policy_allows_are_accepted_and_stored_as_from_an_invitation()
     let inv = invitation(&emu.base_url(), Some(foreign_endpoints()));
     let before = dump(&user);
     let e = invite::accept(&user, &Policy::default(), &inv, false).await.unwrap_err();
-    assert_eq!(e.kind, "invite_mail_host_not_allowed");
-    assert_eq!(e.detail["cloud"], "not a known Microsoft cloud", "{e:?}");
+    assert_eq!(e.kind, ErrorKind::InviteMailHostNotAllowed);
+    assert_eq!(e.detail[&DetailKey::Cloud], "not a known Microsoft cloud", "{e:?}");
     assert_eq!(dump(&user), before);
 
     let it = policy_json(r#"{"version": 1, "allowedMailHosts": ["imap.mail-sync.example", "smtp.mail-sync.example"]}"#);
@@ -166,12 +169,7 @@ async fn hosts_the_policy_allows_are_accepted_and_stored_as_from_an_invitation()
 async fn signed_in_as_taro(store: &Arc<Store>) -> (Auth, Arc<dyn TokenStore>) {
     let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
     let auth = Auth::new(store.clone(), tokens.clone());
-    let (_, url) = auth.begin_sign_in(TARO, &exo_setup_core::identity::deep_link_redirect_uri()).await.unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let resp = http.get(url.as_str()).send().await.unwrap();
-    let location = resp.headers().get("location").expect("a redirect").to_str().unwrap().to_owned();
-    let f = auth.complete(&location).await;
-    assert!(matches!(f.result, FlowResult::SignedIn { .. }), "{f:?}");
+    common::sign_in(&auth, TARO).await;
     (auth, tokens)
 }
 
@@ -234,9 +232,9 @@ async fn the_check_sends_no_token_to_a_host_that_is_not_allowed() {
     assert_eq!(report.checks.len(), 2);
     for c in &report.checks {
         let e = c.error.as_ref().expect("refused");
-        assert_eq!((e.kind.as_str(), e.actor), ("mail_host_not_allowed", exo_setup_core::Actor::Admin), "{c:?}");
-        assert_eq!(e.detail["host"], "127.0.0.1");
-        assert_eq!(e.detail["authority"], emu.base_url());
+        assert_eq!((e.kind, e.actor), (ErrorKind::MailHostNotAllowed, exo_setup_core::Actor::Admin), "{c:?}");
+        assert_eq!(e.detail[&DetailKey::Host], "127.0.0.1");
+        assert_eq!(e.detail[&DetailKey::Authority], emu.base_url());
         assert!(e.message.contains("allowedMailHosts"), "{}", e.message);
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -251,14 +249,17 @@ async fn the_check_sends_no_token_to_a_host_that_is_not_allowed() {
         .execute("UPDATE mail_servers SET endpoints_origin = 'invitation', smtp_host = 'localhost' WHERE id = 1", [])
         .unwrap();
     let report = check_account(&now, TARO, &opts).await.unwrap();
-    assert!(report.checks.iter().all(|c| c.error.as_ref().unwrap().kind == "mail_host_not_allowed"));
+    assert!(report.checks.iter().all(|c| c.error.as_ref().unwrap().kind == ErrorKind::MailHostNotAllowed));
     assert_eq!(fake.connections.load(Ordering::SeqCst), 0);
 
     // Control: with the policy allowing it, the check does connect (so the listener would notice).
     let mut allowed = Auth::new(store.clone(), tokens);
     allowed.set_policy(policy_json(r#"{"version": 1, "allowedMailHosts": ["127.0.0.1", "localhost"]}"#));
     let report = check_account(&allowed, TARO, &opts).await.unwrap();
-    assert!(report.checks.iter().all(|c| c.error.as_ref().unwrap().kind != "mail_host_not_allowed"), "{report:?}");
+    assert!(
+        report.checks.iter().all(|c| c.error.as_ref().unwrap().kind != ErrorKind::MailHostNotAllowed),
+        "{report:?}"
+    );
     assert!(fake.connections.load(Ordering::SeqCst) >= 1);
 }
 
@@ -286,7 +287,7 @@ async fn the_worldwide_defaults_receive_no_token_of_another_cloud() {
     assert!(!report.verified);
     for c in &report.checks {
         let e = c.error.as_ref().expect("refused");
-        assert_eq!((e.kind.as_str(), e.actor), ("mail_host_other_cloud", exo_setup_core::Actor::Admin), "{c:?}");
+        assert_eq!((e.kind, e.actor), (ErrorKind::MailHostOtherCloud, exo_setup_core::Actor::Admin), "{c:?}");
         assert_eq!(c.duration_ms, 0, "no connection was tried: {c:?}");
         assert!(e.message.contains("server endpoints"), "{}", e.message);
     }

@@ -13,6 +13,13 @@ pub async fn list_accounts(state: State<'_, AppState>, query: AccountQuery) -> R
     blocking(&state.store, move |s| accounts::list(&s.conn(), &query)).await
 }
 
+/// The registered account of `address` (the core's match: trimmed, ASCII case-insensitive), or
+/// `None` — so the UI never scans a search page for it.
+#[tauri::command]
+pub async fn find_account(state: State<'_, AppState>, address: String) -> Result<Option<AccountRow>, UiError> {
+    blocking(&state.store, move |s| accounts::find_by_address(&s.conn(), &address)).await
+}
+
 #[tauri::command]
 pub async fn add_account(state: State<'_, AppState>, input: AccountInput) -> Result<AccountRow, UiError> {
     blocking(&state.store, move |s| accounts::add(s, &input)).await

@@ -1,5 +1,6 @@
 //! Steps 3 and 4: start, cancel and inspect browser round trips; sign out.
 
+use exo_setup_core::auth::Purpose;
 use exo_setup_core::model::{AccountRow, FlowSnapshot, FlowStarted};
 use exo_setup_core::UiError;
 use tauri::{AppHandle, Runtime, State};
@@ -12,12 +13,7 @@ pub async fn begin_admin_consent<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> Result<FlowStarted, UiError> {
-    let auth = state.auth.clone();
-    let r = flows::start(&app, &auth, |redirect| {
-        let auth = auth.clone();
-        async move { auth.begin_admin_consent(&redirect).await }
-    })
-    .await;
+    let r = flows::start(&app, &state.auth, Purpose::AdminConsent).await;
     traced("begin_admin_consent", r)
 }
 
@@ -27,12 +23,7 @@ pub async fn begin_sign_in<R: Runtime>(
     state: State<'_, AppState>,
     address: String,
 ) -> Result<FlowStarted, UiError> {
-    let auth = state.auth.clone();
-    let r = flows::start(&app, &auth, |redirect| {
-        let auth = auth.clone();
-        async move { auth.begin_sign_in(&address, &redirect).await }
-    })
-    .await;
+    let r = flows::start(&app, &state.auth, Purpose::SignIn(address)).await;
     traced("begin_sign_in", r)
 }
 

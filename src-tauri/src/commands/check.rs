@@ -1,4 +1,4 @@
-//! Issue 5's connection check: log in to the mailbox's servers with its token.
+//! The connection check: log in to the mailbox's servers with its token.
 
 use exo_setup_core::mailcheck::MailCheckReport;
 use exo_setup_core::UiError;

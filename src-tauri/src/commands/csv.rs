@@ -3,7 +3,7 @@
 
 use exo_setup_core::csv_io::{self, ExportEncoding};
 use exo_setup_core::model::{ImportMode, ImportOutcome, ImportPreview};
-use exo_setup_core::{Actor, UiError};
+use exo_setup_core::{Actor, ErrorKind, UiError};
 use tauri::ipc::{InvokeBody, Request};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
@@ -14,7 +14,9 @@ use crate::AppState;
 fn raw_body(request: &Request<'_>) -> Result<Vec<u8>, UiError> {
     match request.body() {
         InvokeBody::Raw(bytes) => Ok(bytes.clone()),
-        InvokeBody::Json(_) => Err(UiError::new("unexpected", Actor::Support, "the CSV must be sent as raw bytes")),
+        InvokeBody::Json(_) => {
+            Err(UiError::new(ErrorKind::Unexpected, Actor::Support, "the CSV must be sent as raw bytes"))
+        }
     }
 }
 
@@ -48,13 +50,8 @@ pub async fn export_csv<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState
         else {
             return Ok(None);
         };
-        let path = path.into_path().map_err(|e| UiError::new("unexpected", Actor::Support, e.to_string()))?;
-        let bytes = csv_io::export(&s.conn(), ExportEncoding::Utf8Bom)?;
-        std::fs::write(&path, bytes).map_err(|e| {
-            UiError::new("export_write", Actor::User, format!("{} could not be written: {e}", path.display()))
-                .with("path", path.display())
-                .with("reason", e)
-        })?;
+        let path = path.into_path().map_err(|e| UiError::new(ErrorKind::Unexpected, Actor::Support, e.to_string()))?;
+        csv_io::export_to_file(&s.conn(), ExportEncoding::Utf8Bom, &path)?;
         Ok(Some(path.display().to_string()))
     })
     .await

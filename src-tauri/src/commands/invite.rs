@@ -1,37 +1,29 @@
-//! Issue 6: invitations (the admin makes them in step 2; the user opens, accepts or discards
+//! Invitations (the admin makes them in step 2; the user opens, accepts or discards
 //! one) and the managed policy. Pickers are native dialogs opened from Rust on the blocking pool,
 //! so the web view needs no filesystem permission and never sends a path.
 
-use std::path::Path;
 use std::sync::Arc;
 
-use exo_setup_core::invite;
+use exo_setup_core::invite::{self, Source};
 use exo_setup_core::model::{
     InvitationAccepted, InvitationLink, InvitationOpened, InvitationPreview, ManagedPolicy, SavedFiles,
 };
-use exo_setup_core::{policy, Actor, UiError};
+use exo_setup_core::{policy, Actor, ErrorKind, UiError};
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::{DialogExt, FilePath};
 
 use super::{blocking, trace_ipc, traced};
-use crate::invitations::{self, Source};
 use crate::AppState;
 
 fn local_path(p: FilePath) -> Result<std::path::PathBuf, UiError> {
-    p.into_path().map_err(|e| UiError::new("unexpected", Actor::Support, e.to_string()))
-}
-
-fn write_failed(path: &Path, e: impl std::fmt::Display) -> UiError {
-    UiError::new("export_write", Actor::User, format!("{} could not be written: {e}", path.display()))
-        .with("path", path.display())
-        .with("reason", e)
+    p.into_path().map_err(|e| UiError::new(ErrorKind::Unexpected, Actor::Support, e.to_string()))
 }
 
 /// The managed policy (a small file: read on the blocking pool all the same).
 async fn load_policy() -> Result<policy::Policy, UiError> {
     tauri::async_runtime::spawn_blocking(policy::load)
         .await
-        .map_err(|e| UiError::new("unexpected", Actor::Support, format!("background task failed: {e}")))?
+        .map_err(|e| UiError::new(ErrorKind::Unexpected, Actor::Support, format!("background task failed: {e}")))?
 }
 
 /// The invitation links of the given accounts (`null`: every account).
@@ -85,10 +77,7 @@ pub async fn save_invitations_csv<R: Runtime>(
             return Ok(None);
         };
         let path = local_path(path)?;
-        let file = std::fs::File::create(&path).map_err(|e| write_failed(&path, e))?;
-        let mut out = std::io::BufWriter::new(file);
-        invite::write_csv(&links, &mut out)?;
-        std::io::Write::flush(&mut out).map_err(|e| write_failed(&path, e))?;
+        invite::write_csv_file(&links, &path)?;
         Ok(Some(SavedFiles { count: links.len() as u32, path: path.display().to_string() }))
     })
     .await
@@ -98,7 +87,7 @@ pub async fn save_invitations_csv<R: Runtime>(
 #[tauri::command]
 pub async fn open_invitation_text(state: State<'_, AppState>, text: String) -> Result<InvitationPreview, UiError> {
     let pending = Arc::clone(&state.invitations);
-    blocking(&state.store, move |s| invitations::open(s, &pending, &Source::Text(text))).await
+    blocking(&state.store, move |s| pending.open(&s.conn(), &Source::Text(text))).await
 }
 
 /// Asks for an invitation file and shows it for confirmation; `None` when cancelled.
@@ -114,7 +103,7 @@ pub async fn open_invitation_file<R: Runtime>(
         else {
             return Ok(None);
         };
-        invitations::open(s, &pending, &Source::File(local_path(path)?)).map(Some)
+        pending.open(&s.conn(), &Source::File(local_path(path)?)).map(Some)
     })
     .await
 }

@@ -6,19 +6,25 @@ mod accounts;
 mod auth;
 mod check;
 mod csv;
+mod directory;
 mod invite;
+/// The one list of command names (`with_app_commands!`), shared with `build.rs`.
+mod list;
 mod setup;
+mod support;
 
 pub use accounts::*;
 pub use auth::*;
 pub use check::*;
 pub use csv::*;
+pub use directory::*;
 pub use invite::*;
 pub use setup::*;
+pub use support::*;
 
 use std::sync::Arc;
 
-use exo_setup_core::{Actor, Store, UiError};
+use exo_setup_core::{Actor, ErrorKind, Store, UiError};
 
 /// Runs blocking store work off the async runtime's worker and the UI thread.
 async fn blocking<T: serde::Serialize + Send + 'static>(
@@ -28,7 +34,7 @@ async fn blocking<T: serde::Serialize + Send + 'static>(
     let store = Arc::clone(store);
     let r = tauri::async_runtime::spawn_blocking(move || f(&store))
         .await
-        .map_err(|e| UiError::new("unexpected", Actor::Support, format!("background task failed: {e}")))?;
+        .map_err(|e| UiError::new(ErrorKind::Unexpected, Actor::Support, format!("background task failed: {e}")))?;
     traced(std::any::type_name::<T>(), r)
 }
 

@@ -21,6 +21,12 @@ pub fn ui_ready() {
     }
 }
 
+/// The app registration (Cloud Shell script and manifest) for step 1's copy buttons.
+#[tauri::command]
+pub fn app_registration() -> exo_setup_core::registration::AppRegistration {
+    exo_setup_core::registration::app_registration()
+}
+
 #[tauri::command]
 pub async fn setup_overview(state: State<'_, AppState>) -> Result<SetupOverview, UiError> {
     blocking(&state.store, |s| overview::overview(&s.conn())).await

@@ -5,7 +5,7 @@
 //! passes its environment down to WebKitWebDriver and the app, so a per-test driver is how the data directory reaches
 //! the app), a WebDriver session on the REAL app binary (`target/debug/exo-setup-gui` built with `--features prod`), and a
 //! screenshot folder `target/e2e-screenshots/<test>/` where every screen visited is saved as `NN-name.png`.
-//! A local OpenID discovery endpoint ([`Discovery`]) stands in for login.microsoftonline.com.
+//! The entra emulator (`tests/entra-emulator`, in-process) stands in for login.microsoftonline.com.
 //!
 //! Run under Xvfb and a private D-Bus session (see Cargo.toml); `scripts/test.sh` does it.
 
@@ -14,7 +14,7 @@ pub mod app;
 use std::{
     ffi::OsString,
     io::Write,
-    net::{SocketAddr, TcpListener as StdListener},
+    net::TcpListener as StdListener,
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -95,108 +95,6 @@ fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-// ------------------------------------------------------------------------------------------------ discovery
-
-/// The tenant GUID and verified domain the local discovery endpoint knows.
-pub const TENANT_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
-pub const TENANT_DOMAIN: &str = "contoso.example";
-
-/// A tiny Microsoft-shaped OpenID discovery endpoint on 127.0.0.1 (see microsoft-identity-platform.md §1):
-/// `GET /{tenant}/v2.0/.well-known/openid-configuration` answers the document for [`TENANT_ID`] /
-/// [`TENANT_DOMAIN`], and HTTP 400 `invalid_tenant` (AADSTS90002) for any other tenant.
-pub struct Discovery {
-    /// `http://127.0.0.1:PORT`: what the admin types as the authority.
-    pub base: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Discovery {
-    pub async fn start() -> Result<Discovery> {
-        use axum::{
-            extract::{Path as UrlPath, State},
-            http::StatusCode,
-            response::IntoResponse,
-            routing::get,
-            Json, Router,
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr: SocketAddr = listener.local_addr()?;
-        let base = format!("http://{addr}");
-
-        async fn discovery(UrlPath(tenant): UrlPath<String>, State(base): State<String>) -> axum::response::Response {
-            let t = tenant.to_ascii_lowercase();
-            let issuer_tenant = match t.as_str() {
-                TENANT_ID | TENANT_DOMAIN => TENANT_ID.to_string(),
-                "common" | "organizations" | "consumers" => "{tenantid}".to_string(),
-                _ => {
-                    let now = "2025-01-01 00:00:00Z";
-                    let trace = "0a1b2c3d-0000-4000-8000-00000000e2e0";
-                    let corr = "5e6f7a8b-0000-4000-8000-00000000e2e0";
-                    let body = json!({
-                        "error": "invalid_tenant",
-                        "error_description": format!(
-                            "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant \
-                             ID and are signing into the correct cloud. Check with your subscription administrator, \
-                             this may happen if there are no active subscriptions for the tenant.\r\nTrace ID: \
-                             {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {now}"),
-                        "error_codes": [90002],
-                        "timestamp": now,
-                        "trace_id": trace,
-                        "correlation_id": corr,
-                        "error_uri": format!("{base}/error?code=90002"),
-                    });
-                    return (StatusCode::BAD_REQUEST, Json(body)).into_response();
-                }
-            };
-            // Like Microsoft: a verified domain's document names the tenant GUID everywhere.
-            let path_tenant = if issuer_tenant == TENANT_ID { TENANT_ID } else { tenant.as_str() };
-            let b = format!("{base}/{path_tenant}");
-            Json(json!({
-                "token_endpoint": format!("{b}/oauth2/v2.0/token"),
-                "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-                "jwks_uri": format!("{base}/{path_tenant}/discovery/v2.0/keys"),
-                "response_modes_supported": ["query", "fragment", "form_post"],
-                "subject_types_supported": ["pairwise"],
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-                "scopes_supported": ["openid", "profile", "email", "offline_access"],
-                "issuer": format!("{base}/{issuer_tenant}/v2.0"),
-                "request_uri_parameter_supported": false,
-                "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
-                "authorization_endpoint": format!("{b}/oauth2/v2.0/authorize"),
-                "device_authorization_endpoint": format!("{b}/oauth2/v2.0/devicecode"),
-                "http_logout_supported": true,
-                "frontchannel_logout_supported": true,
-                "end_session_endpoint": format!("{b}/oauth2/v2.0/logout"),
-                "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-                    "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid",
-                    "ver", "at_hash", "c_hash", "email"],
-                "kerberos_endpoint": format!("{b}/kerberos"),
-                "tenant_region_scope": "AS",
-                "cloud_instance_name": "microsoftonline.com",
-                "cloud_graph_host_name": "graph.windows.net",
-                "msgraph_host": "graph.microsoft.com",
-                "rbac_url": "https://pas.windows.net",
-            }))
-            .into_response()
-        }
-
-        let app = Router::new()
-            .route("/{tenant}/v2.0/.well-known/openid-configuration", get(discovery))
-            .with_state(base.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Discovery { base, task })
-    }
-}
-
-impl Drop for Discovery {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 // ------------------------------------------------------------------------------------------------ the rig
 
 /// What [`Rig::start_with`] does beyond [`Rig::start`]'s defaults.
@@ -255,7 +153,7 @@ impl Rig {
         let app = app_binary();
         if !app.is_file() {
             return Err(err(format!(
-                "{} is missing: build it with `npm --prefix ui run build && cargo build --features prod --bin exo-setup`",
+                "{} is missing: build it with `npm --prefix ui run build && cargo build --features prod --bin exo-setup --bin exo-setup-gui`",
                 app.display()
             )));
         }
@@ -708,29 +606,4 @@ pub fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     let path = dir.join(name);
     std::fs::File::create(&path)?.write_all(bytes)?;
     Ok(path)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn discovery_answers_like_microsoft() {
-        let d = Discovery::start().await.unwrap();
-        let port: u16 = d.base.rsplit(':').next().unwrap().parse().unwrap();
-        let ok = http_get(port, "/contoso.example/v2.0/.well-known/openid-configuration").await.unwrap();
-        assert!(ok.starts_with("HTTP/1.0 200"), "{ok}");
-        let body: Value = serde_json::from_str(ok.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-        assert_eq!(body["issuer"], format!("{}/{TENANT_ID}/v2.0", d.base));
-        assert_eq!(body["token_endpoint"], format!("{}/{TENANT_ID}/oauth2/v2.0/token", d.base));
-        let bad = http_get(port, "/nosuch.example/v2.0/.well-known/openid-configuration").await.unwrap();
-        assert!(bad.starts_with("HTTP/1.0 400"), "{bad}");
-        let body: Value = serde_json::from_str(bad.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-        assert_eq!(body["error"], "invalid_tenant");
-        assert_eq!(body["error_codes"][0], 90002);
-        assert!(body["error_description"]
-            .as_str()
-            .unwrap()
-            .starts_with("AADSTS90002: Tenant 'nosuch.example' not found."));
-    }
 }

@@ -1,4 +1,4 @@
-//! Invitation files handed to the app by the OS (issue 6), checked through the app's own IPC log
+//! Invitation files handed to the app by the OS, checked through the app's own IPC log
 //! (`exo_setup::ipc=debug` logs every payload sent to the UI), without WebDriver: the app is started as a file
 //! manager starts it, with the file as its only argument.
 //!
@@ -34,7 +34,7 @@ const TARO: &str = "taro@contoso.example";
 const HANAKO: &str = "hanako@contoso.example";
 const WAIT: Duration = Duration::from_secs(45);
 
-/// The CLI launcher next to the wizard binary (both built by `cargo build --features prod --bin exo-setup …`).
+/// The CLI launcher next to the wizard binary (`cargo build --features prod --bin exo-setup --bin exo-setup-gui`).
 fn launcher() -> PathBuf {
     app_binary().with_file_name("exo-setup")
 }

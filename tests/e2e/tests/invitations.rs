@@ -1,4 +1,4 @@
-//! Invitations (issue 6) in the real window: from the admin's profile to a user's, and what a user's app refuses.
+//! Invitations in the real window: from the admin's profile to a user's, and what a user's app refuses.
 //!
 //! - `e`: round trip admin → user with two app profiles. Profile A (the admin's data directory) gets step 1
 //!   against the in-process entra emulator and taro's account with the app's own CLI
@@ -33,7 +33,7 @@
 //!   the host, nothing is stored, and the fake server receives no connection at all (so no token). In `e`, B's
 //!   managed policy lists the Dovecot's host in `allowedMailHosts` (what IT does for its own servers).
 //!
-//! Selectors are the UI contract of issue 6 (`data-testid=…`); screenshots go to `target/e2e-screenshots/<test>/`,
+//! Selectors are the UI contract of the invitation screens (`data-testid=…`); screenshots go to `target/e2e-screenshots/<test>/`,
 //! a failed wait saves `NN-FAILED.png` and puts the page text in the error.
 
 use std::{
@@ -53,6 +53,7 @@ use exo_e2e::app::{
 use exo_e2e::{open_step1, DesktopHome, Result, Rig};
 use exo_setup_core::invite::{self, Invitation};
 use exo_setup_core::model::{Endpoint, ReceiveProtocol, RedirectMode, Security, ServerEndpoints};
+use exo_setup_core::ErrorKind;
 
 const TENANT: &str = "contoso.example";
 const ORG_NAME: &str = "コントソ株式会社";
@@ -221,7 +222,7 @@ fn tamper(link: &str) -> Result<String> {
             let mut q = p.to_vec();
             q[i] = c;
             let candidate = format!("{}{}{}", &link[..start], String::from_utf8(q)?, &link[end..]);
-            if matches!(invite::parse(&candidate), Err(e) if e.kind == "invite_tampered") {
+            if matches!(invite::parse(&candidate), Err(e) if e.kind == ErrorKind::InviteTampered) {
                 return Ok(candidate);
             }
         }

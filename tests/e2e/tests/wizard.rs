@@ -1,13 +1,15 @@
-//! The wizard in its real window: start screen, step 1 (Exchange Online + organization settings, against a local
-//! discovery endpoint) and step 2 (accounts, CSV import), then the SQLite file the app left behind.
+//! The wizard in its real window: start screen, step 1 (Exchange Online + organization settings, against the entra
+//! emulator's discovery endpoint) and step 2 (accounts, CSV import), then the SQLite file the app left behind.
 //! Selectors are the UI contract (`data-testid`, ids); screenshots go to `target/e2e-screenshots/<test>/`.
 
 use std::time::Duration;
 
-use exo_e2e::{open_step1, select_exchange_server, Discovery, Result, Rig, TENANT_DOMAIN};
+use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID as CLIENT_ID};
+use exo_e2e::{open_step1, select_exchange_server, Result, Rig};
 use fantoccini::Locator;
 
-const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// A verified domain of the emulator's demo tenant.
+const TENANT_DOMAIN: &str = "contoso.example";
 const SCHEME: &str = "dev.exosetup.wizard";
 const DISCOVERY_WAIT: Duration = Duration::from_secs(30);
 
@@ -100,12 +102,12 @@ async fn a_start_screen_step_indicator_and_language() -> Result {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn b_step1_unknown_and_multi_tenant_leave_the_server_off() -> Result {
-    let discovery = Discovery::start().await?;
+    let emu = Emulator::start(Config::default_demo()).await?;
     let mut rig = Rig::start("b_step1_errors").await?;
     open_step1(&mut rig).await?;
     rig.shot("step1-empty").await?;
 
-    save_exchange(&mut rig, "nosuch.example", &discovery.base).await?;
+    save_exchange(&mut rig, "nosuch.example", &emu.base_url()).await?;
     let e = rig.wait_for("[data-testid=error][data-kind=tenant_not_found]", DISCOVERY_WAIT).await?;
     eprintln!("tenant_not_found shown as: {:?}", e.text().await.unwrap_or_default());
     let enabled = exchange_enabled(&mut rig).await?;
@@ -116,7 +118,7 @@ async fn b_step1_unknown_and_multi_tenant_leave_the_server_off() -> Result {
     }
     rig.shot("step1-unknown-tenant").await?;
 
-    save_exchange(&mut rig, "common", &discovery.base).await?;
+    save_exchange(&mut rig, "common", &emu.base_url()).await?;
     rig.wait_for("[data-testid=error][data-kind=tenant_multi_tenant]", DISCOVERY_WAIT).await?;
     let enabled = exchange_enabled(&mut rig).await?;
     if enabled != "false" {
@@ -149,14 +151,14 @@ const CSV_VALID: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn c_steps_1_and_2_accounts_csv_import_and_store() -> Result {
-    let discovery = Discovery::start().await?;
+    let emu = Emulator::start(Config::default_demo()).await?;
     let mut rig = Rig::start("c_steps_1_2").await?;
     // Contract mismatches that do not stop the flow: reported together at the end.
     let mut violations: Vec<String> = Vec::new();
     open_step1(&mut rig).await?;
 
     // ---- step 1: the known tenant turns Exchange Online on
-    save_exchange(&mut rig, TENANT_DOMAIN, &discovery.base).await?;
+    save_exchange(&mut rig, TENANT_DOMAIN, &emu.base_url()).await?;
     rig.wait_for("[data-testid=exchange-status][data-enabled=true]", DISCOVERY_WAIT).await?;
     rig.wait("[data-testid=nav-step-1][data-status=done]").await?;
     let uris = rig.client.find_all(Locator::Css("[data-testid=redirect-uri]")).await?;

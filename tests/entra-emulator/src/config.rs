@@ -174,6 +174,26 @@ pub struct Config {
     pub tenants: Vec<TenantConfig>,
     #[serde(default)]
     pub settings: Settings,
+    /// People and groups Microsoft Graph serves beyond the configured users.
+    #[serde(default)]
+    pub graph: GraphConfig,
+}
+
+/// The generated part of the directory Graph serves (see `graph/people.rs`): `generated_users` people after the
+/// tenant's configured users, derived from `seed` on demand, so 100,000 of them cost no memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GraphConfig {
+    /// Tenant GUID that holds the generated people (default: the first tenant).
+    pub tenant: Option<String>,
+    pub generated_users: u32,
+    pub seed: u64,
+}
+
+impl Default for GraphConfig {
+    fn default() -> Self {
+        GraphConfig { tenant: None, generated_users: 0, seed: 1 }
+    }
 }
 
 /// Client ID of the demo app registration (exo-setup's redirect URIs, "Mobile and desktop").
@@ -277,7 +297,16 @@ impl Config {
                 open_tenant,
             ],
             settings: Settings { default_user: Some("taro@contoso.example".into()), ..Settings::default() },
+            graph: GraphConfig::default(),
         }
+    }
+
+    /// The same directory with `users` generated people (Japanese and English names, some disabled, some
+    /// without a mailbox) in the first tenant, deterministic from `seed`.
+    pub fn with_generated_users(mut self, users: u32, seed: u64) -> Config {
+        self.graph.generated_users = users;
+        self.graph.seed = seed;
+        self
     }
 
     /// Loads a config file: TOML if the name ends in `.toml`, JSON otherwise.

@@ -175,9 +175,30 @@ fn known_permissions(resource: &str) -> Option<&'static [&'static str]> {
             "Mail.Send",
             ".default",
         ]),
-        GRAPH => Some(&["User.Read", "Mail.Read", "Mail.Send", "Mail.ReadWrite", "offline_access", ".default"]),
+        GRAPH => Some(&[
+            "User.Read",
+            "User.Read.All",
+            "Group.Read.All",
+            "GroupMember.Read.All",
+            "Directory.Read.All",
+            "Mail.Read",
+            "Mail.Send",
+            "Mail.ReadWrite",
+            "offline_access",
+            ".default",
+        ]),
         _ => None,
     }
+}
+
+/// Delegated permissions that only an administrator may consent to ("Admin consent required: Yes" in the
+/// Microsoft Graph permissions reference): a user's own consent never grants them.
+pub fn admin_consent_required(scope: &str) -> bool {
+    let Some((resource, perm)) = scope.rsplit_once('/') else { return false };
+    resource.eq_ignore_ascii_case(GRAPH)
+        && ["User.Read.All", "Group.Read.All", "GroupMember.Read.All", "Directory.Read.All"]
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(perm))
 }
 
 /// A parsed `scope` parameter: OIDC scopes plus resource permissions, normalized to `resource/Permission`.

@@ -1,7 +1,7 @@
 //! A private Dovecot 2.3 that accepts the emulator's access tokens: IMAP (implicit TLS, and a second port with
 //! STARTTLS), POP3 (implicit TLS) and submission (SMTP with STARTTLS) on free loopback ports, validating
-//! XOAUTH2/OAUTHBEARER tokens locally with the emulator's public key (recipe: shared/reference/platform-recipes.md,
-//! "A real IMAP / POP3 / SMTP server").
+//! XOAUTH2/OAUTHBEARER tokens locally with the emulator's public key (Dovecot's `oauth2` passdb, local JWT
+//! validation).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -104,7 +104,23 @@ impl Dovecot {
     }
 
     /// Starts `bin` with a fresh configuration for `emu` and waits until all listeners accept connections.
+    ///
+    /// The free ports are only free when they are chosen: another process may bind one before Dovecot does. A start
+    /// that fails is therefore tried twice more with new ports, before its error is returned.
     pub fn start_with(bin: &Path, emu: &Emulator) -> std::io::Result<Dovecot> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(bin, emu) {
+                Err(e) if attempt < 3 => {
+                    eprintln!("dovecot start {attempt} failed, trying again with other ports: {e}");
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    fn start_once(bin: &Path, emu: &Emulator) -> std::io::Result<Dovecot> {
         let dir = tempfile::Builder::new().prefix("exo-dovecot-").tempdir()?;
         let d = dir.path();
         // Dovecot's unprivileged processes (dovenull, nobody) must reach the key, the certificate and the mail.
@@ -145,13 +161,8 @@ impl Dovecot {
         }
 
         let sink = RelaySink::start()?;
-        let ports = Ports {
-            imaps: free_port()?,
-            imap_starttls: free_port()?,
-            pop3s: free_port()?,
-            submission: free_port()?,
-            relay: sink.port,
-        };
+        let [imaps, imap_starttls, pop3s, submission] = distinct_free_ports()?;
+        let ports = Ports { imaps, imap_starttls, pop3s, submission, relay: sink.port };
         let dir_s = d.display();
         std::fs::write(
             d.join("oauth2.conf.ext"),
@@ -290,8 +301,15 @@ fn chmod(p: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// `N` loopback ports free at the same moment. Each listener is held until all are chosen: a port freed at once
+/// is often handed out again by the next bind, and Dovecot refuses a configuration naming one port twice.
+fn distinct_free_ports<const N: usize>() -> std::io::Result<[u16; N]> {
+    let listeners: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
+    let mut ports = [0u16; N];
+    for (port, listener) in ports.iter_mut().zip(&listeners) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
 }
 
 /// `<home>/Maildir/{cur,new,tmp}` with one message in `new/`, writable by the mail user (`nobody`): the tree is made
@@ -420,6 +438,17 @@ mod tests {
         assert!(cert.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(key.contains("PRIVATE KEY"));
         assert_ne!(ca, cert);
+    }
+
+    #[test]
+    fn the_chosen_ports_are_never_the_same_port_twice() {
+        // Choosing one port at a time (bind, read, drop) hands the same port out again now and then; CI once
+        // failed with Dovecot's "duplicate listener". Held together, four ports are always four.
+        for _ in 0..500 {
+            let ports = distinct_free_ports::<4>().unwrap();
+            let unique: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+            assert_eq!(unique.len(), 4, "{ports:?}");
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum Endpoint {
     Token,
     AdminConsent,
     Logout,
+    /// Microsoft Graph (`/v1.0/…`): answers are Graph's error JSON, not AADSTS.
+    Graph,
 }
 
 /// What happens.
@@ -42,6 +44,8 @@ pub enum FaultKind {
     MalformedJson,
     /// Close the connection without a complete response.
     DropConnection,
+    /// Graph throttling: 429 `TooManyRequests` or 503 `serviceNotAvailable`, with `Retry-After: retry_after_secs`.
+    Throttle { status: u16, retry_after_secs: u64 },
 }
 
 /// One injected fault.
@@ -58,6 +62,9 @@ pub struct Fault {
     #[serde(default)]
     pub grant_type: Option<String>,
     pub kind: FaultKind,
+    /// Only this page of a Graph listing (1 = the request without `$skiptoken`, 2 = the first `nextLink`, …).
+    #[serde(default)]
+    pub page: Option<u32>,
     /// How many requests it applies to (None: until cleared).
     #[serde(default)]
     pub times: Option<u32>,
@@ -66,12 +73,23 @@ pub struct Fault {
 impl Fault {
     /// A fault for every request to `endpoint`, forever.
     pub fn new(endpoint: Endpoint, kind: FaultKind) -> Fault {
-        Fault { endpoint: Some(endpoint), user: None, grant_type: None, kind, times: None }
+        Fault { endpoint: Some(endpoint), user: None, grant_type: None, kind, page: None, times: None }
     }
 
     /// An AADSTS error at `endpoint`.
     pub fn aadsts(endpoint: Endpoint, code: u32) -> Fault {
         Fault::new(endpoint, FaultKind::Aadsts { code, error: None, suberror: None, claims: None })
+    }
+
+    /// Graph throttling (429 or 503) with `Retry-After` seconds.
+    pub fn graph_throttle(status: u16, retry_after_secs: u64) -> Fault {
+        Fault::new(Endpoint::Graph, FaultKind::Throttle { status, retry_after_secs })
+    }
+
+    /// Only page `n` (1-based) of a Graph listing.
+    pub fn on_page(mut self, n: u32) -> Fault {
+        self.page = Some(n);
+        self
     }
 
     pub fn for_user(mut self, user: &str) -> Fault {
@@ -95,6 +113,8 @@ impl Fault {
 pub struct Probe<'a> {
     pub user: Option<&'a str>,
     pub grant_type: Option<&'a str>,
+    /// Page number of a Graph listing.
+    pub page: Option<u32>,
 }
 
 /// Takes the faults matching a request (decrementing their counters, dropping exhausted ones).
@@ -119,6 +139,9 @@ pub fn take(
             if probe.grant_type != Some(g.as_str()) {
                 continue;
             }
+        }
+        if f.page.is_some() && f.page != probe.page {
+            continue;
         }
         if f.times == Some(0) {
             continue;

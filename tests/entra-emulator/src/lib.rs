@@ -30,6 +30,7 @@ pub mod dovecot;
 mod endpoints;
 pub mod errors;
 pub mod faults;
+pub mod graph;
 mod pages;
 mod state;
 pub mod tokens;
@@ -41,6 +42,7 @@ pub use config::{
 pub use endpoints::control::{SettingsPatch, Snapshot};
 pub use errors::ErrorBody;
 pub use faults::{Endpoint, Fault, FaultKind};
+pub use graph::people::{NewPerson, Person, PersonEdit};
 pub use state::{CodeRecord, Grant, IssuedToken, RefreshRecord};
 pub use tokens::Keys;
 
@@ -187,6 +189,33 @@ impl Emulator {
     /// All grants (per-user and tenant-wide).
     pub fn grants(&self) -> Vec<Grant> {
         self.shared.lock().grants.clone()
+    }
+
+    /// Adds a person to the directory Graph serves (the tenant of the UPN's domain); returns the object id.
+    pub fn graph_add_user(&self, person: NewPerson) -> Result<String, String> {
+        graph::edits::add(&self.shared, person)
+    }
+
+    /// Renames, disables/enables, or changes the mailbox of a person (by object id or UPN).
+    pub fn graph_edit_user(&self, id_or_upn: &str, edit: PersonEdit) -> Result<(), String> {
+        graph::edits::edit(&self.shared, id_or_upn, edit)
+    }
+
+    /// Removes a person from the directory (by object id or UPN).
+    pub fn graph_remove_user(&self, id_or_upn: &str) -> Result<(), String> {
+        graph::edits::remove(&self.shared, id_or_upn)
+    }
+
+    /// A person as Graph would show them now.
+    pub fn graph_user(&self, id_or_upn: &str) -> Option<Person> {
+        graph::edits::person(&self.shared, id_or_upn)
+    }
+
+    /// Object id of a group of a tenant by display name (the fixed tree in `graph/people.rs`).
+    pub fn graph_group_id(&self, tenant_id: &str, display_name: &str) -> Option<String> {
+        let w = self.shared.lock();
+        let d = w.graph.get(&tenant_id.to_lowercase())?;
+        d.group_index(display_name).map(|i| d.groups()[i].id.clone())
     }
 
     /// Everything issued and recorded.

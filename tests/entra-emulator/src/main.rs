@@ -38,6 +38,13 @@ struct Cli {
     /// Allow a non-loopback --listen address.
     #[arg(long)]
     allow_remote: bool,
+    /// Generate this many people (Japanese and English names, some disabled, some without a mailbox) in the
+    /// first tenant's directory, served by Microsoft Graph (`/v1.0/users`, groups). Cheap even at 100,000.
+    #[arg(long, value_name = "N")]
+    users: Option<u32>,
+    /// Seed of the generated directory (the same seed gives the same people).
+    #[arg(long, value_name = "SEED")]
+    seed: Option<u64>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
@@ -74,6 +81,12 @@ fn run(cli: Cli) -> Result<(), String> {
     };
     if let Some(u) = &cli.default_user {
         config.settings.default_user = Some(u.clone());
+    }
+    if let Some(n) = cli.users {
+        config.graph.generated_users = n;
+    }
+    if let Some(s) = cli.seed {
+        config.graph.seed = s;
     }
     if cli.print_config {
         print!("{}", toml::to_string_pretty(&config).map_err(|e| e.to_string())?);

@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::{AppConfig, Config, Platform, Settings};
 use crate::directory;
 use crate::faults::Fault;
+use crate::graph::people::TenantDirectory;
 use crate::tokens::Keys;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -128,6 +129,10 @@ pub struct World {
     pub flows: HashMap<String, Flow>,
     pub faults: Vec<Fault>,
     pub issued: Vec<IssuedToken>,
+    /// What Microsoft Graph serves, per tenant (key: lowercase tenant GUID).
+    pub graph: HashMap<String, TenantDirectory>,
+    /// Key of the tenant that holds the generated people.
+    pub graph_tenant: String,
 }
 
 /// Shared by all handlers.
@@ -157,6 +162,22 @@ impl Shared {
                 })
             })
             .collect();
+        let graph_tenant = config
+            .graph
+            .tenant
+            .clone()
+            .or_else(|| config.tenants.first().map(|t| t.id.clone()))
+            .unwrap_or_default()
+            .to_lowercase();
+        let graph = config
+            .tenants
+            .iter()
+            .map(|t| {
+                let key = t.id.to_lowercase();
+                let generated = if key == graph_tenant { config.graph.generated_users } else { 0 };
+                (key.clone(), TenantDirectory::new(&key, &t.domains, &t.users, generated, config.graph.seed))
+            })
+            .collect();
         let world = World {
             config,
             settings,
@@ -169,6 +190,8 @@ impl Shared {
             flows: HashMap::new(),
             faults: vec![],
             issued: vec![],
+            graph,
+            graph_tenant,
         };
         Shared { world: Mutex::new(world), keys, base_url }
     }

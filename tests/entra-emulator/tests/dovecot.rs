@@ -1,5 +1,5 @@
 //! An access token from the emulator logs in to a real Dovecot 2.3 over IMAP with XOAUTH2 (Dovecot validates the
-//! JWT locally with the emulator's public key; recipe in shared/reference/platform-recipes.md). Dovecot is the
+//! JWT locally with the emulator's public key: the `oauth2` passdb's local validation). Dovecot is the
 //! crate's shared rig, [`entra_emulator::dovecot::Dovecot`]; this test speaks clear-text IMAP on its STARTTLS port
 //! (the rig allows plaintext authentication) without upgrading.
 //! Needs the `dovecot` binary (packages dovecot-core dovecot-imapd). Without it the test FAILS, unless

@@ -5,4 +5,12 @@ import type { ReceiveProtocol } from "./ReceiveProtocol";
 /**
  * One row of step 2's list: a mail account with its user.
  */
-export type AccountRow = { id: number, userId: number, loginName: string, userDisplayName: string, address: string, displayName: string, receiveProtocol: ReceiveProtocol, serverId: number, serverName: string, status: AccountStatus, statusDetail: string | null, statusAt: string | null, };
+export type AccountRow = { id: number, userId: number, loginName: string, userDisplayName: string, address: string, displayName: string, receiveProtocol: ReceiveProtocol, serverId: number, serverName: string, status: AccountStatus, statusDetail: string | null, statusAt: string | null, 
+/**
+ * [`AccountStatus::has_sign_in`] of `status`, so the UI never derives it.
+ */
+hasSignIn: boolean, 
+/**
+ * [`AccountStatus::can_check`] of `status`, so the UI never derives it.
+ */
+canCheck: boolean, };

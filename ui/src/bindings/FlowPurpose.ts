@@ -3,4 +3,4 @@
 /**
  * What a browser round trip (steps 3 and 4) is for.
  */
-export type FlowPurpose = "admin_consent" | "sign_in";
+export type FlowPurpose = "admin_consent" | "sign_in" | "directory_sign_in";

@@ -6,4 +6,4 @@ import type { UiError } from "./UiError";
 /**
  * How a flow ended.
  */
-export type FlowResult = { "outcome": "admin_consented", consent: AdminConsent, } | { "outcome": "signed_in", sign_in: SignInSummary, } | { "outcome": "failed", error: UiError, };
+export type FlowResult = { "outcome": "admin_consented", consent: AdminConsent, } | { "outcome": "signed_in", sign_in: SignInSummary, } | { "outcome": "directory_signed_in", signed_in_as: string, name: string | null, scopes: Array<string>, } | { "outcome": "failed", error: UiError, };

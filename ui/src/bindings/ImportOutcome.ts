@@ -11,4 +11,8 @@ totalRows: number, created: number, updated: number, unchanged: number,
  * Rows not imported because they have errors (valid-rows-only mode); a row with several
  * errors counts once.
  */
-skipped: number, errors: Array<ImportRowError>, };
+skipped: number, 
+/**
+ * Every row error (a row may have several); `errors` holds the first 1,000 of them.
+ */
+errorCount: number, errors: Array<ImportRowError>, };

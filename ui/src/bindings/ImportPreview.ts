@@ -16,9 +16,13 @@ encoding: string,
  */
 totalRows: number, validRows: number, 
 /**
- * Rows with one or more entries in `errors`.
+ * Rows with one or more row errors.
  */
-rejectedRows: number, creates: number, updates: number, unchanged: number, errors: Array<ImportRowError>, 
+rejectedRows: number, creates: number, updates: number, unchanged: number, 
+/**
+ * Every row error (a row may have several); `errors` holds the first 1,000 of them.
+ */
+errorCount: number, errors: Array<ImportRowError>, 
 /**
  * The first valid rows (at most 500) for the preview table.
  */

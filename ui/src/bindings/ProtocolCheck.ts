@@ -12,7 +12,7 @@ export type ProtocolCheck = { protocol: MailProtocol,
  */
 server: string, security: Security, ok: boolean, 
 /**
- * Why it failed (`None` when `ok`); kinds in [`MAILCHECK_ERROR_KINDS`].
+ * Why it failed (`None` when `ok`); a kind of the [`crate::ErrorArea::MailCheck`] area.
  */
 error: UiError | null, 
 /**

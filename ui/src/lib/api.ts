@@ -10,6 +10,14 @@ import type { AccountPage } from '../bindings/AccountPage';
 import type { AccountQuery } from '../bindings/AccountQuery';
 import type { AccountRow } from '../bindings/AccountRow';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { AppRegistration } from '../bindings/AppRegistration';
+import type { DirectoryDiffPage } from '../bindings/DirectoryDiffPage';
+import type { DirectoryDiffQuery } from '../bindings/DirectoryDiffQuery';
+import type { DirectoryGroup } from '../bindings/DirectoryGroup';
+import type { DirectoryOutcome } from '../bindings/DirectoryOutcome';
+import type { DirectoryPreview } from '../bindings/DirectoryPreview';
+import type { DirectoryProgress } from '../bindings/DirectoryProgress';
+import type { DirectoryReadInput } from '../bindings/DirectoryReadInput';
 import type { FlowFinished } from '../bindings/FlowFinished';
 import type { FlowSnapshot } from '../bindings/FlowSnapshot';
 import type { FlowStarted } from '../bindings/FlowStarted';
@@ -26,6 +34,7 @@ import type { NeedsReauth } from '../bindings/NeedsReauth';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { SavedFiles } from '../bindings/SavedFiles';
 import type { SetupOverview } from '../bindings/SetupOverview';
+import type { SupportBundle } from '../bindings/SupportBundle';
 import { toUiError } from './errors/uiError';
 
 async function call<T>(cmd: string, args?: InvokeArgs, options?: InvokeOptions): Promise<T> {
@@ -66,6 +75,9 @@ function normalizeOpened(raw: InvitationOpened): InvitationOpened {
   return raw.outcome === 'failed' ? { outcome: 'failed', error: toUiError(raw.error) } : raw;
 }
 
+/** The event Rust emits after every page of a directory read (`DirectoryProgress`). */
+export const DIRECTORY_PROGRESS_EVENT = 'exo://directory-progress';
+
 /** Ids are i64 in Rust; ts-rs may type them as bigint. The IPC carries them as JSON numbers. */
 export type Id = number | bigint;
 const id = (value: Id): number => Number(value);
@@ -75,10 +87,13 @@ const ids = (values: readonly Id[] | null): number[] | null => (values ? values.
 export const api = {
   appInfo: () => call<AppInfo>('app_info'),
   setupOverview: () => call<SetupOverview>('setup_overview'),
+  appRegistration: () => call<AppRegistration>('app_registration'),
   saveExchangeOnline: (input: OrgSettingsInput) => call<SetupOverview>('save_exchange_online', { input }),
   setServerEnabled: (serverId: Id, enabled: boolean) =>
     call<SetupOverview>('set_server_enabled', { serverId: id(serverId), enabled }),
   listAccounts: (query: AccountQuery) => call<AccountPage>('list_accounts', { query }),
+  /** The registered account of `address` as Rust matches it (trimmed, case-insensitive); null when there is none. */
+  findAccount: (address: string) => call<AccountRow | null>('find_account', { address }),
   addAccount: (input: AccountInput) => call<AccountRow>('add_account', { input }),
   updateAccount: (accountId: Id, input: AccountInput) =>
     call<AccountRow>('update_account', { id: id(accountId), input }),
@@ -155,8 +170,31 @@ export const api = {
   /** Calls `handler` for every invitation the OS, a drop or a file hands to the app (`exo://invitation-opened`). */
   onInvitationOpened: (handler: (opened: InvitationOpened) => void): Promise<UnlistenFn> =>
     listen<InvitationOpened>(INVITATION_OPENED_EVENT, (event) => handler(normalizeOpened(event.payload))),
+  /** Step 2 from Microsoft Entra: Rust opens the system browser on Microsoft's sign-in page for the directory. */
+  beginDirectorySignIn: (loginHint: string | null) => call<FlowStarted>('begin_directory_sign_in', { loginHint }),
+  /** Whether an administrator is signed in for the directory on this computer. */
+  directorySignedIn: () => call<boolean>('directory_signed_in'),
+  /** Deletes the directory sign-in from the keychain. */
+  directorySignOut: () => call<null>('directory_sign_out'),
+  /** Groups whose name starts with `prefix` (at most 20). */
+  searchDirectoryGroups: (prefix: string) => call<DirectoryGroup[]>('search_directory_groups', { prefix }),
+  /** Reads the directory into the stage (progress: `onDirectoryProgress`); resolves with the diff's counts. */
+  readDirectory: (input: DirectoryReadInput) => call<DirectoryPreview>('read_directory', { input }),
+  /** Stops the read under way after its current page (it then rejects with `directory_cancelled`). */
+  cancelDirectoryRead: () => call<null>('cancel_directory_read'),
+  /** One page of the staged diff, read from SQLite. */
+  directoryDiff: (query: DirectoryDiffQuery) => call<DirectoryDiffPage>('directory_diff', { query }),
+  /** Writes the staged read (one transaction). */
+  applyDirectory: (mode: ImportMode) => call<DirectoryOutcome>('apply_directory', { mode }),
+  /** Drops the staged read without applying it. */
+  discardDirectory: () => call<null>('discard_directory'),
+  /** Calls `handler` after every page of a directory read. */
+  onDirectoryProgress: (handler: (progress: DirectoryProgress) => void): Promise<UnlistenFn> =>
+    listen<DirectoryProgress>(DIRECTORY_PROGRESS_EVENT, (event) => handler(event.payload)),
   /** The machine-wide policy IT deployed (rejects with `policy_invalid` when its file is broken). */
   managedPolicy: () => call<ManagedPolicy>('managed_policy'),
+  /** Rust writes a redacted support bundle (zip) to Downloads (else Documents); its path and entries. */
+  createSupportBundle: (hashAddresses: boolean) => call<SupportBundle>('create_support_bundle', { hashAddresses }),
   /** Writes `text` to the clipboard (rejects with a UiError). */
   copyText: async (text: string): Promise<void> => {
     try {

@@ -1,7 +1,9 @@
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { AccountRow } from '../bindings/AccountRow';
+import type { AccountStatus } from '../bindings/AccountStatus';
 import type { AdminConsent } from '../bindings/AdminConsent';
 import type { AppInfo } from '../bindings/AppInfo';
+import type { ErrorKind } from '../bindings/ErrorKind';
 import type { FlowFinished } from '../bindings/FlowFinished';
 import type { FlowPurpose } from '../bindings/FlowPurpose';
 import type { FlowResult } from '../bindings/FlowResult';
@@ -146,9 +148,23 @@ export function invitationLink(row: AccountRow): InvitationLink {
   };
 }
 
+/**
+ * `row` with another status, and the view fields Rust derives from it (`AccountStatus::has_sign_in`
+ * and `can_check` in the core's model.rs), as Rust would send it.
+ */
+export function withStatus(row: AccountRow, status: AccountStatus, statusDetail: string | null = null): AccountRow {
+  return {
+    ...row,
+    status,
+    statusDetail,
+    hasSignIn: status !== 'not_signed_in',
+    canCheck: status === 'signed_in' || status === 'verified' || status === 'error',
+  };
+}
+
 export function accountRow(i: number): AccountRow {
   const n = String(i).padStart(5, '0');
-  return {
+  return withStatus({
     id: i + 1,
     userId: i + 1,
     loginName: `user${n}`,
@@ -158,10 +174,12 @@ export function accountRow(i: number): AccountRow {
     receiveProtocol: i % 2 ? 'pop3' : 'imap',
     serverId: 1,
     serverName: 'Exchange Online',
-    status: (['not_signed_in', 'signed_in', 'verified', 'needs_reauth', 'error'] as const)[i % 5],
+    status: 'not_signed_in',
     statusDetail: null,
     statusAt: null,
-  };
+    hasSignIn: false,
+    canCheck: false,
+  }, (['not_signed_in', 'signed_in', 'verified', 'needs_reauth', 'error'] as const)[i % 5]);
 }
 
 export function flowStarted(purpose: FlowPurpose, overrides: Partial<FlowStarted> = {}): FlowStarted {
@@ -195,7 +213,7 @@ export function flowFinished(flowId: string | null, purpose: FlowPurpose | null,
   return { flowId, purpose, result };
 }
 
-export function uiError(kind: string, actor: UiError['actor'], detail: Record<string, string> = {}): UiError {
+export function uiError(kind: ErrorKind, actor: UiError['actor'], detail: Record<string, string> = {}): UiError {
   return { kind, actor, message: `English ${kind}`, detail };
 }
 
@@ -206,13 +224,16 @@ const SERVERS: Record<MailProtocol, string> = {
 };
 
 /**
- * A connection check of `address` over `receive` and SMTP; `failures` gives a failing protocol
- * its error (the detail Rust always sends is filled in).
+ * A connection check of `of` (an account, or just an address) over `receive` and SMTP; `failures`
+ * gives a failing protocol its error (the detail Rust always sends is filled in). For an account,
+ * the report carries it as Rust records the check (`verified`, or `error` with the first failure's
+ * kind, like mailcheck/record.rs).
  */
 export function checkReport(
-  address: string,
+  of: AccountRow | string,
   opts: { receive?: 'imap' | 'pop3'; failures?: Partial<Record<MailProtocol, UiError>>; checkedAt?: string } = {},
 ): MailCheckReport {
+  const address = typeof of === 'string' ? of : of.address;
   const protocols: MailProtocol[] = [opts.receive ?? 'imap', 'smtp'];
   const checks = protocols.map((protocol, i) => {
     const server = SERVERS[protocol];
@@ -230,7 +251,10 @@ export function checkReport(
       durationMs: 420 + i * 1000,
     };
   });
-  return { address, verified: checks.every((c) => c.ok), checkedAt: opts.checkedAt ?? '2030-01-01T10:06:00Z', checks };
+  const verified = checks.every((c) => c.ok);
+  const failed = checks.find((c) => c.error)?.error?.kind ?? null;
+  const account = typeof of === 'string' ? null : withStatus(of, verified ? 'verified' : 'error', failed);
+  return { address, verified, checkedAt: opts.checkedAt ?? '2030-01-01T10:06:00Z', checks, account };
 }
 
 export interface Call {

@@ -17,6 +17,7 @@ export async function renderApp(
     flow_snapshot: () => ({ pending: [], last: null }),
     managed_policy: () => noPolicy(),
     last_opened_invitation: () => null,
+    directory_signed_in: () => false,
     ...opts.handlers,
   });
   render(App);

@@ -27,10 +27,8 @@
 //! Tests set `BROWSER=/abs/path/scripts/test-browser.sh`, a curl-based browser that follows the
 //! redirects and delivers the final redirect like the OS does.
 
-use crate::error::{Actor, UiError};
-
-/// Error kinds produced here (listed in `auth::AUTH_ERROR_KINDS`).
-pub const ERROR_KINDS: &[&str] = &["browser_unavailable"];
+use crate::error::{Actor, ErrorKind, UiError};
+use crate::DetailKey;
 
 /// Opens `url` (http or https only) in the system's default browser. Blocking; see the module doc.
 pub fn open(url: &str) -> Result<(), UiError> {
@@ -57,11 +55,11 @@ fn check_url(url: &str) -> Result<(), UiError> {
 
 fn unavailable(cause: &str) -> UiError {
     UiError::new(
-        "browser_unavailable",
+        ErrorKind::BrowserUnavailable,
         Actor::User,
         format!("The browser could not be opened ({cause}). Copy the address shown and open it in your browser."),
     )
-    .with("cause", cause)
+    .with(DetailKey::Cause, cause)
 }
 
 #[cfg(test)]
@@ -81,9 +79,9 @@ mod tests {
             "http://localhost:1/\n",
         ] {
             let e = open(bad).unwrap_err();
-            assert_eq!(e.kind, "browser_unavailable", "{bad}");
+            assert_eq!(e.kind, ErrorKind::BrowserUnavailable, "{bad}");
             assert_eq!(e.actor, Actor::User);
-            assert!(e.detail.contains_key("cause"));
+            assert!(e.detail.contains_key(&DetailKey::Cause));
         }
         assert!(check_url("https://login.microsoftonline.com/contoso.example/oauth2/v2.0/authorize?x=1").is_ok());
         assert!(check_url("http://127.0.0.1:8400/a/v2.0/adminconsent").is_ok());

@@ -51,6 +51,7 @@
 //! # let _ = redirect_uri; Ok(()) }
 //! ```
 
+use crate::DetailKey;
 use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -86,10 +87,6 @@ const BIND_ATTEMPTS: usize = 8;
 /// The path of the redirect URI `http://localhost:{port}` (Microsoft appends the `/`).
 const CALLBACK_PATH: &str = "/";
 
-/// Error kinds produced here (`flow_timed_out` is the OAuth client's kind, reused;
-/// `loopback_unavailable` is listed in `auth::AUTH_ERROR_KINDS`).
-pub const ERROR_KINDS: &[&str] = &["loopback_unavailable", "flow_timed_out"];
-
 /// The `state` of a flow, read from the authorization URL the browser is sent to (what
 /// [`LoopbackListener::receive`] waits for).
 pub fn flow_state(browser_url: &Url) -> Option<String> {
@@ -108,11 +105,11 @@ pub struct LoopbackListener {
 
 fn unavailable(e: std::io::Error) -> UiError {
     UiError::new(
-        "loopback_unavailable",
+        crate::ErrorKind::LoopbackUnavailable,
         Actor::Support,
         format!("exo-setup could not listen on 127.0.0.1 and [::1] for the browser's redirect: {e}. Check that the loopback interface is up and that no security software blocks local ports, or use the deep-link redirect."),
     )
-    .with("cause", e)
+    .with(DetailKey::Cause, e)
 }
 
 impl LoopbackListener {
@@ -388,13 +385,13 @@ async fn read_head(stream: &mut TcpStream) -> Head {
 fn timed_out(timeout: Duration, redirect_uri: &str) -> UiError {
     let secs = timeout.as_secs();
     UiError::new(
-        "flow_timed_out",
+        crate::ErrorKind::FlowTimedOut,
         Actor::User,
         format!("No answer came back from the browser within {secs} seconds at {redirect_uri}. Finish the sign-in in the browser sooner, or start again. If Microsoft showed an error page instead, AADSTS50011 means http://localhost must be registered under \"Mobile and desktop applications\"."),
     )
-    .with("seconds", secs)
-    .with("minutes", secs.div_ceil(60))
-    .with("redirectUri", redirect_uri)
+    .with(DetailKey::Seconds, secs)
+    .with(DetailKey::Minutes, secs.div_ceil(60))
+    .with(DetailKey::RedirectUri, redirect_uri)
 }
 
 async fn write_response(stream: &mut TcpStream, status: &str, html: &str) {
@@ -556,10 +553,9 @@ mod tests {
         let started = std::time::Instant::now();
         let e = l.receive("s1", Duration::from_millis(300)).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(e.kind, "flow_timed_out");
+        assert_eq!(e.kind, crate::ErrorKind::FlowTimedOut);
         assert_eq!(e.actor, Actor::User);
-        assert_eq!(e.detail.get("redirectUri").unwrap(), &format!("http://localhost:{port}"));
-        assert!(crate::oauth::OAUTH_ERROR_KINDS.contains(&e.kind.as_str()));
+        assert_eq!(e.detail.get(&DetailKey::RedirectUri).unwrap(), &format!("http://localhost:{port}"));
         assert!(std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(), "closed after the timeout");
     }
 

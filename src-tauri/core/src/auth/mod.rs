@@ -15,17 +15,21 @@
 //!   token is always written before the old one is dropped.
 //!
 //! Opening the browser ([`browser`]) and receiving a loopback redirect ([`loopback`]) are here
-//! too; receiving a deep link is the Tauri shell's job (it passes the URL to [`Auth::complete`]).
+//! too, put together as one round trip for both front ends (`round_trip`: [`Auth::begin_round_trip`],
+//! [`Auth::open_browser`], [`LoopbackWait::finish`]); receiving a deep link is the Tauri shell's
+//! job (it passes the URL to [`Auth::complete`]).
 //!
 //! Every keychain and SQLite call runs on Tokio's blocking pool: callers may be on any runtime
 //! thread, never the UI thread.
 
 pub mod browser;
+mod directory;
 mod ledger;
 pub mod loopback;
 mod records;
 mod removal;
 mod repair;
+mod round_trip;
 mod tokens;
 mod upkeep;
 
@@ -34,28 +38,19 @@ use std::sync::{Arc, Mutex};
 
 use url::Url;
 
+pub use directory::DIRECTORY_KEY;
 pub(crate) use records::usable_server;
 pub use removal::KeychainOrphan;
 pub use repair::{SIGN_IN_REPAIRED, SIGN_OUT_REPAIRED};
+pub use round_trip::{LoopbackWait, Purpose, RoundTrip};
 pub use tokens::{AccessToken, REFRESH_MARGIN_SECS};
 pub use upkeep::{UpkeepPolicy, UpkeepReport};
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::keychain::TokenStore;
 use crate::model::{FlowFinished, FlowPurpose, FlowResult, FlowSnapshot, FlowStarted, OrgSettings, RedirectMode};
 use crate::oauth::{Backoff, MailScopes, OAuthClient, OAuthSettings, Outcome, PendingFlows, SignInRequest};
 use crate::Store;
-
-/// Error kinds produced here (besides those of [`crate::oauth`], the keychain and the store).
-pub const AUTH_ERROR_KINDS: &[&str] = &[
-    "flow_cancelled",
-    "account_not_registered",
-    "not_signed_in",
-    "server_not_oauth",
-    "loopback_unavailable",
-    "browser_unavailable",
-    "identity_unreachable",
-];
 
 /// The sign-in service of one installation (one store, one keychain). Cheap to share in an `Arc`.
 pub struct Auth {
@@ -70,6 +65,8 @@ pub struct Auth {
     /// The current access token of each account, in this process's memory only: a second copy of
     /// the keychain's cache that spares a D-Bus round trip (e.g. the check right after sign-in).
     access_tokens: Mutex<HashMap<String, tokens::AccessToken>>,
+    /// The directory (Graph) access token, in memory only.
+    directory_access: Mutex<Option<tokens::AccessToken>>,
     backoff: Backoff,
     policy: Option<crate::policy::Policy>,
 }
@@ -85,7 +82,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub(crate) fn background_failed(e: tokio::task::JoinError) -> UiError {
-    UiError::new("unexpected", Actor::Support, format!("background task failed: {e}"))
+    UiError::new(ErrorKind::Unexpected, Actor::Support, format!("background task failed: {e}"))
 }
 
 impl Auth {
@@ -104,6 +101,7 @@ impl Auth {
             last: Mutex::new(None),
             refresh_locks: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
+            directory_access: Mutex::new(None),
             backoff: Backoff::default(),
             policy: None,
         }
@@ -141,6 +139,11 @@ impl Auth {
 
     pub fn flows(&self) -> &PendingFlows {
         &self.flows
+    }
+
+    /// The keychain this service writes to (the support bundle asks it which values to remove).
+    pub fn token_store(&self) -> &Arc<dyn TokenStore> {
+        &self.tokens
     }
 
     /// Runs `f` on the store on the blocking pool.
@@ -249,6 +252,11 @@ impl Auth {
         started
     }
 
+    /// The directory sign-in's scopes listed for the admin (what consent and sign-in ask for).
+    pub async fn directory_scopes(&self) -> Result<Vec<String>, UiError> {
+        Ok(crate::oauth::directory_sign_in::graph_scopes(&self.db(records::org).await?.authority))
+    }
+
     /// Records whether the browser could be opened for a flow (shown by [`Auth::snapshot`]).
     pub fn set_browser_opened(&self, flow_id: &str, opened: bool) {
         if let Some(f) = lock(&self.started).values_mut().find(|f| f.flow_id == flow_id) {
@@ -283,6 +291,7 @@ impl Auth {
                 Ok(FlowResult::AdminConsented { consent })
             }
             Outcome::SignedIn(signed_in) => self.store_sign_in(signed_in).await,
+            Outcome::DirectorySignedIn(signed_in) => self.store_directory_sign_in(signed_in).await,
         }
     }
 
@@ -305,7 +314,7 @@ impl Auth {
         let meta = lock(&self.started).remove(&state);
         self.flows.cancel(&state);
         let error = UiError::new(
-            "flow_cancelled",
+            ErrorKind::FlowCancelled,
             Actor::User,
             "The sign-in was cancelled in exo-setup; a redirect arriving for it now is refused. Start again when ready.",
         );

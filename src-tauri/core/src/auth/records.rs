@@ -1,11 +1,12 @@
 //! What steps 3 and 4 read from and write to the store. Never a token: the store holds who
 //! consented or signed in, when, and with which scopes.
 
+use crate::DetailKey;
 use rusqlite::params;
 use serde_json::json;
 
 use crate::accounts;
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::{AccountRow, AccountStatus, AdminConsent, MailServer, OrgSettings, ServerAuth};
 use crate::oauth::{AdminConsentGranted, MailScopes};
 use crate::org::{self, sql};
@@ -15,7 +16,7 @@ use crate::store::{audit, now, os_user, Store};
 pub(crate) fn org(s: &Store) -> Result<OrgSettings, UiError> {
     org::org_settings(&s.conn()).map_err(sql)?.ok_or_else(|| {
         UiError::new(
-            "org_not_configured",
+            ErrorKind::OrgNotConfigured,
             Actor::Admin,
             "The organization is not set up on this computer yet: the administrator enters the tenant and application (client) ID in step 1.",
         )
@@ -33,14 +34,14 @@ pub(crate) fn sign_in_target(s: &Store, address: &str) -> Result<SignInTarget, U
     let conn = s.conn();
     let account = accounts::find_by_address(&conn, address)?.ok_or_else(|| {
         UiError::new(
-            "account_not_registered",
+            ErrorKind::AccountNotRegistered,
             Actor::Admin,
             format!(
                 "The mailbox {} is not registered in exo-setup. The administrator registers it in step 2; check the spelling first.",
                 address.trim()
             ),
         )
-        .with("address", address.trim())
+        .with(DetailKey::Address, address.trim())
     })?;
     usable_server(&conn, &account)?;
     let needed = MailScopes::for_account(account.receive_protocol);
@@ -54,23 +55,23 @@ pub(crate) fn usable_server(conn: &rusqlite::Connection, account: &AccountRow) -
     let server = org::server(conn, account.server_id)?;
     if server.auth != ServerAuth::Oauth2 {
         return Err(UiError::new(
-            "server_not_oauth",
+            ErrorKind::ServerNotOauth,
             Actor::Admin,
             format!(
                 "The mailbox {} is on the server '{}', which does not use Microsoft sign-in (OAuth 2.0).",
                 account.address, server.name
             ),
         )
-        .with("address", &account.address)
-        .with("server", &server.name));
+        .with(DetailKey::Address, &account.address)
+        .with(DetailKey::Server, &server.name));
     }
     if !server.enabled {
         return Err(UiError::new(
-            "server_disabled",
+            ErrorKind::ServerDisabled,
             Actor::Admin,
             format!("The mail server '{}' is not in use. The administrator turns it on in step 1.", server.name),
         )
-        .with("server", &server.name));
+        .with(DetailKey::Server, &server.name));
     }
     Ok(server)
 }
@@ -80,11 +81,11 @@ pub(crate) fn token_target(s: &Store, address: &str) -> Result<(String, AccountR
     let org = org(s)?;
     let account = accounts::find_by_address(&s.conn(), address)?.ok_or_else(|| {
         UiError::new(
-            "account_not_registered",
+            ErrorKind::AccountNotRegistered,
             Actor::Admin,
             format!("The mailbox {} is not registered in exo-setup (step 2).", address.trim()),
         )
-        .with("address", address.trim())
+        .with(DetailKey::Address, address.trim())
     })?;
     Ok((org.tenant_id, account))
 }
@@ -131,7 +132,11 @@ pub(crate) fn set_status(
     }
     tx.commit().map_err(sql)?;
     accounts::find_by_address(&conn, address)?.ok_or_else(|| {
-        UiError::new("account_not_registered", Actor::Admin, format!("The mailbox {address} was removed meanwhile."))
-            .with("address", address)
+        UiError::new(
+            ErrorKind::AccountNotRegistered,
+            Actor::Admin,
+            format!("The mailbox {address} was removed meanwhile."),
+        )
+        .with(DetailKey::Address, address)
     })
 }

@@ -8,6 +8,7 @@
 //! (nothing deleted, the error says why); a crash between the two leaves a registered account
 //! without tokens, which [`Auth::repair_sign_ins`] reports as not signed in on the next run.
 
+use crate::DetailKey;
 use serde::Serialize;
 use serde_json::json;
 
@@ -115,7 +116,7 @@ impl Auth {
         let to_delete = keys.to_vec();
         self.keychain(move |t| to_delete.iter().try_for_each(|k| t.delete_account(k)))
             .await
-            .map_err(|e| e.with("address", address))
+            .map_err(|e| e.with(DetailKey::Address, address))
     }
 
     /// Keychain items recorded in the ledger whose tenant or mailbox is no longer a registered
@@ -150,7 +151,7 @@ impl Auth {
             let key = AccountKey::new(&o.tenant_id, &o.address);
             self.forget_access(&key);
             let k = key.clone();
-            self.keychain(move |t| t.delete_account(&k)).await.map_err(|e| e.with("address", &o.address))?;
+            self.keychain(move |t| t.delete_account(&k)).await.map_err(|e| e.with(DetailKey::Address, &o.address))?;
             let detail = json!({ "tenant_id": o.tenant_id, "refresh_token": o.has_refresh_token, "access_token": o.has_access_token });
             self.db(move |s| {
                 let mut conn = s.conn();

@@ -6,13 +6,14 @@
 //! (see `ledger`). A failure part-way never loses a working refresh token; a crash part-way is
 //! repaired on the next run (see `repair`).
 
+use crate::DetailKey;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 use super::{lock, records, Auth};
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::fault;
 use crate::keychain::{AccountKey, CachedAccessToken, Secret};
 use crate::model::{AccountRow, AccountStatus, FlowResult, SignInSummary, TokenStatus};
@@ -36,20 +37,24 @@ pub struct AccessToken {
 
 fn not_signed_in(address: &str) -> UiError {
     UiError::new(
-        "not_signed_in",
+        ErrorKind::NotSignedIn,
         Actor::User,
         format!("{address} has not signed in on this computer yet (or signed out): sign in first (step 4, or `exo-setup login {address}`)."),
     )
-    .with("address", address)
+    .with(DetailKey::Address, address)
 }
 
 /// Discovery's or the token endpoint's failure kinds that mean "the identity platform could not
 /// be reached or is unavailable for now" (DNS, refused, timeout, 5xx, 429).
 fn is_unreachable(e: &UiError) -> bool {
-    match e.kind.as_str() {
-        "dns_failure" | "host_unreachable" | "timeout" | "network_error" | "service_unavailable" => true,
-        "http_status" => {
-            e.detail.get("status").and_then(|s| s.parse::<u16>().ok()).is_some_and(|s| s >= 500 || s == 429)
+    match e.kind {
+        ErrorKind::DnsFailure
+        | ErrorKind::HostUnreachable
+        | ErrorKind::Timeout
+        | ErrorKind::NetworkError
+        | ErrorKind::ServiceUnavailable => true,
+        ErrorKind::HttpStatus => {
+            e.detail.get(&DetailKey::Status).and_then(|s| s.parse::<u16>().ok()).is_some_and(|s| s >= 500 || s == 429)
         }
         _ => false,
     }
@@ -58,26 +63,26 @@ fn is_unreachable(e: &UiError) -> bool {
 /// The refresh could not reach the identity platform: retry later (the saved sign-in is kept);
 /// `cached_until` is when the cached access token expires (or expired), if there is one.
 fn identity_unreachable(cause: UiError, cached_until: Option<DateTime<Utc>>) -> UiError {
-    let host = cause.detail.get("host").cloned().unwrap_or_default();
+    let host = cause.detail.get(&DetailKey::Host).cloned().unwrap_or_default();
     let until = match cached_until {
         Some(t) => format!(" The cached access token expires at {} and cannot be renewed before then.", t.to_rfc3339()),
         None => String::new(),
     };
     let mut e = UiError::new(
-        "identity_unreachable",
+        ErrorKind::IdentityUnreachable,
         Actor::Support,
         format!("The identity platform ({host}) could not be reached or is unavailable right now ({}), so the access token could not be renewed.{until} The saved sign-in is kept: check the network and try again in a few minutes; if it persists, contact support.", cause.kind),
     )
-    .with("host", host)
-    .with("cause", &cause.kind)
-    .with("retryable", true);
-    for k in ["status", "retryAfter", "code", "traceId", "correlationId"] {
-        if let Some(v) = cause.detail.get(k) {
+    .with(DetailKey::Host, host)
+    .with(DetailKey::Cause, cause.kind)
+    .with(DetailKey::Retryable, true);
+    for k in [DetailKey::Status, DetailKey::RetryAfter, DetailKey::Code, DetailKey::TraceId, DetailKey::CorrelationId] {
+        if let Some(v) = cause.detail.get(&k) {
             e = e.with(k, v);
         }
     }
     if let Some(t) = cached_until {
-        e = e.with("expiresAt", t.to_rfc3339());
+        e = e.with(DetailKey::ExpiresAt, t.to_rfc3339());
     }
     e
 }
@@ -143,7 +148,7 @@ impl Auth {
         lock(&self.access_tokens).remove(&Self::memory_key(key));
     }
 
-    fn refresh_lock(&self, key: &AccountKey) -> Arc<tokio::sync::Mutex<()>> {
+    pub(super) fn refresh_lock(&self, key: &AccountKey) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = lock(&self.refresh_locks);
         Arc::clone(locks.entry(format!("{}\n{}", key.tenant(), key.address())).or_default())
     }
@@ -236,7 +241,7 @@ impl Auth {
                     return offline(ui);
                 }
                 if !transient {
-                    let (a, kind) = (account.address.clone(), ui.kind.clone());
+                    let (a, kind) = (account.address.clone(), ui.kind);
                     let status = if reauth { AccountStatus::NeedsReauth } else { AccountStatus::Error };
                     let k = key.clone();
                     self.forget_access(&key);
@@ -246,7 +251,7 @@ impl Auth {
                             s,
                             &a,
                             status,
-                            Some(&kind),
+                            Some(kind.as_str()),
                             Some(("account.refresh_failed", json!({ "kind": kind }))),
                         )
                     })

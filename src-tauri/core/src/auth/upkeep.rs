@@ -6,10 +6,11 @@
 //! [`Auth::access_token_within`]) and is reported so that the shell can notify the user; a
 //! transient failure keeps everything and is retried at the next round.
 
+use crate::DetailKey;
 use chrono::Utc;
 
 use super::Auth;
-use crate::error::UiError;
+use crate::error::{ErrorKind, UiError};
 use crate::model::AccountStatus;
 
 /// When upkeep refreshes.
@@ -70,7 +71,9 @@ impl Auth {
                         .flatten();
                     if status == Some(AccountStatus::NeedsReauth) {
                         report.needs_reauth.push((address, e));
-                    } else if e.detail.get("retryable").is_some_and(|v| v == "true") || is_transient_kind(&e.kind) {
+                    } else if e.detail.get(&DetailKey::Retryable).is_some_and(|v| v == "true")
+                        || is_transient_kind(e.kind)
+                    {
                         report.transient.push((address, e));
                     } else {
                         report.failed.push((address, e));
@@ -83,14 +86,7 @@ impl Auth {
     }
 }
 
-fn is_transient_kind(kind: &str) -> bool {
-    matches!(
-        kind,
-        "network_error"
-            | "timeout"
-            | "service_unavailable"
-            | "host_unreachable"
-            | "dns_failure"
-            | "identity_unreachable"
-    )
+fn is_transient_kind(kind: ErrorKind) -> bool {
+    use ErrorKind::*;
+    matches!(kind, NetworkError | Timeout | ServiceUnavailable | HostUnreachable | DnsFailure | IdentityUnreachable)
 }

@@ -5,6 +5,7 @@
 //! parser remembers where lines start (for line numbers that are right after CRLF too) and stops
 //! a record that grows past its limit (an unclosed quote at the top of a large file, `/dev/zero`).
 
+use crate::DetailKey;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Read};
@@ -12,7 +13,7 @@ use std::rc::Rc;
 
 use encoding_rs::{CoderResult, Decoder, Encoding};
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 
 /// How much of the file's start decides its encoding.
 pub const SNIFF_BYTES: usize = 256 * 1024;
@@ -44,10 +45,11 @@ impl Sniffed {
 pub fn sniff(input: &mut impl Read) -> Result<Sniffed, UiError> {
     let mut head = Vec::with_capacity(64 * 1024);
     input.take(SNIFF_BYTES as u64).read_to_end(&mut head).map_err(|e| {
-        UiError::new("file_unreadable", Actor::Admin, format!("The file could not be read: {e}")).with("error", e)
+        UiError::new(ErrorKind::FileUnreadable, Actor::Admin, format!("The file could not be read: {e}"))
+            .with(DetailKey::Error, e)
     })?;
     let bad = || {
-        UiError::new("csv_encoding", Actor::Admin, "The file could not be read as UTF-8 or Shift_JIS text. Save it as \"CSV UTF-8\" or \"CSV (comma delimited)\" and try again.")
+        UiError::new(ErrorKind::CsvEncoding, Actor::Admin, "The file could not be read as UTF-8 or Shift_JIS text. Save it as \"CSV UTF-8\" or \"CSV (comma delimited)\" and try again.")
     };
     if let Some((encoding, _)) = Encoding::for_bom(&head) {
         let name = if encoding == encoding_rs::UTF_8 {
@@ -253,7 +255,7 @@ mod tests {
         let mut utf16 = vec![0xFF, 0xFE];
         utf16.extend(text.encode_utf16().flat_map(|u| u.to_le_bytes()));
         assert_eq!(decode_all(&utf16).unwrap(), (text.to_owned(), "UTF-16LE"));
-        assert_eq!(decode_all(&[0x82, 0xA0, 0xFF, 0xFF]).unwrap_err().kind, "csv_encoding");
+        assert_eq!(decode_all(&[0x82, 0xA0, 0xFF, 0xFF]).unwrap_err().kind, ErrorKind::CsvEncoding);
     }
 
     #[test]

@@ -12,13 +12,14 @@
 //! preview lists every host the mailbox's token would be sent to, and accepting records the
 //! endpoints as from an invitation.
 
+use crate::DetailKey;
 use rusqlite::Connection;
 use serde_json::json;
 
 use crate::accounts::{self, ValidAccount};
 use crate::audience::{may_send_token, EndpointsOrigin};
 use crate::cloud::{self, microsoft_cloud};
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::{
     InvitationAccepted, InvitationPreview, InvitationRule, OrgSettings, OrgSettingsInput, PolicyOverride,
     ReceiveProtocol, RedirectMode, ServerEndpoints,
@@ -44,21 +45,21 @@ fn same_tenant(a: &str, inv: &Invitation) -> bool {
 
 fn other_tenant(inv: &Invitation, allowed: &str) -> UiError {
     UiError::new(
-        "invite_other_tenant",
+        ErrorKind::InviteOtherTenant,
         Actor::User,
         format!(
             "This invitation is for another organization (tenant {}), and your organization's IT allows only {allowed} on this computer. Nothing was changed; if you expected it, ask IT.",
             inv.tenant
         ),
     )
-    .with("tenant", &inv.tenant)
-    .with("allowed", allowed)
+    .with(DetailKey::Tenant, &inv.tenant)
+    .with(DetailKey::Allowed, allowed)
 }
 
 fn apply_policy(policy: &Policy, inv: &Invitation, current: Option<&OrgSettings>) -> Result<Effective, UiError> {
     if policy.invitations == InvitationRule::None {
         return Err(UiError::new(
-            "invite_refused_by_policy",
+            ErrorKind::InviteRefusedByPolicy,
             Actor::User,
             "Your organization's IT does not allow opening invitations on this computer. Nothing was changed; ask IT to set up your mailbox.",
         ));
@@ -101,15 +102,15 @@ fn apply_policy(policy: &Policy, inv: &Invitation, current: Option<&OrgSettings>
     }
     if !policy.authority_allowed(&authority) {
         return Err(UiError::new(
-            "invite_authority_not_allowed",
+            ErrorKind::InviteAuthorityNotAllowed,
             Actor::User,
             format!(
                 "This invitation signs in at {authority}, which your organization's IT does not allow on this computer (allowed: {}). Nothing was changed; ask IT or your administrator.",
                 policy.allowed_authorities.join(", ")
             ),
         )
-        .with("authority", &authority)
-        .with("allowed", policy.allowed_authorities.join(", ")));
+        .with(DetailKey::Authority, &authority)
+        .with(DetailKey::Allowed, policy.allowed_authorities.join(", ")));
     }
     check_mail_hosts(policy, inv, &authority)?;
     Ok(Effective { organization_name, authority, client_id, redirect_mode, overrides })
@@ -133,15 +134,15 @@ fn check_mail_hosts(policy: &Policy, inv: &Invitation, authority: &str) -> Resul
     let hosts = refused.join(", ");
     let cloud = cloud::describe(authority);
     Err(UiError::new(
-        "invite_mail_host_not_allowed",
+        ErrorKind::InviteMailHostNotAllowed,
         Actor::User,
         format!(
             "This invitation would send your Microsoft sign-in to the mail server(s) {hosts}. It signs in at {authority} ({cloud}), and these are not that cloud's mail servers; your organization's IT does not allow them on this computer either. Nothing was changed. You did not sign in anywhere. If your administrator really uses {hosts}, ask IT to add them to allowedMailHosts in the managed policy; otherwise the invitation may be forged: tell your administrator."
         ),
     )
-    .with("hosts", hosts)
-    .with("cloud", cloud)
-    .with("authority", authority))
+    .with(DetailKey::Hosts, hosts)
+    .with(DetailKey::Cloud, cloud)
+    .with(DetailKey::Authority, authority))
 }
 
 /// The endpoints accepting would store: the invitation's, or Exchange Online's defaults.
@@ -217,15 +218,15 @@ pub async fn accept(
     let e = apply_policy(policy, inv, current.as_ref())?;
     if let Some(c) = replaced(current, inv, &e).filter(|_| !replace_existing) {
         return Err(UiError::new(
-            "invite_replaces_org",
+            ErrorKind::InviteReplacesOrg,
             Actor::User,
             format!(
                 "This computer is set up for another organization (tenant {}); accepting would replace it with tenant {}. Nothing was changed; confirm the replacement explicitly if that is what you want.",
                 c.tenant, inv.tenant
             ),
         )
-        .with("current", &c.tenant)
-        .with("invited", &inv.tenant));
+        .with(DetailKey::Current, &c.tenant)
+        .with(DetailKey::Invited, &inv.tenant));
     }
     let v = org::verify(&OrgSettingsInput {
         organization_name: e.organization_name.clone(),
@@ -237,15 +238,15 @@ pub async fn accept(
     .await?;
     if !v.tenant_id.eq_ignore_ascii_case(&inv.tenant_id) {
         return Err(UiError::new(
-            "issuer_mismatch",
+            ErrorKind::IssuerMismatch,
             Actor::Admin,
             format!(
                 "The invitation names tenant ID {} but Microsoft's discovery document for {} names {}; ask your administrator for a new invitation. Nothing was changed.",
                 inv.tenant_id, inv.tenant, v.tenant_id
             ),
         )
-        .with("expected", &inv.tenant_id)
-        .with("actual", &v.tenant_id));
+        .with(DetailKey::Expected, &inv.tenant_id)
+        .with(DetailKey::Actual, &v.tenant_id));
     }
     let account = ValidAccount {
         login_name: inv.login_name.clone(),

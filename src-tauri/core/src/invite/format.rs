@@ -3,6 +3,7 @@
 //! Reading is strict and explains every refusal: too large, not an invitation, cut off, a newer
 //! version, altered (checksum), or a field that is not valid. Parsing changes nothing anywhere.
 
+use crate::DetailKey;
 use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::bounded::{self, BoundedError};
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::identity::DEEP_LINK_SCHEME;
 use crate::model::{ReceiveProtocol, RedirectMode, ServerEndpoints};
 use crate::validate;
@@ -93,36 +94,36 @@ pub fn is_invitation_url(url: &url::Url) -> bool {
 
 fn malformed(reason: &str, message: &str) -> UiError {
     UiError::new(
-        "invite_malformed",
+        ErrorKind::InviteMalformed,
         Actor::User,
         format!("This is not a complete exo-setup invitation ({message}). Copy the whole link or file again, or ask your administrator to send a new one. Nothing was changed."),
     )
-    .with("reason", reason)
+    .with(DetailKey::Reason, reason)
 }
 
 fn too_large(size: usize, max: usize) -> UiError {
     UiError::new(
-        "invite_too_large",
+        ErrorKind::InviteTooLarge,
         Actor::User,
         format!("This invitation is {size} bytes, more than the {max} an invitation can be; it is not an exo-setup invitation. Nothing was changed."),
     )
-    .with("size", size)
-    .with("max", max)
+    .with(DetailKey::Size, size)
+    .with(DetailKey::Max, max)
 }
 
 fn version_unsupported(version: &str) -> UiError {
     UiError::new(
-        "invite_version_unsupported",
+        ErrorKind::InviteVersionUnsupported,
         Actor::User,
         format!("This invitation uses format version {version}, which this version of exo-setup cannot read (it reads version {INVITATION_VERSION}). Update exo-setup, or ask your administrator for an invitation from the same version. Nothing was changed."),
     )
-    .with("version", version)
-    .with("supported", INVITATION_VERSION)
+    .with(DetailKey::Version, version)
+    .with(DetailKey::Supported, INVITATION_VERSION)
 }
 
 fn tampered() -> UiError {
     UiError::new(
-        "invite_tampered",
+        ErrorKind::InviteTampered,
         Actor::User,
         "This invitation was changed after your administrator made it (its checksum does not match its content). Do not use it; ask your administrator for a new one. Nothing was changed.",
     )
@@ -199,25 +200,27 @@ fn finish(value: serde_json::Value, claimed: &str) -> Result<Invitation, UiError
 fn check_fields(inv: &Invitation) -> Result<(), UiError> {
     let bad = |field: &str, e: UiError| {
         UiError::new(
-            "invite_malformed",
+            ErrorKind::InviteMalformed,
             Actor::User,
             format!("This invitation's {field} is not valid ({}). Ask your administrator for a new invitation. Nothing was changed.", e.message),
         )
-        .with("reason", "invalid_field")
-        .with("field", field)
+        .with(DetailKey::Reason, "invalid_field")
+        .with(DetailKey::Field, field)
     };
     let same = |field: &str, given: &str, normalized: Result<String, UiError>| match normalized {
         Ok(n) if n == given => Ok(()),
-        Ok(_) => Err(malformed("invalid_field", &format!("its {field} is not in normal form")).with("field", field)),
+        Ok(_) => {
+            Err(malformed("invalid_field", &format!("its {field} is not in normal form")).with(DetailKey::Field, field))
+        }
         // Which character, where: the same specific error as everywhere else names are taken.
-        Err(e) if e.kind == "text_unsafe_character" => Err(e.with("field", field)),
+        Err(e) if e.kind == ErrorKind::TextUnsafeCharacter => Err(e.with(DetailKey::Field, field)),
         Err(e) => Err(bad(field, e)),
     };
     same("authority", &inv.authority, validate::authority(&inv.authority))?;
     same("tenant", &inv.tenant, validate::tenant(&inv.tenant))?;
     same("tenantId", &inv.tenant_id, validate::tenant(&inv.tenant_id))?;
     if uuid::Uuid::try_parse(&inv.tenant_id).is_err() {
-        return Err(malformed("invalid_field", "its tenant ID is not a GUID").with("field", "tenantId"));
+        return Err(malformed("invalid_field", "its tenant ID is not a GUID").with(DetailKey::Field, "tenantId"));
     }
     same("clientId", &inv.client_id, validate::client_id(&inv.client_id))?;
     same("address", &inv.address, validate::address(&inv.address))?;
@@ -241,12 +244,12 @@ pub fn read_file(path: &Path) -> Result<Invitation, UiError> {
             too_large(size.unwrap_or(limit + 1) as usize, limit as usize)
         }
         BoundedError::Io { source, .. } => UiError::new(
-            "invite_file_unreadable",
+            ErrorKind::InviteFileUnreadable,
             Actor::User,
             format!("The invitation file {} could not be read: {source}. Nothing was changed.", path.display()),
         )
-        .with("path", path.display())
-        .with("error", source),
+        .with(DetailKey::Path, path.display())
+        .with(DetailKey::Error, source),
         not_regular @ BoundedError::NotRegular { .. } => not_regular.into_ui(Actor::User),
     })?;
     let _ = FILE_EXTENSION;
@@ -308,33 +311,33 @@ mod tests {
         // Cut in transit (mail wrapping): the checksum at the end is gone.
         let cut = &l[..l.find("&c=").unwrap()];
         let e = parse(cut).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.detail["reason"].as_str()), ("invite_malformed", "incomplete"));
+        assert_eq!((e.kind, e.detail[&DetailKey::Reason].as_str()), (ErrorKind::InviteMalformed, "incomplete"));
         let e = parse(&l[..l.len() - 60]).unwrap_err();
-        assert_eq!(e.kind, "invite_malformed");
+        assert_eq!(e.kind, ErrorKind::InviteMalformed);
         // Another tenant's ID swapped in by hand.
         let mut evil = inv.clone();
         evil.client_id = "99999999-2222-3333-4444-555555555555".into();
         let forged = format!("{}&c={}", &link(&evil)[..link(&evil).find("&c=").unwrap()], checksum(&inv));
-        assert_eq!(parse(&forged).unwrap_err().kind, "invite_tampered");
+        assert_eq!(parse(&forged).unwrap_err().kind, ErrorKind::InviteTampered);
         let f = file_contents(&inv).replace("contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com");
-        assert_eq!(parse(&f).unwrap_err().kind, "invite_tampered");
+        assert_eq!(parse(&f).unwrap_err().kind, ErrorKind::InviteTampered);
         // Newer format.
         let e = parse(&l.replace("?v=1&", "?v=2&")).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.detail["version"].as_str()), ("invite_version_unsupported", "2"));
+        assert_eq!((e.kind, e.detail[&DetailKey::Version].as_str()), (ErrorKind::InviteVersionUnsupported, "2"));
         let e =
             parse(&file_contents(&inv).replace("\"exoSetupInvitation\": 1", "\"exoSetupInvitation\": 7")).unwrap_err();
-        assert_eq!(e.kind, "invite_version_unsupported");
+        assert_eq!(e.kind, ErrorKind::InviteVersionUnsupported);
         // Oversized.
         let huge = format!("{l}{}", "A".repeat(MAX_LINK_CHARS));
-        assert_eq!(parse(&huge).unwrap_err().kind, "invite_too_large");
+        assert_eq!(parse(&huge).unwrap_err().kind, ErrorKind::InviteTooLarge);
         let huge_file = format!("{{\"x\": \"{}\"}}", "A".repeat(MAX_FILE_BYTES as usize));
-        assert_eq!(parse(&huge_file).unwrap_err().kind, "invite_too_large");
+        assert_eq!(parse(&huge_file).unwrap_err().kind, ErrorKind::InviteTooLarge);
         // Not ours.
         for other in ["https://evil.example/invite?v=1", "dev.exosetup.wizard://oauth2/callback?code=x", "hello", "{}"]
         {
-            assert_eq!(parse(other).unwrap_err().kind, "invite_malformed", "{other}");
+            assert_eq!(parse(other).unwrap_err().kind, ErrorKind::InviteMalformed, "{other}");
         }
-        assert_eq!(parse(&format!("{l}&x=1")).unwrap_err().kind, "invite_malformed");
+        assert_eq!(parse(&format!("{l}&x=1")).unwrap_err().kind, ErrorKind::InviteMalformed);
     }
 
     #[test]
@@ -342,17 +345,17 @@ mod tests {
         let mut inv = sample();
         inv.authority = "http://login.example.com".into();
         let e = parse(&link(&inv)).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.detail["field"].as_str()), ("invite_malformed", "authority"));
+        assert_eq!((e.kind, e.detail[&DetailKey::Field].as_str()), (ErrorKind::InviteMalformed, "authority"));
         let mut inv = sample();
         inv.tenant = "common".into();
-        assert_eq!(parse(&link(&inv)).unwrap_err().detail["field"], "tenant");
+        assert_eq!(parse(&link(&inv)).unwrap_err().detail[&DetailKey::Field], "tenant");
         let mut inv = sample();
         inv.endpoints = Some(ServerEndpoints {
             imap: Endpoint { host: "imap.example".into(), port: 143, security: Security::Plain },
             pop3: Endpoint { host: "pop.example".into(), port: 995, security: Security::Tls },
             smtp: Endpoint { host: "smtp.example".into(), port: 587, security: Security::Starttls },
         });
-        assert_eq!(parse(&link(&inv)).unwrap_err().detail["field"], "endpoints");
+        assert_eq!(parse(&link(&inv)).unwrap_err().detail[&DetailKey::Field], "endpoints");
     }
 
     #[test]
@@ -360,8 +363,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big.exoinvite");
         std::fs::write(&p, vec![b' '; MAX_FILE_BYTES as usize + 1]).unwrap();
-        assert_eq!(read_file(&p).unwrap_err().kind, "invite_too_large");
-        assert_eq!(read_file(&dir.path().join("missing")).unwrap_err().kind, "invite_file_unreadable");
+        assert_eq!(read_file(&p).unwrap_err().kind, ErrorKind::InviteTooLarge);
+        assert_eq!(read_file(&dir.path().join("missing")).unwrap_err().kind, ErrorKind::InviteFileUnreadable);
         let ok = dir.path().join("ok.exoinvite");
         std::fs::write(&ok, file_contents(&sample())).unwrap();
         assert_eq!(read_file(&ok).unwrap(), sample());
@@ -384,10 +387,10 @@ mod tests {
         let fifo = dir.path().join("taro.exoinvite");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let e = read_file_within_5s(&fifo).unwrap_err();
-        assert_eq!((e.kind.as_str(), e.actor), ("file_not_regular", Actor::User));
-        assert_eq!(e.detail["path"], fifo.display().to_string());
+        assert_eq!((e.kind, e.actor), (ErrorKind::FileNotRegular, Actor::User));
+        assert_eq!(e.detail[&DetailKey::Path], fifo.display().to_string());
         let e = read_file_within_5s(Path::new("/dev/zero")).unwrap_err();
-        assert_eq!(e.kind, "file_not_regular");
+        assert_eq!(e.kind, ErrorKind::FileNotRegular);
     }
 
     #[test]
@@ -395,7 +398,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let folder = dir.path().join("taro.exoinvite");
         std::fs::create_dir(&folder).unwrap();
-        assert_eq!(read_file_within_5s(&folder).unwrap_err().kind, "file_not_regular");
+        assert_eq!(read_file_within_5s(&folder).unwrap_err().kind, ErrorKind::FileNotRegular);
     }
 
     #[test]
@@ -403,6 +406,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bin.exoinvite");
         std::fs::write(&p, [0xff, 0xfe, 0x7b]).unwrap();
-        assert_eq!(read_file(&p).unwrap_err().kind, "invite_file_unreadable");
+        assert_eq!(read_file(&p).unwrap_err().kind, ErrorKind::InviteFileUnreadable);
     }
 }

@@ -1,13 +1,14 @@
 //! The admin's side: invitations for one, some or all registered mailboxes (step 2, `exo-setup invite`).
 
+use crate::DetailKey;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
 use crate::accounts;
-use crate::csv_io::formula_safe_cell as cell;
-use crate::error::{Actor, UiError};
+use crate::csv_io::{formula_safe_cell as cell, write_failed};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::{AccountRow, InvitationLink, OrgSettings, ServerEndpoints};
 use crate::org::{self, sql};
 
@@ -16,7 +17,7 @@ use super::{file_contents, link, Invitation, FILE_EXTENSION};
 fn org_required(conn: &Connection) -> Result<OrgSettings, UiError> {
     org::org_settings(conn).map_err(sql)?.ok_or_else(|| {
         UiError::new(
-            "org_not_configured",
+            ErrorKind::OrgNotConfigured,
             Actor::Admin,
             "Invitations carry the organization's settings: complete step 1 (tenant and application ID) first.",
         )
@@ -87,12 +88,14 @@ pub fn for_accounts(conn: &Connection, ids: Option<&[i64]>) -> Result<Vec<(Invit
 /// Mail-merge CSV: `address,display_name,file_name,link` (UTF-8 with BOM so Excel opens it).
 pub fn write_csv(links: &[InvitationLink], mut out: impl Write) -> Result<(), UiError> {
     let io = |e: std::io::Error| {
-        UiError::new("export_write", Actor::User, format!("The CSV could not be written: {e}")).with("reason", e)
+        UiError::new(ErrorKind::ExportWrite, Actor::User, format!("The CSV could not be written: {e}"))
+            .with(DetailKey::Reason, e)
     };
     out.write_all("\u{feff}".as_bytes()).map_err(io)?;
     let mut w = csv::Writer::from_writer(out);
     let csv_err = |e: csv::Error| {
-        UiError::new("export_write", Actor::User, format!("The CSV could not be written: {e}")).with("reason", e)
+        UiError::new(ErrorKind::ExportWrite, Actor::User, format!("The CSV could not be written: {e}"))
+            .with(DetailKey::Reason, e)
     };
     w.write_record(["address", "display_name", "file_name", "link"]).map_err(csv_err)?;
     for l in links {
@@ -100,6 +103,14 @@ pub fn write_csv(links: &[InvitationLink], mut out: impl Write) -> Result<(), Ui
         w.write_record(cells.iter().map(|c| c.as_bytes())).map_err(csv_err)?;
     }
     w.flush().map_err(io)
+}
+
+/// The mail-merge CSV ([`write_csv`]) written to `path` (created or replaced).
+pub fn write_csv_file(links: &[InvitationLink], path: &Path) -> Result<(), UiError> {
+    let file = std::fs::File::create(path).map_err(|e| write_failed(path, e))?;
+    let mut out = std::io::BufWriter::new(file);
+    write_csv(links, &mut out)?;
+    out.flush().map_err(|e| write_failed(path, e))
 }
 
 /// Writes one `.exoinvite` file per invitation into `dir` (created if missing); returns the paths.
@@ -115,9 +126,7 @@ pub fn write_files(invitations: &[(InvitationLink, Invitation)], dir: &Path) -> 
         if e.kind() == std::io::ErrorKind::AlreadyExists || is_link_refusal(&e) {
             return exists(p);
         }
-        UiError::new("export_write", Actor::User, format!("{} could not be written: {e}", p.display()))
-            .with("path", p.display())
-            .with("reason", e)
+        write_failed(p, e)
     };
     std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
     let paths: Vec<PathBuf> = invitations.iter().map(|(l, _)| dir.join(&l.file_name)).collect();
@@ -164,14 +173,14 @@ fn is_link_refusal(e: &std::io::Error) -> bool {
 
 fn exists(path: &Path) -> UiError {
     UiError::new(
-        "export_exists",
+        ErrorKind::ExportExists,
         Actor::User,
         format!(
             "{} already exists (a file or a link); exo-setup never overwrites or follows one. Choose an empty folder, or move that file away, then try again. Nothing was written.",
             path.display()
         ),
     )
-    .with("path", path.display())
+    .with(DetailKey::Path, path.display())
 }
 
 #[cfg(test)]
@@ -215,14 +224,17 @@ mod tests {
             let _ = std::fs::remove_file(&planted);
             std::os::unix::fs::symlink(&link_to, &planted).unwrap();
             let e = write_files(&both, &out).unwrap_err();
-            assert_eq!((e.kind.as_str(), e.detail["path"].as_str()), ("export_exists", planted.to_str().unwrap()));
+            assert_eq!(
+                (e.kind, e.detail[&DetailKey::Path].as_str()),
+                (ErrorKind::ExportExists, planted.to_str().unwrap())
+            );
             assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
             assert!(!out.join("a@contoso.example.exoinvite").exists(), "nothing is written");
             assert!(!dir.path().join("nothing-there").exists());
         }
         std::fs::remove_file(&planted).unwrap();
         std::fs::write(&planted, "mine").unwrap();
-        assert_eq!(write_files(&both, &out).unwrap_err().kind, "export_exists");
+        assert_eq!(write_files(&both, &out).unwrap_err().kind, ErrorKind::ExportExists);
         assert_eq!(std::fs::read_to_string(&planted).unwrap(), "mine");
         std::fs::remove_file(&planted).unwrap();
         let written = write_files(&both, &out).unwrap();

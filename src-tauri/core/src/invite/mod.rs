@@ -20,32 +20,14 @@
 mod accept;
 mod format;
 mod make;
+mod open;
 mod pending;
 
 pub use accept::{accept, preview};
 pub use format::{file_contents, is_invitation_url, link, parse, read_file, Invitation, INVITATION_VERSION};
-pub use make::{for_account, for_accounts, write_csv, write_files};
+pub use make::{for_account, for_accounts, write_csv, write_csv_file, write_files};
+pub use open::{open, Opened, Source};
 pub use pending::PendingInvitations;
-
-/// Every error kind this module sends to the UI.
-pub const INVITE_ERROR_KINDS: &[&str] = &[
-    "invite_malformed",
-    "invite_too_large",
-    "invite_version_unsupported",
-    "invite_tampered",
-    "invite_file_unreadable",
-    // a FIFO, a device or a folder named as an invitation file (crate::bounded)
-    "file_not_regular",
-    "invite_refused_by_policy",
-    "invite_other_tenant",
-    "invite_authority_not_allowed",
-    "invite_mail_host_not_allowed",
-    "invite_replaces_org",
-    "invite_not_pending",
-    // writing invitation files and the mail-merge CSV (make.rs): a name already taken, a failed write
-    "export_exists",
-    "export_write",
-];
 
 /// File extension of invitation files (without the dot).
 pub const FILE_EXTENSION: &str = "exoinvite";

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 
 use super::Invitation;
 
@@ -53,7 +53,7 @@ impl PendingInvitations {
 
 fn not_pending() -> UiError {
     UiError::new(
-        "invite_not_pending",
+        ErrorKind::InviteNotPending,
         Actor::User,
         "This invitation is no longer open (it was already used, discarded, or left open for more than 30 minutes). Open it again.",
     )
@@ -73,7 +73,7 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert_eq!(p.get(&a).unwrap(), inv);
         p.remove(&a);
-        assert_eq!(p.get(&a).unwrap_err().kind, "invite_not_pending");
+        assert_eq!(p.get(&a).unwrap_err().kind, ErrorKind::InviteNotPending);
         assert!(p.get(&b).is_ok());
         for _ in 0..40 {
             p.insert(inv.clone());

@@ -3,7 +3,8 @@
 //! No variant ever carries a secret: keyring's `BadEncoding(bytes)` (which holds the stored
 //! bytes) is turned into [`KeychainError::Corrupt`] without them.
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
+use crate::DetailKey;
 
 /// What went wrong talking to the OS keychain. `operation` is `get`, `set` or `delete`;
 /// `cause` is the platform's own text (never a secret).
@@ -28,19 +29,15 @@ pub enum KeychainError {
     Platform { operation: &'static str, service: String, cause: String },
 }
 
-/// Every kind [`KeychainError::kind`] returns.
-pub const KEYCHAIN_ERROR_KINDS: &[&str] =
-    &["keychain_unavailable", "keychain_locked", "keychain_denied", "keychain_corrupt", "keychain_error"];
-
 impl KeychainError {
     /// The stable `kind` the UI keys its text by.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Unavailable { .. } => "keychain_unavailable",
-            Self::Locked { .. } => "keychain_locked",
-            Self::Denied { .. } => "keychain_denied",
-            Self::Corrupt { .. } => "keychain_corrupt",
-            Self::Platform { .. } => "keychain_error",
+            Self::Unavailable { .. } => ErrorKind::KeychainUnavailable,
+            Self::Locked { .. } => ErrorKind::KeychainLocked,
+            Self::Denied { .. } => ErrorKind::KeychainDenied,
+            Self::Corrupt { .. } => ErrorKind::KeychainCorrupt,
+            Self::Platform { .. } => ErrorKind::KeychainError,
         }
     }
 
@@ -117,41 +114,41 @@ impl From<KeychainError> for UiError {
                  session — gnome-keyring or KWallet — with its default (\"login\") keyring created and \
                  unlocked; log in to a desktop session (or start gnome-keyring-daemon) and try again.",
             )
-            .with("operation", operation)
-            .with("cause", cause),
+            .with(DetailKey::Operation, operation)
+            .with(DetailKey::Cause, cause),
             KeychainError::Locked { operation, cause, .. } => UiError::new(
                 kind,
                 Actor::User,
                 "The system keychain is locked. Unlock your login keyring (for example by logging in to the \
                  desktop session again, or in \"Passwords and Keys\" / KWalletManager) and try again.",
             )
-            .with("operation", operation)
-            .with("cause", cause),
+            .with(DetailKey::Operation, operation)
+            .with(DetailKey::Cause, cause),
             KeychainError::Denied { operation, cause, .. } => UiError::new(
                 kind,
                 Actor::User,
                 "Access to the system keychain was denied. Allow exo-setup to use the keychain when the \
                  system asks, and try again.",
             )
-            .with("operation", operation)
-            .with("cause", cause),
+            .with(DetailKey::Operation, operation)
+            .with(DetailKey::Cause, cause),
             KeychainError::Corrupt { entry, reason, .. } => UiError::new(
                 kind,
                 Actor::User,
                 "The sign-in stored in the system keychain for this account is damaged. Sign in again to \
                  replace it.",
             )
-            .with("entry", entry)
-            .with("reason", reason),
+            .with(DetailKey::Entry, entry)
+            .with(DetailKey::Reason, reason),
             KeychainError::Platform { operation, cause, .. } => UiError::new(
                 kind,
                 Actor::Support,
                 format!("The system keychain reported an error ({operation}): {cause}. Try again; if it persists, contact support."),
             )
-            .with("operation", operation)
-            .with("cause", cause),
+            .with(DetailKey::Operation, operation)
+            .with(DetailKey::Cause, cause),
         };
-        ui.with("service", service)
+        ui.with(DetailKey::Service, service)
     }
 }
 
@@ -165,7 +162,7 @@ mod tests {
 
     #[test]
     fn classifies_secret_service_errors() {
-        let e = |err| KeychainError::from_keyring("get", "svc", "refresh:t:a", err).kind();
+        let e = |err| KeychainError::from_keyring("get", "svc", "refresh:t:a", err).kind().as_str();
         assert_eq!(
             e(keyring::Error::PlatformFailure(boxed(
                 "DBus error: Unable to autolaunch a dbus-daemon without a $DISPLAY for X11"
@@ -193,7 +190,7 @@ mod tests {
         assert_eq!(e(keyring::Error::PlatformFailure(boxed("something else"))), "keychain_error");
         let corrupt =
             KeychainError::from_keyring("get", "svc", "x", keyring::Error::BadEncoding(b"SECRET\xff".to_vec()));
-        assert_eq!(corrupt.kind(), "keychain_corrupt");
+        assert_eq!(corrupt.kind(), ErrorKind::KeychainCorrupt);
         assert!(!format!("{corrupt:?}").contains("SECRET"));
     }
 
@@ -205,12 +202,12 @@ mod tests {
             cause: "No DBus session or Secret Service provider found".into(),
         }
         .into();
-        assert_eq!(ui.kind, "keychain_unavailable");
+        assert_eq!(ui.kind, ErrorKind::KeychainUnavailable);
         assert_eq!(ui.actor, Actor::User);
         assert!(
             ui.message.contains("gnome-keyring") && ui.message.contains("KWallet") && ui.message.contains("unlocked")
         );
-        assert_eq!(ui.detail["service"], "dev.exosetup.wizard");
-        assert_eq!(ui.detail["operation"], "set");
+        assert_eq!(ui.detail[&DetailKey::Service], "dev.exosetup.wizard");
+        assert_eq!(ui.detail[&DetailKey::Operation], "set");
     }
 }

@@ -47,7 +47,7 @@ mod memory;
 mod os;
 mod secret;
 
-pub use error::{KeychainError, KEYCHAIN_ERROR_KINDS};
+pub use error::KeychainError;
 pub use memory::MemoryEntries;
 pub use os::OsEntries;
 pub use secret::Secret;

@@ -1,9 +1,10 @@
 //! Unit tests of the keychain logic over in-memory entries.
 
+use crate::DetailKey;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 
 fn account() -> AccountKey {
     AccountKey::new("11111111-2222-3333-4444-555555555555", "Alice@Contoso.example")
@@ -179,7 +180,7 @@ fn failed_overwrite_keeps_the_old_value_readable() {
         kc.set_value("refresh:t:a", &old).unwrap();
         kc.entries().refill(budget);
         let err = kc.set_value("refresh:t:a", &new).unwrap_err();
-        assert_eq!(err.kind(), "keychain_error");
+        assert_eq!(err.kind(), ErrorKind::KeychainError);
         assert_eq!(
             kc.get_value("refresh:t:a").unwrap().unwrap().expose(),
             old.expose(),
@@ -249,19 +250,19 @@ fn delete_after_a_crash_mid_write_leaves_no_part() {
 fn damaged_values_are_reported_not_guessed() {
     let kc = MemoryKeychain::with_chunk_bytes(100);
     kc.entries().set("bad", "not a header").unwrap();
-    assert_eq!(kc.get_value("bad").unwrap_err().kind(), "keychain_corrupt");
+    assert_eq!(kc.get_value("bad").unwrap_err().kind(), ErrorKind::KeychainCorrupt);
 
     kc.set_value("k", &value('A', 350)).unwrap();
     kc.entries().delete("k#g1#3").unwrap();
     let err = kc.get_value("k").unwrap_err();
-    assert_eq!(err.kind(), "keychain_corrupt");
+    assert_eq!(err.kind(), ErrorKind::KeychainCorrupt);
     let ui: UiError = err.into();
     assert_eq!(ui.actor, Actor::User);
-    assert_eq!(ui.detail["entry"], "k");
+    assert_eq!(ui.detail[&DetailKey::Entry], "k");
 
     kc.entries().set("access:t:a", "inline:garbage").unwrap();
     let acct = AccountKey::new("t", "a");
-    assert_eq!(kc.get_access_token(&acct).unwrap_err().kind(), "keychain_corrupt");
+    assert_eq!(kc.get_access_token(&acct).unwrap_err().kind(), ErrorKind::KeychainCorrupt);
 }
 
 #[test]

@@ -6,34 +6,11 @@
 //! `reason`, `command`, `offered`, `scope`, and for `mail_host_not_allowed` the `authority` and
 //! its `cloud`.
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::Endpoint;
+use crate::DetailKey;
 
 use super::MailProtocol;
-
-/// Every kind a connection check can report.
-pub const MAILCHECK_ERROR_KINDS: &[&str] = &[
-    "mail_auth_failed",
-    "mail_smtp_auth_disabled",
-    "mail_mailbox_mismatch",
-    "mail_token_expired",
-    "mail_xoauth2_malformed",
-    "mail_mechanism_unsupported",
-    "mail_starttls_unavailable",
-    "mail_tls_certificate",
-    "mail_tls_failed",
-    "mail_dns_failure",
-    "mail_connection_refused",
-    "mail_unreachable",
-    "mail_timeout",
-    "mail_connection_closed",
-    "mail_temporary_failure",
-    "mail_command_failed",
-    "mail_protocol_error",
-    "mail_plain_not_allowed",
-    "mail_host_not_allowed",
-    "mail_host_other_cloud",
-];
 
 /// A step of a dialogue (where a timeout or a closed connection happened).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,28 +157,28 @@ pub(crate) fn scrub(mut e: UiError, secrets: &[&str]) -> UiError {
 }
 
 impl MailCheckError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::AuthFailed { .. } => "mail_auth_failed",
-            Self::SmtpAuthDisabled { .. } => "mail_smtp_auth_disabled",
-            Self::MailboxMismatch { .. } => "mail_mailbox_mismatch",
-            Self::TokenExpired { .. } => "mail_token_expired",
-            Self::Xoauth2Malformed { .. } => "mail_xoauth2_malformed",
-            Self::MechanismUnsupported { .. } => "mail_mechanism_unsupported",
-            Self::StarttlsUnavailable { .. } => "mail_starttls_unavailable",
-            Self::TlsCertificate { .. } => "mail_tls_certificate",
-            Self::Tls { .. } => "mail_tls_failed",
-            Self::Dns { .. } => "mail_dns_failure",
-            Self::ConnectionRefused => "mail_connection_refused",
-            Self::Unreachable { .. } => "mail_unreachable",
-            Self::Timeout { .. } => "mail_timeout",
-            Self::ConnectionClosed { .. } => "mail_connection_closed",
-            Self::TemporaryFailure { .. } => "mail_temporary_failure",
-            Self::CommandFailed { .. } => "mail_command_failed",
-            Self::Protocol { .. } => "mail_protocol_error",
-            Self::PlainNotAllowed => "mail_plain_not_allowed",
-            Self::HostNotAllowed { .. } => "mail_host_not_allowed",
-            Self::HostOfAnotherCloud { .. } => "mail_host_other_cloud",
+            Self::AuthFailed { .. } => ErrorKind::MailAuthFailed,
+            Self::SmtpAuthDisabled { .. } => ErrorKind::MailSmtpAuthDisabled,
+            Self::MailboxMismatch { .. } => ErrorKind::MailMailboxMismatch,
+            Self::TokenExpired { .. } => ErrorKind::MailTokenExpired,
+            Self::Xoauth2Malformed { .. } => ErrorKind::MailXoauth2Malformed,
+            Self::MechanismUnsupported { .. } => ErrorKind::MailMechanismUnsupported,
+            Self::StarttlsUnavailable { .. } => ErrorKind::MailStarttlsUnavailable,
+            Self::TlsCertificate { .. } => ErrorKind::MailTlsCertificate,
+            Self::Tls { .. } => ErrorKind::MailTlsFailed,
+            Self::Dns { .. } => ErrorKind::MailDnsFailure,
+            Self::ConnectionRefused => ErrorKind::MailConnectionRefused,
+            Self::Unreachable { .. } => ErrorKind::MailUnreachable,
+            Self::Timeout { .. } => ErrorKind::MailTimeout,
+            Self::ConnectionClosed { .. } => ErrorKind::MailConnectionClosed,
+            Self::TemporaryFailure { .. } => ErrorKind::MailTemporaryFailure,
+            Self::CommandFailed { .. } => ErrorKind::MailCommandFailed,
+            Self::Protocol { .. } => ErrorKind::MailProtocolError,
+            Self::PlainNotAllowed => ErrorKind::MailPlainNotAllowed,
+            Self::HostNotAllowed { .. } => ErrorKind::MailHostNotAllowed,
+            Self::HostOfAnotherCloud { .. } => ErrorKind::MailHostOtherCloud,
         }
     }
 
@@ -344,35 +321,39 @@ impl MailCheckError {
             ),
         };
         let mut e = UiError::new(self.kind(), self.actor(), message)
-            .with("protocol", p)
-            .with("server", &server)
-            .with("host", host)
-            .with("port", endpoint.port)
-            .with("address", address);
+            .with(DetailKey::Protocol, p)
+            .with(DetailKey::Server, &server)
+            .with(DetailKey::Host, host)
+            .with(DetailKey::Port, endpoint.port)
+            .with(DetailKey::Address, address);
         match self {
             Self::AuthFailed { reply }
             | Self::MailboxMismatch { reply }
             | Self::TokenExpired { reply }
             | Self::Xoauth2Malformed { reply }
             | Self::StarttlsUnavailable { reply }
-            | Self::TemporaryFailure { reply } => e = e.with("reply", reply),
-            Self::SmtpAuthDisabled { reply, scope } => e = e.with("reply", reply).with("scope", scope),
-            Self::MechanismUnsupported { offered } => e = e.with("offered", offered),
+            | Self::TemporaryFailure { reply } => e = e.with(DetailKey::Reply, reply),
+            Self::SmtpAuthDisabled { reply, scope } => {
+                e = e.with(DetailKey::Reply, reply).with(DetailKey::Scope, scope)
+            }
+            Self::MechanismUnsupported { offered } => e = e.with(DetailKey::Offered, offered),
             Self::TlsCertificate { reason }
             | Self::Tls { reason }
             | Self::Dns { reason }
-            | Self::Unreachable { reason } => e = e.with("reason", reason),
-            Self::Timeout { step, secs } => e = e.with("step", step.as_str()).with("seconds", secs),
+            | Self::Unreachable { reason } => e = e.with(DetailKey::Reason, reason),
+            Self::Timeout { step, secs } => e = e.with(DetailKey::Step, step.as_str()).with(DetailKey::Seconds, secs),
             Self::ConnectionClosed { step, reply } => {
-                e = e.with("step", step.as_str());
+                e = e.with(DetailKey::Step, step.as_str());
                 if let Some(r) = reply {
-                    e = e.with("reply", r);
+                    e = e.with(DetailKey::Reply, r);
                 }
             }
-            Self::CommandFailed { command, reply } => e = e.with("command", command).with("reply", reply),
-            Self::Protocol { step, reply } => e = e.with("step", step.as_str()).with("reply", reply),
+            Self::CommandFailed { command, reply } => {
+                e = e.with(DetailKey::Command, command).with(DetailKey::Reply, reply)
+            }
+            Self::Protocol { step, reply } => e = e.with(DetailKey::Step, step.as_str()).with(DetailKey::Reply, reply),
             Self::HostNotAllowed { cloud, authority } | Self::HostOfAnotherCloud { cloud, authority } => {
-                e = e.with("cloud", cloud).with("authority", authority)
+                e = e.with(DetailKey::Cloud, cloud).with(DetailKey::Authority, authority)
             }
             Self::ConnectionRefused | Self::PlainNotAllowed => {}
         }
@@ -421,12 +402,13 @@ mod tests {
             MailCheckError::HostNotAllowed { cloud: "c".into(), authority: "https://a".into() },
             MailCheckError::HostOfAnotherCloud { cloud: "c".into(), authority: "https://a".into() },
         ];
-        assert_eq!(all.len(), MAILCHECK_ERROR_KINDS.len());
+        let mail_check_kinds = ErrorKind::ALL.iter().filter(|k| k.area() == crate::ErrorArea::MailCheck).count();
+        assert_eq!(all.len(), mail_check_kinds);
         for e in &all {
             let ui = e.to_ui(MailProtocol::Imap, &ep, "taro@contoso.example");
-            assert!(MAILCHECK_ERROR_KINDS.contains(&ui.kind.as_str()), "{}", ui.kind);
+            assert_eq!(ui.kind.area(), crate::ErrorArea::MailCheck, "{}", ui.kind);
             assert!(ui.message.contains("outlook.office365.com"), "{}", ui.message);
-            assert_eq!(ui.detail["server"], "outlook.office365.com:993");
+            assert_eq!(ui.detail[&DetailKey::Server], "outlook.office365.com:993");
         }
     }
 
@@ -451,17 +433,24 @@ mod tests {
 
     #[test]
     fn scrub_hides_secrets_and_clean_reply_trims() {
-        let e = UiError::new("k", Actor::User, "said eyJsecret-token-value").with("reply", "x eyJsecret-token-value");
+        let e = UiError::new(ErrorKind::MailAuthFailed, Actor::User, "said eyJsecret-token-value")
+            .with(DetailKey::Reply, "x eyJsecret-token-value");
         let e = scrub(e, &["eyJsecret-token-value"]);
-        assert!(!e.message.contains("eyJ") && !e.detail["reply"].contains("eyJ"));
+        assert!(!e.message.contains("eyJ") && !e.detail[&DetailKey::Reply].contains("eyJ"));
         assert_eq!(clean_reply(" a\tb\r\n"), "a b");
         assert_eq!(clean_reply(&"x".repeat(400)).chars().count(), MAX_REPLY + 1);
         // An echo cut in the middle of the secret keeps none of it.
         let secret = "dXNlcj10YXJvQGNvbnRvc28uZXhhbXBsZQFhdXRoPUJlYXJlciBleUpoYkdjaU9pSlNVekkxTmlJcw==";
         let reply = clean_reply(&format!("{} {}", "y".repeat(280), secret));
-        let e =
-            scrub(UiError::new("mail_auth_failed", crate::Actor::User, reply.clone()).with("reply", &reply), &[secret]);
-        assert!(!e.message.contains(&secret[..8]) && !e.detail["reply"].contains(&secret[..8]), "{}", e.message);
+        let e = scrub(
+            UiError::new(ErrorKind::MailAuthFailed, crate::Actor::User, reply.clone()).with(DetailKey::Reply, &reply),
+            &[secret],
+        );
+        assert!(
+            !e.message.contains(&secret[..8]) && !e.detail[&DetailKey::Reply].contains(&secret[..8]),
+            "{}",
+            e.message
+        );
         assert!(e.message.ends_with("<redacted>…"), "{}", e.message);
     }
 }

@@ -1,4 +1,4 @@
-//! Issue 5, first half: prove that a mailbox's access token works — an XOAUTH2 login to the
+//! The connection check: prove that a mailbox's access token works — an XOAUTH2 login to the
 //! account's real mail servers, one harmless command, logout.
 //!
 //! Per account, [`check_account`] checks its receive protocol (IMAP or POP3) and SMTP, both at
@@ -14,7 +14,7 @@
 //!
 //! The XOAUTH2 blob is `base64("user=" + address + "\x01auth=Bearer " + token + "\x01\x01")`.
 //! What a server answers is classified into a [`MailCheckError`] (kinds in
-//! [`MAILCHECK_ERROR_KINDS`]): Exchange Online's `NO AUTHENTICATE failed`, `535 5.7.3`,
+//! [`crate::ErrorArea::MailCheck`]): Exchange Online's `NO AUTHENTICATE failed`, `535 5.7.3`,
 //! `535 5.7.139 … SmtpClientAuthentication is disabled …` (an admin setting, not OAuth),
 //! `501 5.5.124`, `BAD User is authenticated but not connected` (a token of another mailbox),
 //! `* BYE Session invalidated - AccessTokenExpired`, and the network's own failures (DNS,
@@ -49,20 +49,21 @@ mod pop3;
 mod record;
 mod smtp;
 
+use crate::DetailKey;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-pub use error::{MailCheckError, Step, MAILCHECK_ERROR_KINDS};
+pub use error::{MailCheckError, Step};
 pub use record::{last_verification, record, Verification};
 
 use crate::audience::{AllowedEndpoint, HostRefused};
 use crate::auth::Auth;
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::keychain::Secret;
-use crate::model::{Endpoint, ReceiveProtocol, Security};
+use crate::model::{AccountRow, Endpoint, ReceiveProtocol, Security};
 
 /// A protocol the check logs in to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
@@ -112,7 +113,7 @@ pub struct ProtocolCheck {
     pub server: String,
     pub security: Security,
     pub ok: bool,
-    /// Why it failed (`None` when `ok`); kinds in [`MAILCHECK_ERROR_KINDS`].
+    /// Why it failed (`None` when `ok`); a kind of the [`crate::ErrorArea::MailCheck`] area.
     pub error: Option<UiError>,
     /// Wall time of the whole dialogue, connect to logout.
     #[ts(type = "number")]
@@ -131,13 +132,17 @@ pub struct MailCheckReport {
     pub checked_at: String,
     /// The receive protocol first, then SMTP.
     pub checks: Vec<ProtocolCheck>,
+    /// The account as the recorded check left it (status `verified` or `error` and its
+    /// detail), so the UI shows the status [`record`] decided instead of deriving one. `None`
+    /// only for a report not recorded yet.
+    pub account: Option<AccountRow>,
 }
 
 impl MailCheckReport {
     /// Builds a report from per-protocol results (`verified` = all ok and at least one).
     pub fn new(address: &str, checked_at: String, checks: Vec<ProtocolCheck>) -> Self {
         let verified = !checks.is_empty() && checks.iter().all(|c| c.ok);
-        Self { address: address.to_owned(), verified, checked_at, checks }
+        Self { address: address.to_owned(), verified, checked_at, checks, account: None }
     }
 
     /// The first failure (what the account's `status_detail` records).
@@ -315,11 +320,11 @@ pub async fn check_account(auth: &Auth, address: &str, opts: &CheckOptions) -> R
             let conn = s.conn();
             let account = crate::accounts::find_by_address(&conn, &a)?.ok_or_else(|| {
                 UiError::new(
-                    "account_not_registered",
+                    ErrorKind::AccountNotRegistered,
                     Actor::Admin,
                     format!("The mailbox {a} is not registered in exo-setup (step 2)."),
                 )
-                .with("address", &a)
+                .with(DetailKey::Address, &a)
             })?;
             let server = crate::auth::usable_server(&conn, &account)?;
             let authority = crate::org::org_settings(&conn).map_err(crate::org::sql)?.map(|o| o.authority);
@@ -346,8 +351,8 @@ pub async fn check_account(auth: &Auth, address: &str, opts: &CheckOptions) -> R
         check_one(MailProtocol::Smtp, &server.smtp, smtp_ok, &account.address, secret, opts),
     );
     drop(token);
-    let report = MailCheckReport::new(&account.address, checked_at, vec![first, smtp]);
+    let mut report = MailCheckReport::new(&account.address, checked_at, vec![first, smtp]);
     let r = report.clone();
-    auth.db(move |s| record(s, &r.address, &r).map(|_| ())).await?;
+    report.account = Some(auth.db(move |s| record(s, &r.address, &r)).await?);
     Ok(report)
 }

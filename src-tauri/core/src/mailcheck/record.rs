@@ -1,13 +1,14 @@
 //! What a connection check writes to the store: the account's status and an audit entry, in one
 //! transaction. Never a token — times, protocols, servers and error kinds only.
 
+use crate::DetailKey;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::json;
 use ts_rs::TS;
 
 use super::{MailCheckReport, MailProtocol};
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 use crate::model::{AccountRow, AccountStatus};
 use crate::org::sql;
 use crate::store::{audit, now, Store};
@@ -41,20 +42,20 @@ pub fn record(store: &Store, address: &str, report: &MailCheckReport) -> Result<
             params![AccountStatus::Verified.as_str(), ts, report.checked_at, protocols.join(" "), address.trim()],
         )
     } else {
-        let kind = report.first_error().map(|e| e.kind.as_str()).unwrap_or("mail_protocol_error");
+        let kind = report.first_error().map(|e| e.kind).unwrap_or(ErrorKind::MailProtocolError);
         tx.execute(
             "UPDATE mail_accounts SET status = ?1, status_detail = ?2, status_at = ?3 WHERE address = ?4",
-            params![AccountStatus::Error.as_str(), kind, ts, address.trim()],
+            params![AccountStatus::Error.as_str(), kind.as_str(), ts, address.trim()],
         )
     }
     .map_err(sql)?;
     if changed == 0 {
         return Err(UiError::new(
-            "account_not_registered",
+            ErrorKind::AccountNotRegistered,
             Actor::Admin,
             format!("The mailbox {} is not registered in exo-setup (step 2).", address.trim()),
         )
-        .with("address", address.trim()));
+        .with(DetailKey::Address, address.trim()));
     }
     let checks: Vec<_> = report
         .checks
@@ -78,8 +79,12 @@ pub fn record(store: &Store, address: &str, report: &MailCheckReport) -> Result<
     .map_err(sql)?;
     tx.commit().map_err(sql)?;
     crate::accounts::find_by_address(&conn, address)?.ok_or_else(|| {
-        UiError::new("account_not_registered", Actor::Admin, format!("The mailbox {address} was removed meanwhile."))
-            .with("address", address)
+        UiError::new(
+            ErrorKind::AccountNotRegistered,
+            Actor::Admin,
+            format!("The mailbox {address} was removed meanwhile."),
+        )
+        .with(DetailKey::Address, address)
     })
 }
 

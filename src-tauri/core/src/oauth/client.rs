@@ -23,6 +23,8 @@ use super::id_token::{self, Expect};
 use super::scopes::{self, MailScopes};
 use super::secret::Secret;
 use crate::discovery::{self, Discovery};
+#[cfg(test)]
+use crate::ErrorKind;
 
 /// `tid` of personal Microsoft accounts (the `consumers` tenant).
 pub const PERSONAL_ACCOUNT_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
@@ -59,6 +61,8 @@ pub struct SignInRequest {
 pub enum Outcome {
     AdminConsented(AdminConsentGranted),
     SignedIn(SignedIn),
+    /// The administrator signed in for the directory (Microsoft Graph); `address` is who.
+    DirectorySignedIn(SignedIn),
 }
 
 /// Step 3's result. No token is issued by admin consent.
@@ -131,7 +135,7 @@ pub struct MicrosoftTokenFields {
 }
 impl ExtraTokenFields for MicrosoftTokenFields {}
 
-type MsTokenResponse = StandardTokenResponse<MicrosoftTokenFields, BasicTokenType>;
+pub(super) type MsTokenResponse = StandardTokenResponse<MicrosoftTokenFields, BasicTokenType>;
 type MsClient = oauth2::Client<
     MicrosoftError,
     MsTokenResponse,
@@ -152,11 +156,11 @@ type MsClient = oauth2::Client<
 /// refresh token to the keychain before dropping the old one. This type does no storage at all.
 #[derive(Debug)]
 pub struct OAuthClient {
-    settings: OAuthSettings,
-    discovery: Discovery,
-    tenant_id: String,
-    http: http::Http,
-    flows: PendingFlows,
+    pub(super) settings: OAuthSettings,
+    pub(super) discovery: Discovery,
+    pub(super) tenant_id: String,
+    pub(super) http: http::Http,
+    pub(super) flows: PendingFlows,
     jwks: Mutex<Option<JwkSet>>,
 }
 
@@ -209,7 +213,7 @@ impl OAuthClient {
         format!("{}/{}/v2.0/adminconsent", self.settings.authority, self.settings.tenant)
     }
 
-    fn oauth_client(&self, redirect_uri: Option<&str>) -> Result<MsClient, OAuthError> {
+    pub(super) fn oauth_client(&self, redirect_uri: Option<&str>) -> Result<MsClient, OAuthError> {
         let bad = |what: &str, e: oauth2::url::ParseError| OAuthError::InvalidConfig(format!("{what}: {e}"));
         let mut c = oauth2::Client::new(ClientId::new(self.settings.client_id.clone()))
             .set_auth_type(AuthType::RequestBody)
@@ -224,7 +228,7 @@ impl OAuthClient {
         Ok(c)
     }
 
-    fn check_redirect_uri(uri: &str) -> Result<Url, OAuthError> {
+    pub(super) fn check_redirect_uri(uri: &str) -> Result<Url, OAuthError> {
         let u = Url::parse(uri).map_err(|e| OAuthError::InvalidConfig(format!("redirect URI '{uri}': {e}")))?;
         let ok = match u.scheme() {
             "http" => matches!(u.host_str(), Some("localhost" | "127.0.0.1")),
@@ -283,11 +287,24 @@ impl OAuthClient {
     /// Starts step 3's tenant-wide admin consent for exactly the scopes the protocols need
     /// (+ `offline_access`). Returns the URL to open and the state.
     pub fn begin_admin_consent(&self, protocols: MailScopes, redirect_uri: &str) -> Result<(Url, String), OAuthError> {
+        self.begin_admin_consent_with(protocols, &[], redirect_uri)
+    }
+
+    /// [`Self::begin_admin_consent`] plus `extra` scopes of other resources (the directory's
+    /// Microsoft Graph permissions): one consent, every scope listed.
+    pub fn begin_admin_consent_with(
+        &self,
+        protocols: MailScopes,
+        extra: &[String],
+        redirect_uri: &str,
+    ) -> Result<(Url, String), OAuthError> {
         Self::check_redirect_uri(redirect_uri)?;
         if protocols.exchange_scopes().is_empty() {
             return Err(OAuthError::InvalidConfig("no mail protocol to consent for".into()));
         }
-        let scopes: Vec<String> = protocols.with_offline_access().into_iter().map(str::to_owned).collect();
+        let mut scopes: Vec<String> = protocols.exchange_scopes().into_iter().map(str::to_owned).collect();
+        scopes.extend(extra.iter().cloned());
+        scopes.push(scopes::OFFLINE_ACCESS.to_owned());
         let state = random_token();
         let mut url = Url::parse(&self.admin_consent_endpoint())
             .map_err(|e| OAuthError::InvalidConfig(format!("admin consent URL: {e}")))?;
@@ -362,6 +379,7 @@ impl OAuthClient {
             let known = match &flow.purpose {
                 Purpose::UserSignIn { admin_consent_known, .. } => *admin_consent_known,
                 Purpose::AdminConsent { .. } => false,
+                Purpose::DirectorySignIn { admin_consent_known, .. } => *admin_consent_known,
             };
             return Err(OAuthError::microsoft(classify(&ms, flow.purpose.is_admin(), known), ms));
         }
@@ -395,6 +413,14 @@ impl OAuthClient {
                     .take()
                     .ok_or_else(|| OAuthError::InvalidConfig("flow without PKCE verifier".into()))?;
                 self.redeem(flow, code, verifier).await.map(Outcome::SignedIn)
+            }
+            Purpose::DirectorySignIn { .. } => {
+                let code = params.get("code").filter(|c| !c.is_empty()).ok_or(OAuthError::MissingCode)?.clone();
+                let verifier = flow
+                    .pkce_verifier
+                    .take()
+                    .ok_or_else(|| OAuthError::InvalidConfig("flow without PKCE verifier".into()))?;
+                self.redeem_directory(flow, code, verifier).await.map(Outcome::DirectorySignedIn)
             }
         }
     }
@@ -477,7 +503,12 @@ impl OAuthClient {
             match self.refresh(refresh_token, scopes).await {
                 Err(e) if e.is_transient() && attempt < policy.attempts.max(1) => {
                     let wait = e.retry_after().map(Duration::from_secs).unwrap_or(delay).min(policy.max);
-                    tracing::info!(kind = e.kind(), attempt, ?wait, "token refresh failed transiently; retrying");
+                    tracing::info!(
+                        kind = e.kind().as_str(),
+                        attempt,
+                        ?wait,
+                        "token refresh failed transiently; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                     delay = (delay * 2).min(policy.max);
                     attempt += 1;
@@ -494,7 +525,7 @@ impl OAuthClient {
             .unwrap_or_default()
     }
 
-    fn token_error(&self, e: RequestTokenError<HttpError, MicrosoftError>, grant: Grant) -> OAuthError {
+    pub(super) fn token_error(&self, e: RequestTokenError<HttpError, MicrosoftError>, grant: Grant) -> OAuthError {
         match e {
             RequestTokenError::ServerResponse(ms) => {
                 let kind = match grant {
@@ -514,7 +545,7 @@ impl OAuthClient {
         }
     }
 
-    fn tokens(&self, resp: &MsTokenResponse) -> Result<Tokens, OAuthError> {
+    pub(super) fn tokens(&self, resp: &MsTokenResponse) -> Result<Tokens, OAuthError> {
         match resp.token_type() {
             BasicTokenType::Bearer => {}
             // Microsoft sends "Bearer"; oauth2 v5 parses that as Extension("Bearer").
@@ -562,7 +593,7 @@ impl OAuthClient {
         serde_json::from_slice(&body).map_err(|e| OAuthError::JwksUnavailable(format!("not a JWKS ({e})")))
     }
 
-    async fn verify_id_token(&self, token: &str, nonce: &str) -> Result<id_token::IdClaims, OAuthError> {
+    pub(super) async fn verify_id_token(&self, token: &str, nonce: &str) -> Result<id_token::IdClaims, OAuthError> {
         let kid = id_token::key_id(token)?;
         let cached = self.jwks.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let jwks = match cached {
@@ -589,16 +620,16 @@ impl OAuthClient {
 
 /// What the token request redeemed: its errors mean different things.
 #[derive(Debug, Clone, Copy)]
-enum Grant {
+pub(super) enum Grant {
     AuthorizationCode { admin_consent_known: bool },
     RefreshToken,
 }
 
-struct Tokens {
-    access: Secret,
-    refresh: Option<Secret>,
-    expires_at: DateTime<Utc>,
-    scopes: Vec<String>,
+pub(super) struct Tokens {
+    pub(super) access: Secret,
+    pub(super) refresh: Option<Secret>,
+    pub(super) expires_at: DateTime<Utc>,
+    pub(super) scopes: Vec<String>,
 }
 
 /// The full callback URL of a loopback redirect, from the redirect URI the flow used
@@ -713,8 +744,8 @@ mod tests {
         assert!(matches!(e, OAuthError::AnswerTooLarge { document: "token", limit_kb: 64, .. }), "{e:?}");
         assert!(e.is_transient() && !e.needs_reauthorization());
         let ui = crate::UiError::from(e);
-        assert_eq!((ui.kind.as_str(), ui.actor), ("identity_answer_too_large", crate::Actor::Admin));
-        assert_eq!(ui.detail["host"], "127.0.0.1");
+        assert_eq!((ui.kind, ui.actor), (ErrorKind::IdentityAnswerTooLarge, crate::Actor::Admin));
+        assert_eq!(ui.detail[&crate::DetailKey::Host], "127.0.0.1");
         tokio::time::sleep(Duration::from_millis(300)).await;
         let sent = written.load(std::sync::atomic::Ordering::Relaxed);
         assert!(sent < 16 * 1024 * 1024, "the server wrote {sent} bytes");

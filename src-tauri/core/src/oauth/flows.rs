@@ -17,6 +17,8 @@ use oauth2::PkceCodeVerifier;
 use super::clock::{Clock, SystemClock};
 use super::error::OAuthError;
 use super::scopes::MailScopes;
+#[cfg(test)]
+use crate::ErrorKind;
 
 /// How long a flow waits for its callback.
 pub const FLOW_TTL: Duration = Duration::minutes(10);
@@ -39,6 +41,13 @@ pub enum Purpose {
         scopes: MailScopes,
         /// Whether a tenant-wide admin consent is known to be in place (tells a user's cancel
         /// apart from Microsoft's "Need admin approval" page, which returns the same redirect).
+        admin_consent_known: bool,
+    },
+    /// The administrator signs in to read the directory (Microsoft Graph, delegated).
+    DirectorySignIn {
+        /// The Graph scopes asked for (one resource), without the OIDC ones.
+        scopes: Vec<String>,
+        /// Whether a tenant-wide admin consent is known to be in place.
         admin_consent_known: bool,
     },
 }
@@ -227,7 +236,7 @@ mod tests {
         clock.advance(std::time::Duration::from_secs(601));
         let due = flows.expire_due();
         assert_eq!(due.len(), 1);
-        assert_eq!(due[0].1.kind(), "flow_timed_out");
+        assert_eq!(due[0].1.kind(), ErrorKind::FlowTimedOut);
         assert!(matches!(flows.take("b"), Err(OAuthError::CallbackLate { .. })));
     }
 

@@ -12,7 +12,7 @@
 //!   the code, verifies the id_token and applies the wrong-account guard.
 //! - [`OAuthClient::refresh`] redeems a refresh token; failures are classified into "sign in
 //!   again", "explain" (MFA, Conditional Access, consent) and transient.
-//! - Errors: [`OAuthError`] → [`crate::UiError`], kinds listed in [`OAUTH_ERROR_KINDS`].
+//! - Errors: [`OAuthError`] → [`crate::UiError`], kinds in the [`crate::ErrorKind`] area `SignIn`.
 //!
 //! Not here (the caller's business): opening the browser, receiving the deep link or running the
 //! loopback listener, storing tokens in the keychain, recording consent in the store, and
@@ -43,13 +43,14 @@
 //! # let callback = String::new();
 //! match client.complete(&callback).await? {
 //!     Outcome::SignedIn(s) => { /* keychain ← s.refresh_token */ let _ = s; }
-//!     Outcome::AdminConsented(_) => unreachable!(),
+//!     Outcome::AdminConsented(_) | Outcome::DirectorySignedIn(_) => unreachable!(),
 //! }
 //! # let _ = url; Ok(()) }
 //! ```
 
 pub mod client;
 pub mod clock;
+pub mod directory_sign_in;
 pub mod error;
 pub mod flows;
 pub mod http;
@@ -62,7 +63,7 @@ pub use client::{
     SignedIn, PERSONAL_ACCOUNT_TENANT,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{MicrosoftError, MsKind, OAuthError, TransientKind, OAUTH_ERROR_KINDS};
+pub use error::{MicrosoftError, MsKind, OAuthError, TransientKind};
 pub use flows::{PendingFlows, Purpose, FLOW_TTL};
 pub use scopes::MailScopes;
 pub use secret::Secret;

@@ -11,6 +11,7 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("migrations/0003_org_name.sql")),
         M::up(include_str!("migrations/0004_keychain_ledger.sql")),
         M::up(include_str!("migrations/0005_endpoints_origin.sql")),
+        M::up(include_str!("migrations/0006_directory.sql")),
     ])
 });
 

@@ -13,6 +13,7 @@
 mod audit;
 mod migrations;
 
+use crate::DetailKey;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,7 +23,7 @@ use rusqlite::Connection;
 pub use audit::{audit, list_audit, os_user};
 pub use migrations::MIGRATIONS;
 
-use crate::error::{Actor, UiError};
+use crate::error::{Actor, ErrorKind, UiError};
 
 /// Errors of the storage layer.
 #[derive(Debug, thiserror::Error)]
@@ -42,12 +43,12 @@ pub enum StoreError {
 impl From<StoreError> for UiError {
     fn from(e: StoreError) -> Self {
         let kind = match &e {
-            StoreError::DataDir { .. } => "data_dir",
+            StoreError::DataDir { .. } => ErrorKind::DataDir,
             StoreError::Private { .. } | StoreError::Open { .. } | StoreError::Migrate { .. } | StoreError::Sql(_) => {
-                "storage"
+                ErrorKind::Storage
             }
         };
-        UiError::new(kind, Actor::Support, e.to_string()).with("reason", e.to_string())
+        UiError::new(kind, Actor::Support, e.to_string()).with(DetailKey::Reason, e.to_string())
     }
 }
 

@@ -1,9 +1,15 @@
 //! Shared by the core's integration tests.
 //!
-//! The test browser ([`browse`]) and URL helpers; and, for the tests that scan logs for tokens, one global subscriber per test
+//! The shared fixtures ([`fixtures`]: store, organization, accounts, consent, sign-in); the test
+//! browser ([`browse`]) and URL helpers; and, for the tests that scan logs for tokens, one global subscriber per test
 //! binary — the app's own (`exo_setup_core::logging::subscriber`), opened up to TRACE everywhere,
 //! dependencies' `log` records included — writing into a buffer the tests read.
+// Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
+
+mod fixtures;
+#[allow(unused_imports)] // a test binary that needs no fixture still includes this module
+pub use fixtures::*;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -76,4 +82,17 @@ pub fn with_param(url: &str, key: &str, value: Option<&str>) -> String {
 
 pub fn param(url: &str, key: &str) -> Option<String> {
     Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token scans: whether bytes (a file, a zip entry, a payload) hold any of the secrets a test made.
+
+/// `needle` occurs in `haystack` (an empty needle never does).
+pub fn holds(haystack: &[u8], needle: &str) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// The `secrets` that occur in `haystack`.
+pub fn secrets_in<'a>(haystack: &[u8], secrets: &'a [String]) -> Vec<&'a str> {
+    secrets.iter().filter(|s| holds(haystack, s)).map(String::as_str).collect()
 }

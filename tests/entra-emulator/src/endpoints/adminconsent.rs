@@ -32,7 +32,9 @@ pub async fn adminconsent(
     headers: HeaderMap,
 ) -> Response {
     let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let fault = apply_faults(&state, Endpoint::AdminConsent, Probe { user: get("login_hint"), grant_type: None }).await;
+    let fault =
+        apply_faults(&state, Endpoint::AdminConsent, Probe { user: get("login_hint"), grant_type: None, page: None })
+            .await;
     if let Some(r) = fault.as_ref().and_then(transport_response) {
         return r;
     }

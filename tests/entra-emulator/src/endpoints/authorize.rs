@@ -36,7 +36,9 @@ pub async fn authorize(
     headers: HeaderMap,
 ) -> Response {
     let get = |k: &str| q.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let fault = apply_faults(&state, Endpoint::Authorize, Probe { user: get("login_hint"), grant_type: None }).await;
+    let fault =
+        apply_faults(&state, Endpoint::Authorize, Probe { user: get("login_hint"), grant_type: None, page: None })
+            .await;
     if let Some(r) = fault.as_ref().and_then(transport_response) {
         return r;
     }
@@ -225,7 +227,8 @@ pub fn decide(w: &World, flow: &Flow, upn: &str, silent: bool, mfa_done: bool) -
             );
         }
         let policy = directory::tenant(&w.config, user_tid).map(|t| t.user_consent);
-        if policy == Some(ConsentPolicy::AdminOnly) && !user.admin {
+        let needs_admin = missing.iter().any(|s| directory::admin_consent_required(s));
+        if (policy == Some(ConsentPolicy::AdminOnly) || needs_admin) && !user.admin {
             if !missing.is_empty() {
                 return Decision::NeedAdminApproval;
             }

@@ -35,7 +35,8 @@ pub fn router(state: AppState) -> Router {
         .route("/{tenant}/v2.0/adminconsent", get(adminconsent::adminconsent))
         .route("/{tenant}/oauth2/v2.0/logout", get(logout::logout).post(logout::logout))
         .route("/error", get(error_lookup))
-        .nest("/_emulator", control::router())
+        .nest("/_emulator", control::router().merge(crate::graph::edits::routes()))
+        .merge(crate::graph::routes())
         .with_state(state)
 }
 

@@ -65,7 +65,7 @@ pub async fn token(
             .and_then(|c| w.codes.get(c).map(|r| r.upn.clone()))
             .or_else(|| form_get(&form, "refresh_token").and_then(|t| w.refresh.get(t).map(|r| r.upn.clone())))
     };
-    let fault = apply_faults(&state, Endpoint::Token, Probe { user: owner.as_deref(), grant_type }).await;
+    let fault = apply_faults(&state, Endpoint::Token, Probe { user: owner.as_deref(), grant_type, page: None }).await;
     if let Some(r) = fault.as_ref().and_then(transport_response) {
         return r;
     }
@@ -296,7 +296,9 @@ fn mint(w: &mut World, state: &AppState, s: &Subject, scope: Option<&str>) -> Re
         perms.push(format!("{GRAPH}/User.Read"));
     }
     let missing = w.missing_consent(&s.tenant_id, &s.app, &s.user.upn, &perms);
-    if !missing.is_empty() && resource != GRAPH {
+    // Graph's User.Read alone is granted with the sign-in (what a scope of only OIDC values asks for).
+    let user_read = format!("{GRAPH}/User.Read").to_lowercase();
+    if missing.iter().any(|m| m.to_lowercase() != user_read) {
         return Err(AadError::new(65001, &[&s.app.client_id, &s.app.display_name]));
     }
     // Microsoft's `scope` lists every consented permission of the resource, not only the requested ones.

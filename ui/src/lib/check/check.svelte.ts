@@ -5,13 +5,12 @@
  */
 import type { MailCheckReport } from '../../bindings/MailCheckReport';
 import type { UiError } from '../../bindings/UiError';
+import { addressKey } from '../address';
 import { api, type UnlistenFn } from '../api';
 import { toUiError } from '../errors/uiError';
 
 /** How long to wait for the check Rust runs after a sign-in before giving up on it (ms). */
 export const AUTO_CHECK_WAIT_MS = 120_000;
-
-const key = (address: string) => address.trim().toLowerCase();
 
 export class MailCheck {
   /** The newest report per mailbox (lower-case address). */
@@ -56,20 +55,25 @@ export class MailCheck {
   }
 
   report(address: string): MailCheckReport | null {
-    return this.reports[key(address)] ?? null;
+    return this.reports[addressKey(address)] ?? null;
   }
 
   isRunning(address: string): boolean {
-    return this.running[key(address)] === true;
+    return this.running[addressKey(address)] === true;
   }
 
   error(address: string): UiError | null {
-    return this.errors[key(address)] ?? null;
+    return this.errors[addressKey(address)] ?? null;
+  }
+
+  /** Hides why the last check of `address` could not run. */
+  dismissError(address: string): void {
+    delete this.errors[addressKey(address)];
   }
 
   /** A check of `address` is about to run in Rust (after a sign-in): show it as under way. */
   expect(address: string): void {
-    const k = key(address);
+    const k = addressKey(address);
     this.running[k] = true;
     delete this.errors[k];
     clearTimeout(this.timers.get(k));
@@ -84,7 +88,7 @@ export class MailCheck {
 
   /** Checks `address` now (unless a check of it is already under way). */
   async run(address: string): Promise<void> {
-    const k = key(address);
+    const k = addressKey(address);
     if (this.running[k]) return;
     this.running[k] = true;
     delete this.errors[k];
@@ -103,7 +107,7 @@ export class MailCheck {
   /** A report (event or answer): kept unless a newer one of the same mailbox is already there. */
   private receive(report: MailCheckReport): void {
     if (this.destroyed) return;
-    const k = key(report.address);
+    const k = addressKey(report.address);
     clearTimeout(this.timers.get(k));
     this.timers.delete(k);
     this.running[k] = false;

@@ -1,12 +1,8 @@
+import type { DetailKey } from '../../bindings/DetailKey';
 import type { ImportRowError } from '../../bindings/ImportRowError';
 import type { UiError } from '../../bindings/UiError';
 import { currentLang, hasText, t, template } from '../i18n';
-
-/** Detail keys one Rust error names differently from another of the same kind. */
-const ALIASES: Record<string, Record<string, string>> = {
-  // Discovery (step 1) says `actual`, the OAuth callback check says `got`.
-  issuer_mismatch: { actual: 'got' },
-};
+import { placeholders } from '../i18n/placeholders';
 
 /**
  * Detail values that are codes, shown as words: for kinds starting with the prefix, parameter →
@@ -23,17 +19,22 @@ const WORDS: [string, Record<string, string>][] = [
 
 /** The localized explanation of an error, with its detail parameters filled in. */
 export function errorText(error: UiError): string {
-  const key = `errors.${error.kind}`;
+  return kindText(error.kind, error.detail);
+}
+
+/**
+ * The text of a kind: `kind` is a string because kinds also come back from the database (an
+ * account's last error), where a kind of an older version may be stored.
+ */
+function kindText(kind: string, detail: Record<string, string>): string {
+  const key = `errors.${kind}`;
   if (!hasText(currentLang(), key)) return t('errors.unexpected');
-  const params: Record<string, string> = { ...error.detail };
-  for (const [name, from] of Object.entries(ALIASES[error.kind] ?? {})) {
-    if (params[name] === undefined && params[from] !== undefined) params[name] = params[from];
-  }
+  const params: Record<string, string> = { ...detail };
   // A managed redirect mode is a code too.
   const mode = `step1.mode.${params.value}`;
   if (params.field === 'redirectMode' && hasText(currentLang(), mode)) params.value = t(mode);
   for (const [prefix, words] of WORDS) {
-    if (!error.kind.startsWith(prefix)) continue;
+    if (!kind.startsWith(prefix)) continue;
     for (const [name, section] of Object.entries(words)) {
       if (params[name] === undefined) continue;
       const items = params[name].split(/\s*,\s*/);
@@ -41,10 +42,10 @@ export function errorText(error: UiError): string {
       params[name] = items.map((item) => t(`${section}.${item}`, params)).join(t('list.separator'));
     }
   }
-  // A parameter Rust did not send is shown as a dash, never as a raw `{{name}}`.
+  // A parameter Rust did not send is shown as a dash, never as a raw `%{name}`.
   const raw = template(currentLang(), key);
   if (raw) {
-    for (const [, name] of raw.matchAll(/\{\{\s*(\w+)\s*\}\}/g)) params[name] ??= '—';
+    for (const [, name] of raw.matchAll(placeholders())) params[name] ??= '—';
   }
   return t(key, params);
 }
@@ -56,14 +57,15 @@ export function errorText(error: UiError): string {
 export function errorSummary(kind: string, detail: Record<string, string> = {}): string {
   const short = `errorShort.${kind}`;
   if (hasText(currentLang(), short)) return t(short, detail);
-  const full = errorText({ kind, actor: 'support', message: '', detail });
+  const full = kindText(kind, detail);
   return /^.*?(?:。|[.!?](?=\s|$))/s.exec(full)?.[0] ?? full;
 }
 
 /** The lines support asks for: kind, Microsoft's code and IDs, and Rust's English message. */
 export function supportText(error: UiError): string {
   const lines = [`kind: ${error.kind}`];
-  for (const k of ['code', 'error', 'suberror', 'traceId', 'correlationId', 'timestamp', 'description', 'server', 'reply']) {
+  const keys: DetailKey[] = ['code', 'error', 'suberror', 'traceId', 'correlationId', 'timestamp', 'requestId', 'clientRequestId', 'date', 'description', 'server', 'reply'];
+  for (const k of keys) {
     if (error.detail[k]) lines.push(`${k}: ${error.detail[k]}`);
   }
   if (error.message) lines.push(`message: ${error.message}`);

@@ -4,6 +4,7 @@
  */
 import i18next from 'i18next';
 import type { Lang } from './lang.svelte';
+import { PREFIX, SUFFIX } from './placeholders';
 
 export const i18n = i18next.createInstance();
 void i18n.init({
@@ -14,7 +15,8 @@ void i18n.init({
   initAsync: false,
   returnNull: false,
   showSupportNotice: false,
-  interpolation: { escapeValue: false },
+  // `%{name}`, as the command line's rust-i18n reads the same catalogues (see placeholders.ts).
+  interpolation: { escapeValue: false, prefix: PREFIX, suffix: SUFFIX },
 });
 
 export function addCatalogue(lang: Lang, catalogue: object): void {

@@ -1,16 +1,40 @@
 import { describe, expect, it, vi } from 'vitest';
 import { errorSummary, errorText } from '../errors/messages';
-import { ACTORS, CSV_REASONS, ERROR_KINDS } from '../errors/uiError';
+import { ACTORS, CSV_REASONS } from '../errors/uiError';
+import type { ErrorKind } from '../../bindings/ErrorKind';
+import { ERROR_KIND_INFO } from '../../bindings/errorKinds';
 
-/** The connection check's kinds (`MAILCHECK_ERROR_KINDS` in Rust); each also has a short text. */
-const MAIL_CHECK_KINDS = ERROR_KINDS.filter((k) => k.startsWith('mail_'));
+/** Every kind, from the table generated from Rust's `ErrorKind`. */
+const ERROR_KINDS = Object.keys(ERROR_KIND_INFO) as ErrorKind[];
+const kindsOf = (...areas: string[]) => ERROR_KINDS.filter((k) => areas.includes(ERROR_KIND_INFO[k].area));
+/** The connection check's kinds; each also has a short text. */
+const MAIL_CHECK_KINDS = kindsOf('mail_check');
 import { hasText, langFromLocale, LANGS, setLang, tIn } from './index';
+import { OLD_SYNTAX, placeholders } from './placeholders';
 import en from './en.json';
 import ja from './ja.json';
 
 const japanese = /[\u3040-\u30ff\u4e00-\u9fff]/;
 
 describe('message catalogue', () => {
+  /** Every text of a catalogue with its dotted key. */
+  const texts = (node: unknown, prefix = ''): [string, string][] =>
+    typeof node === 'string'
+      ? [[prefix, node]]
+      : Object.entries(node as Record<string, unknown>).flatMap(([k, v]) => texts(v, prefix ? `${prefix}.${k}` : k));
+
+  it.each(LANGS)('%s.json uses only the %{name} placeholder (i18next and the CLI\'s rust-i18n read the same texts)', (lang) => {
+    const old = texts({ ja, en }[lang]).filter(([, text]) => OLD_SYNTAX.test(text));
+    expect(old.map(([key, text]) => `${key}: ${text}`)).toEqual([]);
+  });
+
+  it('fills %{name} through i18next, the boot texts and the errors alike', async () => {
+    await setLang('en');
+    expect(tIn('en', 'csvReasons.duplicate_in_file', { firstLine: 7 })).toBe('Same mail address as line 7.');
+    const raw = texts(en).find(([key]) => key === 'csvReasons.duplicate_in_file')?.[1] ?? '';
+    expect([...raw.matchAll(placeholders())].map((m) => m[1])).toEqual(['firstLine']);
+  });
+
   it.each(ERROR_KINDS)('error kind %s has Japanese and English text', (kind) => {
     for (const lang of LANGS) expect(hasText(lang, `errors.${kind}`), `${lang} errors.${kind}`).toBe(true);
     expect(tIn('ja', `errors.${kind}`)).toMatch(japanese);
@@ -18,7 +42,6 @@ describe('message catalogue', () => {
   });
 
   it('lists every kind of the connection check', () => {
-    expect(MAIL_CHECK_KINDS).toHaveLength(20);
     expect(MAIL_CHECK_KINDS).toContain('mail_host_not_allowed');
     expect(MAIL_CHECK_KINDS).toContain('mail_smtp_auth_disabled');
   });
@@ -45,7 +68,7 @@ describe('message catalogue', () => {
       await setLang(lang);
       const text = errorText({ kind, actor: 'admin', message: '', detail });
       expect(text).toMatch(/outlook\.office365\.com/);
-      expect(text).not.toMatch(/\{\{|—|auth|mailStep|mailScope/);
+      expect(text).not.toMatch(/%\{|\{\{|—|auth|mailStep|mailScope/);
       expect(errorSummary(kind)).toBe(tIn(lang, `errorShort.${kind}`));
     }
     await setLang('en');
@@ -76,14 +99,14 @@ describe('message catalogue', () => {
         await setLang(lang);
         const text = errorText({ kind: 'invite_malformed', actor: 'user', message: '', detail: { reason, field: 'tenant' } });
         expect(text).toContain(tIn(lang, `inviteReason.${reason}`, { field: tIn(lang, 'fieldNames.tenant') }));
-        expect(text).not.toMatch(/\{\{|—|inviteReason/);
+        expect(text).not.toMatch(/%\{|\{\{|—|inviteReason/);
       }
       await setLang('en');
     },
   );
 
   it('says for every invitation and policy kind whether anything was changed', () => {
-    for (const kind of ERROR_KINDS.filter((k) => k.startsWith('invite_') || k.startsWith('policy_'))) {
+    for (const kind of kindsOf('invitation', 'policy')) {
       if (kind === 'policy_conflict' || kind === 'policy_invalid') continue; // nothing is being changed there
       expect(tIn('en', `errors.${kind}`), kind).toMatch(/Nothing was (changed|saved)\./);
       expect(tIn('ja', `errors.${kind}`), kind).toMatch(/何も(変更|保存)していません。/);
@@ -91,7 +114,7 @@ describe('message catalogue', () => {
   });
 
   it('names policy fields in words, lists too', async () => {
-    const conflict = { kind: 'policy_conflict', actor: 'user' as const, message: '', detail: { fields: 'authority, tenant, clientId' } };
+    const conflict = { kind: 'policy_conflict' as const, actor: 'user' as const, message: '', detail: { fields: 'authority, tenant, clientId' } };
     expect(errorText(conflict)).toContain(
       "differ from your organization's IT policy (the sign-in address (authority), the tenant, the application (client) ID)",
     );

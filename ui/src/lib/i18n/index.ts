@@ -10,6 +10,7 @@
  */
 import boot from 'virtual:i18n-boot';
 import { langState, type Lang } from './lang.svelte';
+import { placeholders } from './placeholders';
 
 export type { Lang } from './lang.svelte';
 export const LANGS: readonly Lang[] = ['ja', 'en'];
@@ -50,7 +51,7 @@ export function loadLang(lang: Lang): Promise<void> {
   return pending;
 }
 
-/** Interpolation values: `{{name}}` in a message. */
+/** Interpolation values: `%{name}` in a message. */
 export type Params = Record<string, unknown>;
 
 function lookup(lang: Lang, key: string): unknown {
@@ -67,7 +68,7 @@ function translate(lang: Lang, key: string, params?: Params): string {
   if (engine && loaded.has(lang)) return engine.translate(key, { ...params, lng: lang });
   const text = lookup(lang, key);
   if (typeof text !== 'string') return key;
-  return text.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, name: string) => String(params?.[name] ?? ''));
+  return text.replace(placeholders(), (_, name: string) => String(params?.[name] ?? ''));
 }
 
 /** Text for `key` in the current language (reactive inside components). */
@@ -85,7 +86,7 @@ export function hasText(lang: Lang, key: string): boolean {
   return typeof lookup(lang, key) === 'string';
 }
 
-/** The raw message (with its `{{name}}` placeholders) for `key`, if there is one. */
+/** The raw message (with its `%{name}` placeholders) for `key`, if there is one. */
 export function template(lang: Lang, key: string): string | undefined {
   const raw = engine && loaded.has(lang) ? engine.i18n.getResource(lang, 'translation', key) : lookup(lang, key);
   return typeof raw === 'string' ? raw : undefined;

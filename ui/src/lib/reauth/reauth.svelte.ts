@@ -4,20 +4,19 @@
  * notification are loaded when the first notice arrives (`announce.ts`).
  */
 import type { NeedsReauth } from '../../bindings/NeedsReauth';
+import { sameAddress } from '../address';
 import { api, type UnlistenFn } from '../api';
 import { chooseMode } from '../app.svelte';
 
 export const reauth = $state<{ notices: NeedsReauth[]; open: string | null }>({ notices: [], open: null });
 
-const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
-
 /** Shows `notice` (replacing an older one of the same mailbox). */
 export function addNotice(notice: NeedsReauth): void {
-  reauth.notices = [...reauth.notices.filter((n) => !same(n.address, notice.address)), notice];
+  reauth.notices = [...reauth.notices.filter((n) => !sameAddress(n.address, notice.address)), notice];
 }
 
 export function dismissNotice(address: string): void {
-  reauth.notices = reauth.notices.filter((n) => !same(n.address, address));
+  reauth.notices = reauth.notices.filter((n) => !sameAddress(n.address, address));
 }
 
 /** Opens step 4 with `address` chosen (step 4 picks `reauth.open` up and clears it). */

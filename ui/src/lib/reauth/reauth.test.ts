@@ -5,6 +5,7 @@ import type { AccountQuery } from '../../bindings/AccountQuery';
 import type { NeedsReauth } from '../../bindings/NeedsReauth';
 import { accountRow, overview, uiError } from '../../test/fixtures';
 import { renderApp } from '../../test/render';
+import { sameAddress } from '../address';
 import { reauth } from './reauth.svelte';
 
 const notification = vi.hoisted(() => ({
@@ -23,6 +24,11 @@ function listAccounts(args: unknown) {
   return { total: hits.length, offset: query.offset, rows: hits.slice(query.offset, query.offset + query.limit) };
 }
 
+function findAccount(args: unknown) {
+  const { address } = args as { address: string };
+  return ROWS.find((r) => sameAddress(r.address, address)) ?? null;
+}
+
 function notice(address = TARO.address): NeedsReauth {
   return { address, error: uiError('reauthorization_required', 'user', { code: '700082' }) };
 }
@@ -31,7 +37,7 @@ async function open(opts: { locale?: string } = {}) {
   const rendered = await renderApp({
     locale: opts.locale,
     overview: { ...overview({ enabled: true, steps: ['done', 'done', 'done', 'todo'] }), accountCount: ROWS.length },
-    handlers: { list_accounts: listAccounts },
+    handlers: { list_accounts: listAccounts, find_account: findAccount },
   });
   // The app listens once the first frame is painted.
   await waitFor(() => expect(rendered.calls.some((c) => c.cmd === 'plugin:event|listen')).toBe(true));

@@ -180,6 +180,53 @@ describe('step 1: Exchange Online', () => {
   });
 });
 
+describe('step 1: the app registration for the admin', () => {
+  const registration = {
+    script: "Connect-MgGraph -Scopes 'Application.ReadWrite.All' -NoWelcome\n$app = New-MgApplication …\n",
+    manifest: '{\n  "isFallbackPublicClient": true\n}',
+  };
+
+  it('asks Rust only when opened, shows the script and the manifest, and copies the one shown', async () => {
+    const copied: unknown[] = [];
+    const { calls } = await openStep1({
+      handlers: {
+        app_registration: () => registration,
+        'plugin:clipboard-manager|write_text': (args) => {
+          copied.push(args);
+          return null;
+        },
+      },
+    });
+    expect(calls.some((c) => c.cmd === 'app_registration')).toBe(false);
+    await fireEvent.click(screen.getByTestId('show-registration'));
+    await waitFor(() => expect(screen.getByTestId('registration-text').textContent).toBe(registration.script));
+    await fireEvent.click(screen.getByTestId('copy-registration'));
+    await waitFor(() => expect(copied).toEqual([{ text: registration.script }]));
+    await fireEvent.click(screen.getByTestId('registration-tab-manifest'));
+    expect(screen.getByTestId('registration-text').textContent).toBe(registration.manifest);
+    await fireEvent.click(screen.getByTestId('copy-registration'));
+    await waitFor(() => expect(copied).toHaveLength(2));
+    expect(copied[1]).toEqual({ text: registration.manifest });
+    await waitFor(() => expect(document.body.textContent).toContain('Manifest copied'));
+  });
+
+  it('shows the error when the clipboard refuses', async () => {
+    await openStep1({
+      handlers: {
+        app_registration: () => registration,
+        'plugin:clipboard-manager|write_text': () => {
+          throw 'the clipboard is not available';
+        },
+      },
+    });
+    await fireEvent.click(screen.getByTestId('show-registration'));
+    await waitFor(() => screen.getByTestId('copy-registration'));
+    await fireEvent.click(screen.getByTestId('copy-registration'));
+    await waitFor(() => expect(screen.getByTestId('error').textContent).not.toBe(''));
+    expect(screen.getByTestId('copy-registration').textContent).not.toContain('✓');
+  });
+});
+
 describe('step 1 in demo mode (scripts/wizard.sh --demo)', () => {
   const value = (id: string) => (document.getElementById(id) as HTMLInputElement | null)?.value;
   const checkedMode = () => (document.querySelector('input[name=redirect-mode]:checked') as HTMLInputElement).value;

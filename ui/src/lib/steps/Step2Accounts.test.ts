@@ -3,7 +3,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import type { AccountQuery } from '../../bindings/AccountQuery';
 import type { ImportPreview } from '../../bindings/ImportPreview';
-import { accountRow, checkReport, invitationLink, lastCall, overview, uiError } from '../../test/fixtures';
+import { accountRow, checkReport, invitationLink, lastCall, overview, uiError, withStatus } from '../../test/fixtures';
 import { setLang } from '../i18n';
 import { renderApp, type Handlers } from '../../test/render';
 
@@ -35,6 +35,7 @@ const preview: ImportPreview = {
   creates: 1,
   updates: 1,
   unchanged: 0,
+  errorCount: 2,
   errors: [
     { line: 3, column: 'mail_address', reason: 'invalid_address', message: 'bad', value: 'nope@', detail: {} },
     { line: 5, column: 'server', reason: 'server_disabled', message: 'stopped', value: 'Other', detail: {} },
@@ -224,7 +225,7 @@ describe('step 2: mail accounts', () => {
   it('sends the chosen import mode as the x-import-mode header and shows the result', async () => {
     const { calls } = await openStep2({
       preview_csv_import: () => preview,
-      import_csv: () => ({ mode: 'valid_rows_only', totalRows: 4, created: 1, updated: 1, unchanged: 0, skipped: 2, errors: [] }),
+      import_csv: () => ({ mode: 'valid_rows_only', totalRows: 4, created: 1, updated: 1, unchanged: 0, skipped: 2, errorCount: 0, errors: [] }),
       setup_overview: () => overview({ enabled: true }),
     });
     await chooseFile();
@@ -254,7 +255,7 @@ describe('step 2: mail accounts', () => {
     await fireEvent.change(input);
     const alert = await screen.findByTestId('error');
     expect(alert.getAttribute('data-kind')).toBe('csv_too_large');
-    expect(alert.textContent).toContain('64 MB');
+    expect(alert.textContent).toContain('128 MB');
     expect(lastCall(calls, 'preview_csv_import')).toBeUndefined();
   });
 
@@ -292,7 +293,7 @@ describe('step 2: account statuses', () => {
         const page = listAccounts(args);
         const rows = page.rows.map((r, i) => {
           const n = page.offset + i;
-          if (checked && n === 1) return { ...r, status: 'verified' as const };
+          if (checked && n === 1) return withStatus(r, 'verified');
           return details[n] ? { ...r, statusDetail: details[n] } : r;
         });
         return { ...page, rows };
@@ -317,7 +318,7 @@ describe('step 2: account statuses', () => {
     // A check ends (here: after user00001 signed in on this computer): the list is read again.
     const before = calls.filter((c) => c.cmd === 'list_accounts').length;
     checked = true;
-    await emit('exo://account-checked', checkReport(ROWS[1].address));
+    await emit('exo://account-checked', checkReport(ROWS[1]));
     await waitFor(() => expect(badge(1).getAttribute('data-status')).toBe('verified'));
     expect(calls.filter((c) => c.cmd === 'list_accounts').length).toBeGreaterThan(before);
   });

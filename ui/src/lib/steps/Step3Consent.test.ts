@@ -1,6 +1,7 @@
 import { emit } from '@tauri-apps/api/event';
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
+import type { ErrorKind } from '../../bindings/ErrorKind';
 import type { FlowFinished } from '../../bindings/FlowFinished';
 import type { FlowSnapshot } from '../../bindings/FlowSnapshot';
 import type { SetupOverview } from '../../bindings/SetupOverview';
@@ -241,6 +242,6 @@ describe('step 3: admin consent', () => {
   });
 });
 
-function uiErrorResult(kind: string, actor: 'admin' | 'user' | 'support') {
+function uiErrorResult(kind: ErrorKind, actor: 'admin' | 'user' | 'support') {
   return { outcome: 'failed' as const, error: uiError(kind, actor) };
 }

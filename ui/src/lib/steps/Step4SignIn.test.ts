@@ -16,9 +16,11 @@ import {
   lastCall,
   overview,
   uiError,
+  withStatus,
   type Call,
 } from '../../test/fixtures';
 import { renderApp, type Handlers } from '../../test/render';
+import { sameAddress } from '../address';
 import { setLang } from '../i18n';
 
 // user00000 not_signed_in, user00001 signed_in, user00002 verified, user00003 needs_reauth, …
@@ -31,6 +33,18 @@ function listAccounts(args: unknown) {
   return { total: hits.length, offset: query.offset, rows: hits.slice(query.offset, query.offset + query.limit) };
 }
 
+/** The registered account of `address`, as Rust's `find_account` answers. */
+function findAccount(args: unknown): AccountRow | null {
+  const { address } = args as { address: string };
+  return ROWS.find((r) => sameAddress(r.address, address)) ?? null;
+}
+
+/** Rust's check of the mailbox in `args`: all passed, recorded on its account. */
+function checkAccount(args: unknown): MailCheckReport {
+  const { address } = args as { address: string };
+  return checkReport(findAccount(args) ?? address);
+}
+
 function ready(): SetupOverview {
   return { ...overview({ enabled: true, steps: ['done', 'done', 'done', 'todo'] }), accountCount: ROWS.length };
 }
@@ -41,7 +55,7 @@ function summary(row: AccountRow, signedInAs = row.address): SignInSummary {
     signedInAs,
     name: row.userDisplayName,
     scopes: ['https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office.com/SMTP.Send', 'offline_access'],
-    account: { ...row, status: 'signed_in' },
+    account: withStatus(row, 'signed_in'),
   };
 }
 
@@ -50,9 +64,10 @@ async function openStep4(opts: { overview?: SetupOverview; handlers?: Handlers }
     overview: opts.overview ?? ready(),
     handlers: {
       list_accounts: listAccounts,
+      find_account: findAccount,
       begin_sign_in: (args) => flowStarted('sign_in', { address: (args as { address: string }).address }),
       cancel_flow: () => null,
-      check_account: (args) => checkReport((args as { address: string }).address),
+      check_account: checkAccount,
       ...opts.handlers,
     },
   });
@@ -179,7 +194,7 @@ describe('step 4: sign in to your mailbox', () => {
   it('signs out after confirmation, and Escape cancels', async () => {
     const row = ROWS[1];
     const { calls } = await openStep4({
-      handlers: { sign_out: () => ({ ...row, status: 'not_signed_in' }) },
+      handlers: { sign_out: () => withStatus(row, 'not_signed_in') },
     });
     await choose(row.address);
     expect(screen.getByTestId('step4-signin').textContent?.trim()).toBe('Sign in again');
@@ -248,7 +263,7 @@ describe('step 4: the connection check', () => {
     expect(lastCall(calls, 'check_account')).toBeUndefined();
     expect(badgeOf('step4-account').getAttribute('data-status')).toBe('signed_in');
 
-    await checked(checkReport(row.address));
+    await checked(checkReport(row));
     const result = await screen.findByTestId('check-result');
     expect(result.getAttribute('data-verified')).toBe('true');
     expect(screen.queryByTestId('check-running')).toBeNull();
@@ -280,7 +295,7 @@ describe('step 4: the connection check', () => {
     };
     const refused = uiError('mail_host_not_allowed', 'admin', detail);
     const { calls } = await openStep4({
-      handlers: { check_account: () => checkReport(row.address, { receive: 'pop3', failures: { pop3: refused } }) },
+      handlers: { check_account: () => checkReport(row, { receive: 'pop3', failures: { pop3: refused } }) },
     });
     await choose(row.address);
     await waitFor(() => expect(lastCall(calls, 'check_account')?.args).toEqual({ address: row.address }));
@@ -294,7 +309,7 @@ describe('step 4: the connection check', () => {
       'allowedMailHosts',
     ])
       expect(alert.textContent).toContain(text);
-    expect(alert.textContent).not.toContain('{{');
+    expect(alert.textContent).not.toContain('%{');
     expect(badgeOf('step4-account').getAttribute('title')).toBe('The mail server is not allowed to receive this sign-in; nothing was sent');
     await setLang('ja');
     await waitFor(() =>
@@ -309,7 +324,7 @@ describe('step 4: the connection check', () => {
     const row = ROWS[1]; // signed_in, POP3
     const smtpOff = uiError('mail_smtp_auth_disabled', 'admin', { scope: 'tenant', reply: '535 5.7.139 Authentication unsuccessful' });
     const { calls } = await openStep4({
-      handlers: { check_account: () => checkReport(row.address, { receive: 'pop3', failures: { smtp: smtpOff } }) },
+      handlers: { check_account: () => checkReport(row, { receive: 'pop3', failures: { smtp: smtpOff } }) },
     });
     await choose(row.address);
     await waitFor(() => expect(lastCall(calls, 'check_account')?.args).toEqual({ address: row.address }));
@@ -360,7 +375,7 @@ describe('step 4: the connection check', () => {
     });
     await choose(row.address);
     await screen.findByTestId('check-running');
-    answers[0].resolve(checkReport(row.address));
+    answers[0].resolve(checkReport(row));
     expect((await screen.findByTestId('check-result')).getAttribute('data-verified')).toBe('true');
 
     await fireEvent.click(screen.getByTestId('step4-check'));
@@ -369,7 +384,7 @@ describe('step 4: the connection check', () => {
     expect((screen.getByTestId('step4-check') as HTMLButtonElement).disabled).toBe(true);
     expect(calls.filter((c) => c.cmd === 'check_account')).toHaveLength(2);
     const timeout = uiError('mail_timeout', 'support', { step: 'greeting', seconds: '15' });
-    answers[1].resolve(checkReport(row.address, { failures: { imap: timeout }, checkedAt: '2030-01-01T11:00:00Z' }));
+    answers[1].resolve(checkReport(row, { failures: { imap: timeout }, checkedAt: '2030-01-01T11:00:00Z' }));
     const imap = await screen.findByTestId('check-protocol-imap');
     expect(imap.getAttribute('data-ok')).toBe('false');
     expect(imap.textContent).toContain(
@@ -386,9 +401,9 @@ describe('step 4: the connection check', () => {
     await openStep4();
     await choose(row.address);
     await screen.findByTestId('check-result');
-    await checked(checkReport(ROWS[6].address, { failures: { imap: uiError('mail_auth_failed', 'user') } }));
+    await checked(checkReport(ROWS[6], { failures: { imap: uiError('mail_auth_failed', 'user') } }));
     await checked(
-      checkReport(row.address, { failures: { imap: uiError('mail_auth_failed', 'user') }, checkedAt: '2029-12-31T00:00:00Z' }),
+      checkReport(row, { failures: { imap: uiError('mail_auth_failed', 'user') }, checkedAt: '2029-12-31T00:00:00Z' }),
     );
     expect(screen.getByTestId('check-result').getAttribute('data-verified')).toBe('true');
     expect(badgeOf('step4-account').getAttribute('data-status')).toBe('verified');
@@ -401,8 +416,9 @@ describe('step 4: the connection check', () => {
       handlers: {
         list_accounts: (args) => {
           const page = listAccounts(args);
-          return { ...page, rows: page.rows.map((r) => (r.id === row.id ? { ...r, status, statusDetail: 'reauthorization_required' } : r)) };
+          return { ...page, rows: page.rows.map((r) => (r.id === row.id ? withStatus(r, status) : r)) };
         },
+        find_account: () => withStatus(row, status, status === 'needs_reauth' ? 'reauthorization_required' : null),
         check_account: () => {
           status = 'needs_reauth';
           throw uiError('reauthorization_required', 'user', { address: row.address });
@@ -419,6 +435,33 @@ describe('step 4: the connection check', () => {
     );
     expect(screen.getByTestId('step4-signin').textContent?.trim()).toBe('Sign in again');
     expect(calls.filter((c) => c.cmd === 'check_account')).toHaveLength(1);
+    // Rust was asked for the account itself, not a search page scanned for it.
+    expect(lastCall(calls, 'find_account')?.args).toEqual({ address: row.address });
+  });
+
+  it('shows the status Rust recorded with the check, not one worked out from the report', async () => {
+    const row = ROWS[1]; // signed_in
+    await openStep4();
+    await choose(row.address);
+    await screen.findByTestId('check-result');
+    // Rust recorded another reason than the first failing protocol's: the badge follows Rust.
+    const report = checkReport(row, { failures: { imap: uiError('mail_timeout', 'support') }, checkedAt: '2030-02-01T00:00:00Z' });
+    await checked({ ...report, account: withStatus(row, 'error', 'mail_smtp_auth_disabled') });
+    expect(screen.getByTestId('check-result').getAttribute('data-verified')).toBe('false');
+    expect(badgeOf('step4-account').getAttribute('data-detail')).toBe('mail_smtp_auth_disabled');
+    // A report that carries no account leaves the chosen one as it was.
+    await checked({ ...checkReport(row, { checkedAt: '2030-03-01T00:00:00Z' }), account: null });
+    expect(screen.getByTestId('check-result').getAttribute('data-verified')).toBe('true');
+    expect(badgeOf('step4-account').getAttribute('data-status')).toBe('error');
+  });
+
+  it('offers signing out of an account whose last check failed (it still holds a sign-in)', async () => {
+    const row = ROWS[4]; // error
+    await openStep4();
+    await choose(row.address);
+    expect(badgeOf('step4-account').getAttribute('data-status')).toBe('error');
+    expect(screen.getByTestId('step4-signin').textContent?.trim()).toBe('Sign in again');
+    expect(screen.getByTestId('step4-signout')).toBeTruthy();
   });
 
   it('never chooses a stale suggestion while a search is due', async () => {
@@ -428,7 +471,7 @@ describe('step 4: the connection check', () => {
       handlers: {
         list_accounts: (args) => {
           const page = listAccounts(args);
-          return { ...page, rows: page.rows.map((r) => (r.id === row.id ? { ...r, status } : r)) };
+          return { ...page, rows: page.rows.map((r) => (r.id === row.id ? withStatus(r, status) : r)) };
         },
       },
     });

@@ -1,4 +1,4 @@
--- exo-setup schema v2: the connection check (issue 5). When a mailbox last passed it, and with which protocols.
+-- exo-setup schema v2: the connection check. When a mailbox last passed it, and with which protocols.
 -- Still never a secret: the check records times, protocols and error kinds only.
 
 ALTER TABLE mail_accounts ADD COLUMN verified_at TEXT;          -- RFC 3339 start of the last passed check

@@ -155,6 +155,10 @@ pub fn exit_code(e: &UiError) -> u8 {
         | GraphUnreachable
         | GraphAnswerInvalid
         | GroupNotFound
+        | RolloutSenderNotSet
+        | RolloutSenderNotSignedIn
+        | RolloutNothingToSend
+        | RolloutCancelled
         | PolicyInvalid
         | PolicyLockedField
         | PolicyConflict

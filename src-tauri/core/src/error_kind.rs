@@ -39,6 +39,8 @@ pub enum ErrorArea {
     Invitation,
     /// The directory import (Microsoft Graph).
     Directory,
+    /// The rollout loop: invitations mailed, receipts read.
+    Rollout,
     /// The managed policy IT deploys.
     Policy,
     /// The command line's own refusals.
@@ -259,6 +261,11 @@ error_kinds! {
     GraphUnreachable = "graph_unreachable" in Directory;
     GraphAnswerInvalid = "graph_answer_invalid" in Directory;
     GroupNotFound = "group_not_found" in Directory;
+    // the rollout loop (invitations mailed from the administrator's mailbox, receipts read)
+    RolloutSenderNotSet = "rollout_sender_not_set" in Rollout;
+    RolloutSenderNotSignedIn = "rollout_sender_not_signed_in" in Rollout => Address;
+    RolloutNothingToSend = "rollout_nothing_to_send" in Rollout;
+    RolloutCancelled = "rollout_cancelled" in Rollout;
     // the managed policy IT deploys
     PolicyInvalid = "policy_invalid" in Policy;
     PolicyLockedField = "policy_locked_field" in Policy;

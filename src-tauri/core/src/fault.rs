@@ -31,6 +31,8 @@ pub const POINTS: &[&str] = &[
     // Invitation accept: settings, servers, mailbox written, not committed / committed.
     "invite.before_commit",
     "invite.after_commit",
+    // Rollout: the server took a mail, its row not marked sent yet.
+    "rollout.after_data",
 ];
 
 /// Aborts the process when [`FAULT_ENV`] names `name` (debug builds only).

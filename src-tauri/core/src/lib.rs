@@ -14,6 +14,7 @@
 //! - [`csv_io`]: CSV import (preview, all-or-nothing or valid rows only) and export;
 //! - [`directory`]: import and sync of mailboxes from Microsoft Entra ID (Graph);
 //! - [`overview`]: the state of the four steps;
+//! - [`rollout`]: invitations mailed from the administrator's mailbox, receipts read back, status;
 //! - [`registration`]: the app registration (Cloud Shell script and manifest) written out for the admin;
 //! - [`bounded`]: reading a named file only if it is a regular file, and only up to a limit;
 //! - [`logging`]: the app's log subscriber, which keeps the mail crates' wire (tokens) out;
@@ -54,6 +55,7 @@ pub mod paths;
 pub mod policy;
 pub mod process_hardening;
 pub mod registration;
+pub mod rollout;
 pub mod store;
 pub mod support;
 pub mod trusted_file;
@@ -61,3 +63,6 @@ pub mod validate;
 
 pub use error::{Actor, DetailKey, ErrorArea, ErrorField, ErrorKind, UiError};
 pub use store::Store;
+
+// The rollout's mail texts (locales/{ja,en}.yml), embedded at compile time.
+rust_i18n::i18n!("locales", fallback = "en");

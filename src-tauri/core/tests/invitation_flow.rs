@@ -367,6 +367,7 @@ fn a_hand_made_invitation_with_a_wrong_field_is_refused() {
         display_name: "Taro".into(),
         receive_protocol: ReceiveProtocol::Imap,
         endpoints: None,
+        receipts: None,
     };
     let e = invite::parse(&invite::link(&inv)).unwrap_err();
     assert_eq!((e.kind, e.detail[&DetailKey::Field].as_str()), (ErrorKind::InviteMalformed, "tenantId"));
@@ -386,6 +387,7 @@ fn an_invitation_with_invisible_characters_in_a_name_is_refused_naming_them() {
         display_name: "Taro".into(),
         receive_protocol: ReceiveProtocol::Imap,
         endpoints: None,
+        receipts: None,
     };
     invite::parse(&invite::link(&good)).unwrap();
     type Case = (&'static str, fn(&mut Invitation), &'static str);

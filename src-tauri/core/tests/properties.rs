@@ -57,6 +57,7 @@ prop_compose! {
             display_name,
             receive_protocol: if pop3 { ReceiveProtocol::Pop3 } else { ReceiveProtocol::Imap },
             endpoints: endpoints.map(|(imap, pop3, smtp)| ServerEndpoints { imap, pop3, smtp }),
+            receipts: None,
         }
     }
 }

@@ -59,6 +59,7 @@ fn invitation(authority: &str, endpoints: Option<ServerEndpoints>) -> Invitation
         display_name: "Taro".into(),
         receive_protocol: ReceiveProtocol::Imap,
         endpoints,
+        receipts: None,
     };
     invite::parse(&invite::link(&inv)).expect("a well-formed invitation")
 }

@@ -182,6 +182,7 @@ async fn i_invitation_link_at_cold_start_through_the_deep_link_plugin() -> Resul
         display_name: "山田 太郎".into(),
         receive_protocol: ReceiveProtocol::Imap,
         endpoints: None,
+        receipts: None,
     });
     assert!(link.starts_with(&format!("{SCHEME}://invite?")), "{link}");
     assert_eq!(invite::parse(&link).map(|i| i.address).ok().as_deref(), Some(TARO), "the link reads back: {link}");

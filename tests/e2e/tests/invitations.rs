@@ -160,6 +160,7 @@ fn fabrikam_invitation(authority: &str) -> String {
         display_name: "田中 由紀".into(),
         receive_protocol: ReceiveProtocol::Imap,
         endpoints: None,
+        receipts: None,
     })
 }
 
@@ -177,6 +178,7 @@ fn contoso_invitation(authority: &str) -> String {
         display_name: TARO_NAME.into(),
         receive_protocol: ReceiveProtocol::Imap,
         endpoints: None,
+        receipts: None,
     })
 }
 

@@ -46,6 +46,27 @@ pub struct Invitation {
     /// Only when the servers differ from Exchange Online's defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<ServerEndpoints>,
+    /// Only in an invitation mailed by the app: where the user's app sends its receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipts: Option<ReceiptRequest>,
+}
+
+/// Where receipts go and the code that matches them to the account. No secret: a receipt says
+/// only that a mailbox was set up, and the code only lets the administrator's app find the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReceiptRequest {
+    /// The administrator's mailbox.
+    pub to: String,
+    /// 32 lower-case hex digits.
+    pub code: String,
+}
+
+impl ReceiptRequest {
+    /// A code is 32 lower-case hex digits (a v4 UUID, simple form).
+    pub fn code_is_valid(code: &str) -> bool {
+        code.len() == 32 && code.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    }
 }
 
 /// The file form: readable JSON around the same content.
@@ -232,6 +253,12 @@ fn check_fields(inv: &Invitation) -> Result<(), UiError> {
             crate::org::check_endpoint(protocol, e).map_err(|e| bad("endpoints", e))?;
         }
     }
+    if let Some(r) = &inv.receipts {
+        same("receipts", &r.to, validate::address(&r.to))?;
+        if !ReceiptRequest::code_is_valid(&r.code) {
+            return Err(malformed("invalid_field", "its receipt code is not valid").with(DetailKey::Field, "receipts"));
+        }
+    }
     Ok(())
 }
 
@@ -280,6 +307,7 @@ mod tests {
             display_name: "山田 太郎".into(),
             receive_protocol: ReceiveProtocol::Imap,
             endpoints: None,
+            receipts: None,
         }
     }
 

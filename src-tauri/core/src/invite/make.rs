@@ -52,6 +52,7 @@ fn invitation(
         display_name: account.display_name.clone(),
         receive_protocol: account.receive_protocol,
         endpoints: (endpoints != org::exchange_online_endpoints()).then_some(endpoints),
+        receipts: None,
     };
     let l = InvitationLink {
         account_id: account.id,
@@ -210,6 +211,7 @@ mod tests {
                 display_name: "山田 太郎".into(),
                 receive_protocol: crate::model::ReceiveProtocol::Imap,
                 endpoints: None,
+                receipts: None,
             };
             (l, i)
         };

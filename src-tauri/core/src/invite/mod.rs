@@ -18,13 +18,15 @@
 //! (`crate::policy`), which always wins.
 
 mod accept;
-mod format;
+pub(crate) mod format;
 mod make;
 mod open;
 mod pending;
 
 pub use accept::{accept, preview};
-pub use format::{file_contents, is_invitation_url, link, parse, read_file, Invitation, INVITATION_VERSION};
+pub use format::{
+    file_contents, is_invitation_url, link, parse, read_file, Invitation, ReceiptRequest, INVITATION_VERSION,
+};
 pub use make::{for_account, for_accounts, write_csv, write_csv_file, write_files};
 pub use open::{open, Opened, Source};
 pub use pending::PendingInvitations;

@@ -44,10 +44,10 @@
 
 mod error;
 mod imap;
-mod net;
+pub(crate) mod net;
 mod pop3;
 mod record;
-mod smtp;
+pub(crate) mod smtp;
 
 use crate::DetailKey;
 use std::time::{Duration, Instant};
@@ -56,6 +56,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+pub(crate) use error::scrub as scrub_error;
 pub use error::{MailCheckError, Step};
 pub use record::{last_verification, record, Verification};
 

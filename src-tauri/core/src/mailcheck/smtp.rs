@@ -138,6 +138,32 @@ async fn within_sum<T>(
 
 pub(super) async fn session(ep: &Endpoint, opts: &CheckOptions, blob: &Secret) -> Result<(), MailCheckError> {
     let t: &Timeouts = &opts.timeouts;
+    let (mut conn, heard) = login(ep, opts, blob).await?;
+    match net::within(t, Step::Command, conn.command(Noop)).await? {
+        Ok(c) if c.has_code(250) => {}
+        Ok(c) => return Err(MailCheckError::CommandFailed { command: "NOOP", reply: Reply::of(&c).text }),
+        Err(e) => {
+            return Err(match Reply::of_error(&e) {
+                Some(r) if (500..600).contains(&r.code) => {
+                    MailCheckError::CommandFailed { command: "NOOP", reply: r.text }
+                }
+                _ => unexpected(&e, Step::Command, &heard),
+            })
+        }
+    }
+    // QUIT; its answer does not matter.
+    let _ = tokio::time::timeout(t.command.min(net::QUIT_WAIT), conn.quit()).await;
+    Ok(())
+}
+
+/// An SMTP session logged in with XOAUTH2, for whoever sends mail over it (the rollout's sender),
+/// with what the connection heard (for messages that quote the server).
+pub(crate) async fn login(
+    ep: &Endpoint,
+    opts: &CheckOptions,
+    blob: &Secret,
+) -> Result<(AsyncSmtpConnection, Heard), MailCheckError> {
+    let t: &Timeouts = &opts.timeouts;
     let heard = Heard::default();
     let stream = Tap::new(net::connect(ep, opts).await?, heard.clone());
 
@@ -207,22 +233,45 @@ pub(super) async fn session(ep: &Endpoint, opts: &CheckOptions, blob: &Secret) -
             None => return Err(transport_error(&e, Step::Auth, &heard)),
         },
     }
+    Ok((conn, heard))
+}
 
-    match net::within(t, Step::Command, conn.command(Noop)).await? {
-        Ok(c) if c.has_code(250) => {}
-        Ok(c) => return Err(MailCheckError::CommandFailed { command: "NOOP", reply: Reply::of(&c).text }),
-        Err(e) => {
-            return Err(match Reply::of_error(&e) {
-                Some(r) if (500..600).contains(&r.code) => {
-                    MailCheckError::CommandFailed { command: "NOOP", reply: r.text }
-                }
-                _ => unexpected(&e, Step::Command, &heard),
-            })
-        }
+/// How the server answered one mail of [`send`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SendOutcome {
+    /// `250`: the server took it; its reply.
+    Accepted(String),
+    /// A `4xx` (try again later) or a lost connection; the reply or what happened.
+    Temporary(String),
+    /// A `5xx`: this mail will never be taken as it is.
+    Permanent(String),
+}
+
+/// Sends one mail (MAIL FROM, RCPT TO, DATA) on a logged-in session, within the command time
+/// limit (DATA gets the auth limit too: a server may scan the message before it answers).
+pub(crate) async fn send(
+    conn: &mut AsyncSmtpConnection,
+    heard: &Heard,
+    opts: &CheckOptions,
+    envelope: &lettre::address::Envelope,
+    message: &[u8],
+) -> SendOutcome {
+    let t = &opts.timeouts;
+    let limit = t.command + t.command + t.auth;
+    match tokio::time::timeout(limit, conn.send(envelope, message)).await {
+        Err(_) => SendOutcome::Temporary(format!("no answer within {} s", limit.as_secs())),
+        Ok(Ok(r)) => SendOutcome::Accepted(Reply::of(&r).text),
+        Ok(Err(e)) => match Reply::of_error(&e) {
+            Some(r) if (500..600).contains(&r.code) => SendOutcome::Permanent(r.text),
+            Some(r) => SendOutcome::Temporary(r.text),
+            None => SendOutcome::Temporary(heard.last_line().unwrap_or_else(|| clean_reply(&e.to_string()))),
+        },
     }
-    // QUIT; its answer does not matter.
-    let _ = tokio::time::timeout(t.command.min(net::QUIT_WAIT), conn.quit()).await;
-    Ok(())
+}
+
+/// Ends a session politely (QUIT; its answer does not matter).
+pub(crate) async fn quit(conn: &mut AsyncSmtpConnection, opts: &CheckOptions) {
+    let _ = tokio::time::timeout(opts.timeouts.command.min(net::QUIT_WAIT), conn.quit()).await;
 }
 
 fn auth_refused(r: Reply) -> MailCheckError {

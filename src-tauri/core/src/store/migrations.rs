@@ -12,6 +12,7 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("migrations/0004_keychain_ledger.sql")),
         M::up(include_str!("migrations/0005_endpoints_origin.sql")),
         M::up(include_str!("migrations/0006_directory.sql")),
+        M::up(include_str!("migrations/0007_rollout.sql")),
     ])
 });
 

@@ -110,6 +110,10 @@ pub enum Command {
     /// Step 2 from Microsoft Entra ID (Microsoft Graph): import and sync the directory's users.
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Administrator: the rollout — who was invited by mail, whose computer verified the mailbox
+    /// (receipts), bounces, and reminders.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
     /// Write a zip for a support ticket: recent logs, versions, settings and account states, with
     /// every token, authorization code, state, nonce and PKCE value removed (see its README.txt).
     ///
@@ -133,6 +137,42 @@ pub struct SupportBundleArgs {
     /// Print what was written as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Each account's rollout state: registered, queued, invited, no news, bounced, failed,
+    /// verified (when, which protocols), signed out; counts first.
+    Status {
+        /// Invited at least DAYS days ago without a receipt counts as "no news".
+        #[arg(long, value_name = "DAYS", default_value_t = 7)]
+        after: u32,
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// The status as CSV on standard output.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Read the receipts and delivery failure notices in your mailbox (IMAP with XOAUTH2), update
+    /// the status, and move what was read into the folder "exo-setup receipts".
+    Refresh {
+        /// PEM file of a certificate authority to trust in addition to the system's.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mail a reminder to everyone invited at least DAYS days ago who sent no receipt and did not
+    /// bounce, then send the queue (as `invite --send`).
+    Remind {
+        #[arg(long, value_name = "DAYS")]
+        after: u32,
+        /// PEM file of a certificate authority to trust in addition to the system's.
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,12 +245,33 @@ pub enum KeychainCommand {
 
 #[derive(Debug, Args)]
 pub struct InviteArgs {
-    /// The registered mailbox to invite, e.g. taro@contoso.example.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
-    pub address: Option<String>,
+    /// The registered mailbox(es) to invite, e.g. taro@contoso.example (several only with --send).
+    #[arg(required_unless_present_any = ["all", "not_invited"], conflicts_with = "all")]
+    pub address: Vec<String>,
     /// Every registered mailbox.
     #[arg(long)]
     pub all: bool,
+    /// Mail the invitations from your own mailbox (SMTP with XOAUTH2), paced at Exchange Online's
+    /// limits (30 a minute, 10,000 a day), through a queue that survives a quit or a crash. Someone
+    /// invited before is skipped unless --resend. Prints a summary; `rollout status` shows each.
+    #[arg(long, conflicts_with_all = ["out", "csv"])]
+    pub send: bool,
+    /// With --send: every registered mailbox not invited by mail yet.
+    #[arg(long, requires = "send", conflicts_with = "all")]
+    pub not_invited: bool,
+    /// With --send: mail them again even if they were invited before.
+    #[arg(long, requires = "send")]
+    pub resend: bool,
+    /// With --send: the mailbox that sends (registered and signed in here); remembered. Receipts
+    /// come back to it.
+    #[arg(long, value_name = "ADDRESS", requires = "send")]
+    pub from: Option<String>,
+    /// With --send: the mails' language, ja or en (default: as chosen before, else --lang's).
+    #[arg(long, value_name = "LANG", requires = "send", value_parser = ["ja", "en"])]
+    pub mail_lang: Option<String>,
+    /// With --send: PEM file of a certificate authority to trust in addition to the system's.
+    #[arg(long, value_name = "PEM", requires = "send")]
+    pub ca_file: Option<PathBuf>,
     /// Write one ADDRESS.exoinvite file per mailbox into DIR (created if needed); prints the paths.
     #[arg(long, value_name = "DIR", conflicts_with = "csv")]
     pub out: Option<PathBuf>,

@@ -20,7 +20,12 @@ use crate::text;
 pub fn invite(store: &Store, args: InviteArgs) -> Result<u8, UiError> {
     let invitations = {
         let conn = store.conn();
-        let ids = match &args.address {
+        if args.address.len() > 1 {
+            // A usage error (exit 2), as clap reports its own.
+            eprintln!("{}", t!("cli.rollout.severalWithoutSend"));
+            return Ok(2);
+        }
+        let ids = match args.address.first() {
             Some(address) => {
                 let a = accounts::find_by_address(&conn, address)?.ok_or_else(|| {
                     UiError::new(

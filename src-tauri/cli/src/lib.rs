@@ -32,6 +32,7 @@ pub mod lang;
 pub mod launch;
 mod output;
 mod server;
+mod rollout;
 mod signin;
 mod support;
 mod text;
@@ -53,7 +54,7 @@ use exo_setup_core::{Store, UiError};
 
 pub use args::{
     AccountsCommand, Cli, CliEncoding, CliRedirectMode, Command, DirectoryCommand, DirectoryImportArgs, EnableArgs,
-    FlowArgs, InviteArgs, KeychainCommand, OpenArgs, ServerCommand, SupportBundleArgs, EXIT_CODES_HELP,
+    FlowArgs, InviteArgs, KeychainCommand, OpenArgs, RolloutCommand, ServerCommand, SupportBundleArgs, EXIT_CODES_HELP,
 };
 pub use exit_code::exit_code;
 pub use lang::Lang;
@@ -82,6 +83,7 @@ fn dispatch(store: &Arc<Store>, data_dir: &std::path::Path, command: Command) ->
     match command {
         Command::Server(c) => server::run(store, c),
         Command::Accounts(c) => accounts::run(store, c),
+        Command::Invite(args) if args.send => block_on(rollout::send(&auth(store), args)),
         Command::Invite(args) => invite::invite(store, args),
         Command::Open(args) => block_on(invite::open(store, args)),
         Command::Consent(flow) => block_on(signin::consent(&auth(store), &flow)),
@@ -96,6 +98,7 @@ fn dispatch(store: &Arc<Store>, data_dir: &std::path::Path, command: Command) ->
             block_on(keychain::orphans(&auth(store), remove, json))
         }
         Command::Directory(c) => directory::run(store, c),
+        Command::Rollout(c) => block_on(rollout::run(&auth(store), c)),
         Command::SupportBundle(args) => support::bundle(store, data_dir, args),
     }
 }

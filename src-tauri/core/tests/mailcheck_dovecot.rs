@@ -60,8 +60,8 @@ fn dovecot_or_skip() -> Option<PathBuf> {
     }
     if found.is_none() {
         panic!(
-            "`dovecot` is not on PATH: install dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd \
-             (scripts/test.sh does), or set EXO_SKIP_DOVECOT=1 to skip these tests"
+            "`dovecot` is not on PATH: install dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond \
+             dovecot-lmtpd (scripts/test.sh does), or set EXO_SKIP_DOVECOT=1 to skip these tests"
         );
     }
     found

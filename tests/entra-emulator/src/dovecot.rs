@@ -103,7 +103,9 @@ pub fn skip_reason() -> Option<String> {
     }
     if find_binary().is_none() {
         return Some(
-            "`dovecot` is not installed (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd)".into(),
+            "`dovecot` is not installed (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond \
+             dovecot-lmtpd)"
+                .into(),
         );
     }
     None

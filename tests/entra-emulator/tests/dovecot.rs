@@ -239,6 +239,8 @@ async fn mail_submitted_with_xoauth2_lands_in_the_recipients_inboxes() {
     assert_eq!(relayed[0].to, [TARO, HANAKO]);
     assert!(relayed[0].bounced.is_empty());
     assert!(String::from_utf8_lossy(&relayed[0].data).contains("X-Exo-Invitation: inv-1"));
+    let log = dc.log();
+    assert!(!log.contains("Error:") && !log.contains("Fatal"), "{log}");
 }
 
 #[tokio::test]

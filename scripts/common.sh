@@ -10,7 +10,7 @@ EXO_APT_BUILD=(build-essential curl wget file pkg-config libssl-dev libwebkit2gt
 EXO_APT_TEST=(xvfb xauth dbus-x11 webkit2gtk-driver xdg-utils desktop-file-utils libglib2.0-bin imagemagick
   xdotool x11-utils procps python3-venv
   gnome-keyring dbus dbus-user-session libdbus-1-dev pkg-config libsecret-tools
-  dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd
   python3)
 # Node: vite 7 needs Node >= 20.19 (Debian 12 and Ubuntu 24.04 ship 18).
 EXO_NODE_MIN_MAJOR=20

@@ -5,10 +5,10 @@
 //! TLS is real: the rig makes a test CA and a `localhost`/127.0.0.1 certificate at start; IMAP and
 //! POP3 run on implicit-TLS ports, SMTP (submission) and a second IMAP port use STARTTLS; the
 //! checker trusts the test CA through `CheckOptions::extra_root_pem` only. Submission relays to
-//! the rig's SMTP sink.
+//! the rig's relay, which delivers into the mailboxes (the check sends nothing).
 //!
 //! Each test has its own emulator, store, keychain and Dovecot. Needs the `dovecot` binary
-//! (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond, installed by
+//! (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd, installed by
 //! scripts/test.sh). Without it the tests FAIL, unless `EXO_SKIP_DOVECOT=1` is set (stricter than
 //! `Dovecot::start`, which skips when the binary is missing).
 
@@ -61,7 +61,7 @@ fn dovecot_or_skip() -> Option<PathBuf> {
     if found.is_none() {
         panic!(
             "`dovecot` is not on PATH: install dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond \
-             (scripts/test.sh does), or set EXO_SKIP_DOVECOT=1 to skip these tests"
+             dovecot-lmtpd (scripts/test.sh does), or set EXO_SKIP_DOVECOT=1 to skip these tests"
         );
     }
     found

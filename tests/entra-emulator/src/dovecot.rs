@@ -1,7 +1,8 @@
 //! A private Dovecot 2.3 that accepts the emulator's access tokens: IMAP (implicit TLS, and a second port with
 //! STARTTLS), POP3 (implicit TLS) and submission (SMTP with STARTTLS) on free loopback ports, validating
 //! XOAUTH2/OAUTHBEARER tokens locally with the emulator's public key (Dovecot's `oauth2` passdb, local JWT
-//! validation).
+//! validation). Mail sent over submission is delivered: one mailbox can invite another, and the test reads the
+//! invitation over IMAP, as on Exchange Online.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -20,24 +21,34 @@
 //!   expired, of another issuer or of another mailbox (`email` claim ≠ XOAUTH2 `user=`) is refused.
 //! - Every user of the emulator (primary address, i.e. the `email` claim) gets a Maildir with one welcome message;
 //!   other users logging in with a valid token get an empty one.
-//! - Submission relays to a small SMTP sink on a loopback port (Dovecot connects to the relay when a client logs in).
+//! - Submission relays to a small SMTP server of this crate on a loopback port (Dovecot connects to it when a
+//!   client logs in; `dovecot/relay.rs`), which hands every accepted message back to Dovecot over LMTP (a
+//!   unix socket, `run/lmtp`), so Dovecot itself delivers into the recipients' Maildirs. Recipients without a
+//!   mailbox get `550 5.1.1` at RCPT. Tests script per-recipient faults with [`Dovecot::relay_faults`]
+//!   ([`RelayFault::Defer`], [`RelayFault::Reject`], [`RelayFault::Bounce`]: an RFC 3464 DSN into the sender's
+//!   INBOX) and count what was relayed with [`Dovecot::relayed`]. Dovecot's submission passes the relay's RCPT
+//!   replies (451, 550) on to the client at RCPT.
 //! - Dovecot's log (`auth_verbose`, with the reason of every refusal): [`Dovecot::log`].
 //! - [`Dovecot::start`] returns `Ok(None)` and prints why when `EXO_SKIP_DOVECOT=1` is set or no `dovecot` binary is
-//!   found (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond); see [`skip_reason`].
-//! - Dropping the handle stops Dovecot (SIGTERM, then SIGKILL) and the sink, and removes the directory.
+//!   found (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond dovecot-lmtpd); see [`skip_reason`].
+//! - Dropping the handle stops Dovecot (SIGTERM, then SIGKILL) and the relay, and removes the directory.
 //!
 //! Blocking: start-up waits (≈ 50 ms) for the listeners with `std::thread::sleep`; fine in a `#[tokio::test]`.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::Emulator;
+
+mod dsn;
+mod lmtp;
+mod relay;
+
+use relay::{Mailboxes, Relay};
+pub use relay::{RelayFault, RelayFaults, Relayed, MAX_MESSAGE_BYTES};
 
 /// The environment variable that turns Dovecot tests off (`1`).
 pub const SKIP_ENV: &str = "EXO_SKIP_DOVECOT";
@@ -53,7 +64,7 @@ pub struct Ports {
     pub pop3s: u16,
     /// Submission (SMTP) with STARTTLS.
     pub submission: u16,
-    /// The SMTP sink submission relays to (plain, not for clients).
+    /// The SMTP server submission relays to (plain, not for clients): it delivers into the mailboxes.
     pub relay: u16,
 }
 
@@ -66,6 +77,25 @@ pub fn find_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The Dovecot programs the rig's configuration runs, with the Debian package of each.
+const SERVICES: [(&str, &str); 4] = [
+    ("imap", "dovecot-imapd"),
+    ("pop3", "dovecot-pop3d"),
+    ("submission", "dovecot-submissiond"),
+    ("lmtp", "dovecot-lmtpd"),
+];
+
+/// The packages of [`SERVICES`] whose program is missing next to Dovecot's `imap` (in `/usr/lib/dovecot` on
+/// Debian). Empty when the layout is unknown: then Dovecot itself reports what it cannot run. Checked before
+/// starting, because Dovecot starts without them and fails only at the first connection.
+fn missing_packages() -> Vec<&'static str> {
+    let dirs = ["/usr/lib/dovecot", "/usr/libexec/dovecot", "/usr/local/libexec/dovecot"].map(Path::new);
+    let Some(dir) = dirs.into_iter().find(|d| d.join("imap").is_file() || d.join("imap-login").is_file()) else {
+        return vec![];
+    };
+    SERVICES.iter().filter(|(program, _)| !dir.join(program).is_file()).map(|(_, package)| *package).collect()
+}
+
 /// Why [`Dovecot::start`] would skip: `EXO_SKIP_DOVECOT=1`, or no `dovecot` binary. `None` = it would run.
 pub fn skip_reason() -> Option<String> {
     if std::env::var(SKIP_ENV).as_deref() == Ok("1") {
@@ -73,7 +103,9 @@ pub fn skip_reason() -> Option<String> {
     }
     if find_binary().is_none() {
         return Some(
-            "`dovecot` is not installed (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond)".into(),
+            "`dovecot` is not installed (packages dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond \
+             dovecot-lmtpd)"
+                .into(),
         );
     }
     None
@@ -86,7 +118,7 @@ pub struct Dovecot {
     ports: Ports,
     ca_pem: String,
     mailboxes: Vec<String>,
-    _sink: RelaySink,
+    relay: Relay,
     // Last: removed after the process has been stopped.
     dir: tempfile::TempDir,
 }
@@ -108,6 +140,13 @@ impl Dovecot {
     /// The free ports are only free when they are chosen: another process may bind one before Dovecot does. A start
     /// that fails is therefore tried twice more with new ports, before its error is returned.
     pub fn start_with(bin: &Path, emu: &Emulator) -> std::io::Result<Dovecot> {
+        let missing = missing_packages();
+        if !missing.is_empty() {
+            return Err(std::io::Error::other(format!(
+                "Dovecot lacks programs the rig needs: install {}",
+                missing.join(" ")
+            )));
+        }
         let mut attempt = 1;
         loop {
             match Self::start_once(bin, emu) {
@@ -160,9 +199,14 @@ impl Dovecot {
             make_mailbox(&d.join("mail").join(address), address)?;
         }
 
-        let sink = RelaySink::start()?;
+        let lmtp_socket = d.join("run/lmtp");
+        let relay = Relay::start(Mailboxes {
+            mail_dir: d.join("mail"),
+            known: mailboxes.clone(),
+            lmtp_socket: lmtp_socket.clone(),
+        })?;
         let [imaps, imap_starttls, pop3s, submission] = distinct_free_ports()?;
-        let ports = Ports { imaps, imap_starttls, pop3s, submission, relay: sink.port };
+        let ports = Ports { imaps, imap_starttls, pop3s, submission, relay: relay.port() };
         let dir_s = d.display();
         std::fs::write(
             d.join("oauth2.conf.ext"),
@@ -172,11 +216,11 @@ impl Dovecot {
                 issuers.join(" ")
             ),
         )?;
-        let Ports { imaps, imap_starttls, pop3s, submission, relay } = ports;
+        let Ports { imaps, imap_starttls, pop3s, submission, relay: relay_port } = ports;
         std::fs::write(
             d.join("dovecot.conf"),
             format!(
-                "protocols = imap pop3 submission\nlisten = 127.0.0.1\nbase_dir = {dir_s}/run\n\
+                "protocols = imap pop3 submission lmtp\nlisten = 127.0.0.1\nbase_dir = {dir_s}/run\n\
                  state_dir = {dir_s}/state\nlog_path = {dir_s}/dovecot.log\n\
                  ssl = yes\nssl_cert = <{dir_s}/cert.pem\nssl_key = <{dir_s}/key.pem\nssl_min_protocol = TLSv1.2\n\
                  disable_plaintext_auth = no\n\
@@ -189,9 +233,10 @@ impl Dovecot {
                    inet_listener pop3s {{\n  address = 127.0.0.1\n  port = {pop3s}\n  ssl = yes\n }}\n}}\n\
                  service submission-login {{\n inet_listener submission {{\n  address = 127.0.0.1\n  \
                    port = {submission}\n }}\n}}\n\
-                 submission_relay_host = 127.0.0.1\nsubmission_relay_port = {relay}\nsubmission_relay_trusted = yes\n\
+                 service lmtp {{\n unix_listener lmtp {{\n  mode = 0666\n }}\n}}\n\
+                 submission_relay_host = 127.0.0.1\nsubmission_relay_port = {relay_port}\nsubmission_relay_trusted = yes\n\
                  passdb {{\n driver = oauth2\n mechanisms = xoauth2 oauthbearer\n args = {dir_s}/oauth2.conf.ext\n}}\n\
-                 userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={dir_s}/mail/%Lu\n}}\n\
+                 userdb {{\n driver = static\n args = uid=nobody gid=nogroup home={dir_s}/mail/%Lu allow_all_users=yes\n}}\n\
                  service anvil {{\n unix_listener anvil-auth-penalty {{\n  path = anvil-auth-penalty-disabled\n }}\n}}\n"
             ),
         )?;
@@ -205,18 +250,24 @@ impl Dovecot {
             .stderr(stderr)
             .spawn()
             .map_err(|e| std::io::Error::other(format!("cannot start {}: {e}", bin.display())))?;
-        let mut dc = Dovecot { child: Some(child), ports, ca_pem, mailboxes, _sink: sink, dir };
+        let mut dc = Dovecot { child: Some(child), ports, ca_pem, mailboxes, relay, dir };
 
         let deadline = Instant::now() + Duration::from_secs(10);
-        for port in [imaps, imap_starttls, pop3s, submission] {
+        for port in [imaps, imap_starttls, pop3s, submission, 0] {
             loop {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // 0: the LMTP socket, the relay's way in.
+                let up = match port {
+                    0 => std::os::unix::net::UnixStream::connect(&lmtp_socket).is_ok(),
+                    port => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                };
+                if up {
                     break;
                 }
                 let exited = dc.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
                 if exited.is_some() || Instant::now() > deadline {
                     let why = match exited {
                         Some(status) => format!("dovecot exited ({status})"),
+                        None if port == 0 => format!("no LMTP socket {} after 10 s", lmtp_socket.display()),
                         None => format!("dovecot does not listen on 127.0.0.1:{port} after 10 s"),
                     };
                     return Err(std::io::Error::other(format!("{why}\n{}", dc.log())));
@@ -249,6 +300,17 @@ impl Dovecot {
     /// The addresses that have a Maildir with a welcome message (the emulator's users, lower case).
     pub fn mailboxes(&self) -> &[String] {
         &self.mailboxes
+    }
+
+    /// The faults scripted per recipient address for the relay behind submission (a handle; clones share them):
+    /// `dc.relay_faults().set("ghost@contoso.example", RelayFault::Bounce)`.
+    pub fn relay_faults(&self) -> &RelayFaults {
+        self.relay.faults()
+    }
+
+    /// Every message the relay accepted so far (each delivered, or bounced, before the client got its `250`).
+    pub fn relayed(&self) -> Vec<Relayed> {
+        self.relay.relayed()
     }
 
     /// Dovecot's working directory (configuration, keys, mail, log).
@@ -353,80 +415,6 @@ fn test_pki() -> Result<(String, String, String), rcgen::Error> {
     Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
 }
 
-/// The SMTP server submission relays to: 220, 250 to everything (DATA included), 221 to QUIT. Accepted messages
-/// are discarded. Threads; stopped on drop.
-#[derive(Debug)]
-struct RelaySink {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl RelaySink {
-    fn start() -> std::io::Result<RelaySink> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopped = Arc::clone(&stop);
-        std::thread::Builder::new().name("dovecot-relay-sink".into()).spawn(move || {
-            for stream in listener.incoming() {
-                if stopped.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Ok(stream) = stream {
-                    let _ = std::thread::Builder::new().name("dovecot-relay-conn".into()).spawn(move || {
-                        let _ = sink_session(stream);
-                    });
-                }
-            }
-        })?;
-        Ok(RelaySink { port, stop })
-    }
-}
-
-impl Drop for RelaySink {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so that it sees the flag.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
-
-fn sink_session(stream: TcpStream) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut wr = stream.try_clone()?;
-    let mut rd = BufReader::new(stream);
-    wr.write_all(b"220 sink ESMTP\r\n")?;
-    let mut in_data = false;
-    loop {
-        let mut line = String::new();
-        if rd.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        if in_data {
-            if line.trim_end_matches(['\r', '\n']) == "." {
-                in_data = false;
-                wr.write_all(b"250 2.0.0 OK\r\n")?;
-            }
-            continue;
-        }
-        let u = line.trim().to_ascii_uppercase();
-        let answer: &[u8] = if u.starts_with("EHLO") {
-            b"250-sink\r\n250-8BITMIME\r\n250 PIPELINING\r\n"
-        } else if u == "DATA" {
-            in_data = true;
-            b"354 go ahead\r\n"
-        } else if u == "QUIT" {
-            b"221 2.0.0 bye\r\n"
-        } else {
-            b"250 2.0.0 OK\r\n"
-        };
-        wr.write_all(answer)?;
-        if u == "QUIT" {
-            return Ok(());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,34 +438,12 @@ mod tests {
             assert_eq!(unique.len(), 4, "{ports:?}");
         }
     }
-
-    #[test]
-    fn the_sink_answers_like_an_smtp_server() {
-        let sink = RelaySink::start().unwrap();
-        let s = TcpStream::connect(("127.0.0.1", sink.port)).unwrap();
-        let mut wr = s.try_clone().unwrap();
-        let mut rd = BufReader::new(s);
-        let mut line = String::new();
-        rd.read_line(&mut line).unwrap();
-        assert!(line.starts_with("220 "), "{line}");
-        wr.write_all(b"EHLO me\r\n").unwrap();
-        let mut last = String::new();
-        while !last.starts_with("250 ") {
-            last.clear();
-            rd.read_line(&mut last).unwrap();
-        }
-        wr.write_all(b"DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n").unwrap();
-        let mut rest = String::new();
-        for _ in 0..3 {
-            rd.read_line(&mut rest).unwrap();
-        }
-        assert_eq!(rest, "354 go ahead\r\n250 2.0.0 OK\r\n221 2.0.0 bye\r\n");
-    }
 }
 
 #[cfg(test)]
 mod rig_tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
 
     /// Starts and stops the real thing (skipped like [`Dovecot::start`]): listeners up, the CA file written, the
     /// demo users' mailboxes made, no error in the log; after drop the ports are closed.

@@ -22,10 +22,11 @@ fn now_ms() -> i64 {
 
 /// The mails' language: `--mail-lang`, else what was chosen before, else the CLI's language.
 fn language(given: Option<&str>, before: Option<MailLanguage>) -> MailLanguage {
-    given
-        .and_then(MailLanguage::parse)
-        .or(before)
-        .unwrap_or(if rust_i18n::locale().starts_with("ja") { MailLanguage::Ja } else { MailLanguage::En })
+    given.and_then(MailLanguage::parse).or(before).unwrap_or(if rust_i18n::locale().starts_with("ja") {
+        MailLanguage::Ja
+    } else {
+        MailLanguage::En
+    })
 }
 
 /// `exo-setup invite --send [ADDRESS…|--all|--not-invited] [--resend] [--from ADDRESS]`.
@@ -69,12 +70,8 @@ async fn send_all(auth: &Auth, ca_file: Option<&Path>, json: bool) -> Result<u8,
     let terminal = std::io::stderr().is_terminal();
     let progress = move |p: &rollout::SendProgress| {
         if terminal {
-            let line = t!(
-                "cli.rollout.progress",
-                sent = p.sent,
-                remaining = p.remaining,
-                minutes = p.eta_secs.div_ceil(60)
-            );
+            let line =
+                t!("cli.rollout.progress", sent = p.sent, remaining = p.remaining, minutes = p.eta_secs.div_ceil(60));
             eprint!("\r{line}   ");
         }
     };
@@ -147,7 +144,9 @@ fn print_status(auth: &Auth, after: u32, json: bool, csv: bool) -> Result<u8, Ui
         return Ok(0);
     }
     let c = &s.counts;
-    let write = |out: &mut std::io::StdoutLock, line: String| writeln!(out, "{line}").map_err(|e| output_failed("The status", e));
+    let write = |out: &mut std::io::StdoutLock, line: String| {
+        writeln!(out, "{line}").map_err(|e| output_failed("The status", e))
+    };
     write(
         &mut out,
         t!(

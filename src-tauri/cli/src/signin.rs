@@ -129,17 +129,7 @@ pub async fn status(auth: &Auth, json: bool) -> Result<u8, UiError> {
 /// `exo-setup check ADDRESS [--ca-file PEM] [--json]`: the connection check; "not verified"
 /// exits with its first error's code.
 pub async fn check(auth: &Auth, address: &str, ca_file: Option<&Path>, json: bool) -> Result<u8, UiError> {
-    let extra_root_pem = match ca_file {
-        Some(f) => Some(bounded::read_string(f, mailcheck::MAX_CA_FILE_BYTES).map_err(|e| {
-            match e {
-                not_regular @ BoundedError::NotRegular { .. } => not_regular.into_ui(Actor::User),
-                e => UiError::new(ErrorKind::CaFileUnreadable, Actor::User, format!("{e}"))
-                    .with(DetailKey::Path, f.display()),
-            }
-        })?),
-        None => None,
-    };
-    let opts = CheckOptions { extra_root_pem, ..Default::default() };
+    let opts = check_options(ca_file)?;
     let report = mailcheck::check_account(auth, address, &opts).await?;
     if json {
         json_out(&report)?;
@@ -175,4 +165,20 @@ pub async fn logout(auth: &Auth, address: &str) -> Result<u8, UiError> {
     let a = auth.sign_out(address).await?;
     println!("{}", t!("cli.signin.signedOut", address = shown(&a.address)));
     Ok(0)
+}
+
+/// The mail connection options of `--ca-file` (read through `bounded`: a regular file, at most
+/// 1 MiB).
+pub fn check_options(ca_file: Option<&Path>) -> Result<CheckOptions, UiError> {
+    let extra_root_pem = match ca_file {
+        Some(f) => Some(bounded::read_string(f, mailcheck::MAX_CA_FILE_BYTES).map_err(|e| {
+            match e {
+                not_regular @ BoundedError::NotRegular { .. } => not_regular.into_ui(Actor::User),
+                e => UiError::new(ErrorKind::CaFileUnreadable, Actor::User, format!("{e}"))
+                    .with(DetailKey::Path, f.display()),
+            }
+        })?),
+        None => None,
+    };
+    Ok(CheckOptions { extra_root_pem, ..Default::default() })
 }

@@ -132,6 +132,9 @@ fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Resu
     if p.already_registered {
         writeln!(out, "  {}", t!("cli.open.alreadyRegistered"))?;
     }
+    if let Some(to) = &p.receipt_to {
+        writeln!(out, "  {}", t!("invite.receiptNotice", address = shown(to)))?;
+    }
     if let Some(r) = &p.replaces {
         let replaces = t!(
             "cli.open.replaces",

@@ -335,3 +335,44 @@ fn csv_import_and_invitation_accept_killed_at_their_commit_are_all_or_nothing() 
     // Opening it again after the crash is harmless.
     assert!(user.ok(&["open", &link, "--yes"]).contains(TARO));
 }
+
+/// `invite --send` killed right after the server took a mail (before the queue says so): the next
+/// run marks that mail `unsure` and never sends it again, and sends the rest — each person gets
+/// exactly one mail. Through the real Dovecot rig (submission → LMTP).
+#[test]
+fn a_send_killed_after_the_server_took_a_mail_mails_nobody_twice() {
+    const ADMIN: &str = "admin@contoso.example";
+    let _serial = one_at_a_time();
+    if !secret_service_required() {
+        return;
+    }
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    emu.set_auto_approve(true);
+    let Some(dc) = entra_emulator::dovecot::Dovecot::start(&emu).unwrap() else { return };
+    let env = Env::new(&emu, &[("admin", ADMIN), ("yamada", TARO), ("hanako", HANAKO)]);
+    let mut endpoints = vec!["server", "endpoints"];
+    let args = dc.endpoint_args();
+    endpoints.extend(args.iter().map(String::as_str));
+    env.ok(&endpoints);
+    env.login(ADMIN);
+    let ca = dc.ca_file();
+    let send = ["invite", "--send", TARO, HANAKO, "--from", ADMIN, "--ca-file", ca.to_str().unwrap()];
+
+    env.crash_at("rollout.after_data", &send);
+    let delivered = |to: &str| dc.relayed().iter().filter(|r| r.to.iter().any(|t| t.eq_ignore_ascii_case(to))).count();
+    assert_eq!((delivered(TARO), delivered(HANAKO)), (1, 0), "the server took taro's mail before the crash");
+
+    // The same command again: taro's mail is "unsure" and not sent again; hanako's goes out.
+    let out = env.run(&send);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 mail(s) were being sent"), "{}", text(&out.stdout));
+    assert_eq!((delivered(TARO), delivered(HANAKO)), (1, 1), "one mail each");
+    let status = env.json(&["rollout", "status", "--json"]);
+    let state = |a: &str| {
+        status["rows"].as_array().unwrap().iter().find(|r| r["address"] == a).unwrap()["state"].as_str().unwrap().to_owned()
+    };
+    assert_eq!((state(TARO).as_str(), state(HANAKO).as_str()), ("unsure", "invited"));
+    // And once more: nothing left to send, nobody mailed again.
+    env.ok(&send);
+    assert_eq!((delivered(TARO), delivered(HANAKO)), (1, 1));
+}

@@ -641,6 +641,10 @@ pub struct InvitationPreview {
     pub replaces: Option<OrgSettings>,
     /// The mailbox is already registered on this computer (accepting keeps its sign-in state).
     pub already_registered: bool,
+    /// Where this computer will send its one receipt once the mailbox is verified (the
+    /// administrator who mailed the invitation); `None` when the invitation asks for none or the
+    /// managed policy turns receipts off. The confirmation screen says so beforehand.
+    pub receipt_to: Option<String>,
 }
 
 /// What accepting an invitation stored: the user goes on to step 4 for this account.

@@ -133,6 +133,7 @@ export function invitationPreview(overrides: Partial<InvitationPreview> = {}): I
     overrides: [],
     replaces: null,
     alreadyRegistered: false,
+    receiptTo: null,
     ...overrides,
   };
 }

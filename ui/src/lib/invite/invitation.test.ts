@@ -248,6 +248,17 @@ describe('the confirmation screen', () => {
     ]);
   });
 
+  it('announces the receipt before anything is accepted, and only when one will be sent', async () => {
+    await opened(invitationPreview({ receiptTo: 'admin@contoso.com' }));
+    expect(text('invitation-receipt')).toContain('sends one short receipt to admin@contoso.com');
+    expect(text('invitation-receipt')).toContain('never a password or a token');
+  });
+
+  it('says nothing of receipts when the invitation asks for none', async () => {
+    await opened(invitationPreview());
+    expect(screen.queryByTestId('invitation-receipt')).toBeNull();
+  });
+
   it('notes a mailbox already registered on this computer', async () => {
     await opened(invitationPreview({ alreadyRegistered: true }));
     expect(text('invitation-already-registered')).toContain('taro@contoso.com is already registered on this computer');

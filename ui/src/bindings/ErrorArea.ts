@@ -4,4 +4,4 @@
  * Which part of the app produces a kind (the UI groups texts by it; the mail check's kinds also
  * have a short text for badges and notifications).
  */
-export type ErrorArea = "settings" | "discovery" | "accounts" | "file" | "csv" | "storage" | "sign_in" | "keychain" | "mail_check" | "invitation" | "directory" | "policy" | "command_line" | "internal";
+export type ErrorArea = "settings" | "discovery" | "accounts" | "file" | "csv" | "storage" | "sign_in" | "keychain" | "mail_check" | "invitation" | "directory" | "rollout" | "policy" | "command_line" | "internal";

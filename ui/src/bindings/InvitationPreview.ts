@@ -40,4 +40,10 @@ replaces: OrgSettings | null,
 /**
  * The mailbox is already registered on this computer (accepting keeps its sign-in state).
  */
-alreadyRegistered: boolean, };
+alreadyRegistered: boolean, 
+/**
+ * Where this computer will send its one receipt once the mailbox is verified (the
+ * administrator who mailed the invitation); `None` when the invitation asks for none or the
+ * managed policy turns receipts off. The confirmation screen says so beforehand.
+ */
+receiptTo: string | null, };

@@ -281,6 +281,15 @@ describe('the confirmation screen', () => {
     await inStep4(calls);
   });
 
+  it('accepting is one click: step 4 starts the sign-in of the new mailbox at once', async () => {
+    const { calls } = await opened();
+    expect(lastCall(calls, 'begin_sign_in')).toBeUndefined();
+    await fireEvent.click(screen.getByTestId('invitation-accept'));
+    await waitFor(() => expect(lastCall(calls, 'begin_sign_in')?.args).toEqual({ address: TARO.address }));
+    expect(calls.filter((c) => c.cmd === 'begin_sign_in')).toHaveLength(1);
+    await inStep4(calls);
+  });
+
   it('accepts, then opens step 4 with that mailbox chosen', async () => {
     const { calls } = await opened();
     await fireEvent.click(screen.getByTestId('invitation-accept'));

@@ -8,7 +8,11 @@ import { sameAddress } from '../address';
 import { api, type UnlistenFn } from '../api';
 import { chooseMode } from '../app.svelte';
 
-export const reauth = $state<{ notices: NeedsReauth[]; open: string | null }>({ notices: [], open: null });
+export const reauth = $state<{ notices: NeedsReauth[]; open: string | null; start: boolean }>({
+  notices: [],
+  open: null,
+  start: false,
+});
 
 /** Shows `notice` (replacing an older one of the same mailbox). */
 export function addNotice(notice: NeedsReauth): void {
@@ -19,10 +23,14 @@ export function dismissNotice(address: string): void {
   reauth.notices = reauth.notices.filter((n) => !sameAddress(n.address, address));
 }
 
-/** Opens step 4 with `address` chosen (step 4 picks `reauth.open` up and clears it). */
-export function openSignIn(address: string): void {
+/**
+ * Opens step 4 with `address` chosen (step 4 picks `reauth.open` up and clears it). With `start`,
+ * step 4 also starts the sign-in at once (an invitation just accepted: one click for the user).
+ */
+export function openSignIn(address: string, start = false): void {
   dismissNotice(address);
   reauth.open = address;
+  reauth.start = start;
   chooseMode('user');
 }
 

@@ -12,7 +12,8 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   3  refused: the administrator must fix something (settings, CSV, app registration, consent)
   4  the identity platform or the network failed (retry later)
   5  the local database failed
-  6  a --valid-rows-only import skipped some rows
+  6  partly done: a --valid-rows-only import skipped some rows, or invitations were
+     deferred or failed (`rollout status` shows which)
   7  the system keychain is unavailable, locked or refused access
   8  the user must act: sign in (again), finish or retry the sign-in in the browser,
      sign in as the right account, or confirm an invitation or a directory import

@@ -56,8 +56,12 @@ pub struct InvitationMail<'a> {
 
 fn mailbox(name: &str, address: &str) -> Result<Mailbox, UiError> {
     let parsed = address.parse().map_err(|e| {
-        UiError::new(ErrorKind::AddressInvalid, Actor::Admin, format!("{address} cannot be written in a mail header: {e}"))
-            .with(DetailKey::Address, address)
+        UiError::new(
+            ErrorKind::AddressInvalid,
+            Actor::Admin,
+            format!("{address} cannot be written in a mail header: {e}"),
+        )
+        .with(DetailKey::Address, address)
     })?;
     Ok(Mailbox::new((!name.is_empty()).then(|| name.to_owned()), parsed))
 }
@@ -113,6 +117,8 @@ pub fn invitation(mail: &InvitationMail<'_>, link: &InvitationLink, inv: &Invita
 
 #[cfg(test)]
 mod tests {
+    use mail_parser::MimeHeaders;
+
     use super::*;
 
     fn sample() -> (InvitationLink, Invitation) {

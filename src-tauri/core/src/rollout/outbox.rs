@@ -198,7 +198,12 @@ fn account_ids(conn: &Connection, recipients: &Recipients) -> Result<Vec<i64>, U
 /// Queues one mail of `kind` for each of `recipients`, in one transaction: an unknown address
 /// queues nothing. Someone with a mail waiting is skipped; someone invited before is skipped
 /// unless `resend` (a reminder is always a resend).
-pub fn enqueue(conn: &mut Connection, recipients: &Recipients, kind: MailKind, resend: bool) -> Result<Queued, UiError> {
+pub fn enqueue(
+    conn: &mut Connection,
+    recipients: &Recipients,
+    kind: MailKind,
+    resend: bool,
+) -> Result<Queued, UiError> {
     let sender = settings::required(conn)?.sender;
     let domain = sender.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_else(|| "exo-setup.invalid".into());
     let tx = conn.transaction().map_err(sql)?;
@@ -235,13 +240,8 @@ pub fn enqueue(conn: &mut Connection, recipients: &Recipients, kind: MailKind, r
         q.added += 1;
     }
     if q.added > 0 {
-        audit::audit(
-            &tx,
-            "rollout.queue",
-            kind.as_str(),
-            serde_json::json!({ "added": q.added, "resend": resend }),
-        )
-        .map_err(sql)?;
+        audit(&tx, "rollout.queue", kind.as_str(), serde_json::json!({ "added": q.added, "resend": resend }))
+            .map_err(sql)?;
     }
     tx.commit().map_err(sql)?;
     Ok(q)

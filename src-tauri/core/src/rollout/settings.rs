@@ -104,7 +104,7 @@ pub fn set(conn: &Connection, sender: &str, language: MailLanguage) -> Result<Ro
         rusqlite::params![account.address, language.as_str()],
     )
     .map_err(sql)?;
-    crate::store::audit::audit(conn, "rollout.sender", &account.address, serde_json::json!({ "language": language.as_str() }))
+    crate::store::audit(conn, "rollout.sender", &account.address, serde_json::json!({ "language": language.as_str() }))
         .map_err(sql)?;
     required(conn)
 }

@@ -227,7 +227,9 @@ pub fn write_csv(rows: &[RolloutRow], out: impl Write) -> Result<(), UiError> {
     ])
     .map_err(|e| failed(&e))?;
     for r in rows {
-        let o = |v: &Option<String>| cell(v.as_deref().unwrap_or(""));
+        fn o(v: &Option<String>) -> std::borrow::Cow<'_, str> {
+            cell(v.as_deref().unwrap_or(""))
+        }
         let cells = [
             cell(&r.address),
             cell(&r.display_name),

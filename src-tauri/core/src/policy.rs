@@ -32,7 +32,8 @@
 //!   "redirectMode": "loopback",
 //!   "invitations": "same_tenant",
 //!   "allowedAuthorities": ["https://login.microsoftonline.com"],
-//!   "allowedMailHosts": ["mail.contoso.example"]
+//!   "allowedMailHosts": ["mail.contoso.example"],
+//!   "sendReceipts": false
 //! }
 //! ```
 //! A field given as a plain value is locked (enforced, read-only in the UI); as
@@ -40,6 +41,9 @@
 //! `same_tenant` or `none`. `allowedMailHosts` names mail hosts (IMAP/POP3/SMTP, host names or IP
 //! addresses, stored lowercase) that a mailbox's token may be sent to even when an invitation
 //! brought them and they are not the Microsoft cloud's own (see [`crate::audience`]).
+//! `sendReceipts` (default `true`): whether a mailbox set up from a mailed invitation sends its
+//! receipt back to the administrator who invited it (see [`crate::rollout`]); `false` keeps the
+//! computers of this fleet silent.
 
 use crate::DetailKey;
 use std::io::Read;
@@ -84,6 +88,8 @@ pub struct Policy {
     pub allowed_authorities: Vec<String>,
     /// Mail hosts a token may also be sent to (lowercase); empty = only the rule's others.
     pub allowed_mail_hosts: Vec<String>,
+    /// `sendReceipts` as the file says; `None` (not said, or no policy) sends them.
+    pub send_receipts: Option<bool>,
 }
 
 /// The platform's machine-wide policy location.
@@ -195,6 +201,8 @@ struct RawPolicy {
     allowed_authorities: Vec<String>,
     #[serde(default)]
     allowed_mail_hosts: Vec<String>,
+    #[serde(default)]
+    send_receipts: Option<bool>,
 }
 
 /// The one policy format version this app reads.
@@ -238,6 +246,7 @@ pub fn parse(json: &str, source: &Path) -> Result<Policy, UiError> {
         invitations: raw.invitations,
         allowed_authorities,
         allowed_mail_hosts,
+        send_receipts: raw.send_receipts,
     };
     if let Some(a) = policy.authority.as_ref() {
         if !policy.authority_allowed(&a.value) {
@@ -258,6 +267,12 @@ fn locked_field(field: &str, value: &str) -> UiError {
 }
 
 impl Policy {
+    /// Whether this computer mails receipts back to an inviting administrator (`sendReceipts`,
+    /// default yes).
+    pub fn sends_receipts(&self) -> bool {
+        self.send_receipts.unwrap_or(true)
+    }
+
     /// What the UI shows (`path` is `source` or [`path`]).
     pub fn view(&self) -> ManagedPolicy {
         let show =
@@ -517,6 +532,23 @@ mod tests {
         for bad in [r#"["mail contoso"]"#, r#"[""]"#, r#"["imap.example/x"]"#, r#""mail.contoso.example""#] {
             let e = p(&format!(r#"{{"version": 1, "allowedMailHosts": {bad}}}"#)).unwrap_err();
             assert_eq!(e.kind, ErrorKind::PolicyInvalid, "{bad}");
+        }
+    }
+
+    #[test]
+    fn send_receipts_defaults_to_yes_and_must_be_a_bool() {
+        assert!(Policy::default().sends_receipts());
+        assert!(p(r#"{"version": 1}"#).unwrap().sends_receipts());
+        assert!(p(r#"{"version": 1, "sendReceipts": true}"#).unwrap().sends_receipts());
+        assert!(!p(r#"{"version": 1, "sendReceipts": false}"#).unwrap().sends_receipts());
+        for bad in [r#""no""#, "0", "null", r#"{"value": false}"#] {
+            let e = p(&format!(r#"{{"version": 1, "sendReceipts": {bad}}}"#));
+            // `null` reads as "not said"; anything else that is not a bool is refused.
+            if bad == "null" {
+                assert!(e.unwrap().sends_receipts());
+            } else {
+                assert_eq!(e.unwrap_err().kind, ErrorKind::PolicyInvalid, "{bad}");
+            }
         }
     }
 

@@ -15,7 +15,7 @@
 use async_imap::error::Error as ImapError;
 use async_imap::imap_proto::{Response, Status};
 use async_imap::types::{Capability, UnsolicitedResponse};
-use async_imap::{Authenticator, Client};
+use async_imap::{Authenticator, Client, Session};
 use base64::Engine;
 use zeroize::Zeroizing;
 
@@ -87,7 +87,25 @@ fn refusal_line(e: &ImapError, heard: &Heard) -> String {
     heard.last_line().unwrap_or_else(|| clean_reply(&e.to_string()))
 }
 
+/// A logged-in IMAP session (over the connection that records what it heard).
+pub(crate) type ImapSession = Session<Tap>;
+
+/// The check: login, `SELECT INBOX`, logout.
 pub(super) async fn session(ep: &Endpoint, opts: &CheckOptions, blob: &Secret) -> Result<(), MailCheckError> {
+    let (mut session, heard) = login(ep, opts, blob).await?;
+    select_inbox(&mut session, &heard, opts).await?;
+    logout(&mut session, opts).await;
+    Ok(())
+}
+
+/// An IMAP session logged in with XOAUTH2 (greeting, `STARTTLS` when the endpoint says so,
+/// `CAPABILITY`, `AUTHENTICATE XOAUTH2`), for whoever works in the mailbox (the rollout's reading
+/// of receipts), with what the connection heard (for messages that quote the server).
+pub(crate) async fn login(
+    ep: &Endpoint,
+    opts: &CheckOptions,
+    blob: &Secret,
+) -> Result<(ImapSession, Heard), MailCheckError> {
     let t = &opts.timeouts;
     let heard = Heard::default();
     let mut client = Client::new(Tap::new(net::connect(ep, opts).await?, heard.clone()));
@@ -153,7 +171,7 @@ pub(super) async fn session(ep: &Endpoint, opts: &CheckOptions, blob: &Secret) -
         .map(Zeroizing::new)
         .map_err(|e| MailCheckError::Xoauth2Malformed { reply: format!("the XOAUTH2 data is not base64: {e}") })?;
     let authenticator = Xoauth2 { raw: Some(raw) };
-    let mut session = match net::within(t, Step::Auth, client.authenticate("XOAUTH2", authenticator)).await? {
+    let session = match net::within(t, Step::Auth, client.authenticate("XOAUTH2", authenticator)).await? {
         Ok(s) => s,
         Err((e @ (ImapError::No(_) | ImapError::Bad(_)), _)) => {
             let line = refusal_line(&e, &heard);
@@ -161,11 +179,21 @@ pub(super) async fn session(ep: &Endpoint, opts: &CheckOptions, blob: &Secret) -
         }
         Err((e, _)) => return Err(failure(&e, Step::Auth, &heard)),
     };
+    Ok((session, heard))
+}
 
+/// `SELECT INBOX` on a logged-in session: the first command after the login, where Exchange
+/// Online says a token of another mailbox is "authenticated but not connected".
+pub(crate) async fn select_inbox(
+    session: &mut ImapSession,
+    heard: &Heard,
+    opts: &CheckOptions,
+) -> Result<(), MailCheckError> {
+    let t = &opts.timeouts;
     match net::within(t, Step::Command, session.select("INBOX")).await? {
         Ok(_) => {}
         Err(e @ (ImapError::No(_) | ImapError::Bad(_))) => {
-            let line = refusal_line(&e, &heard);
+            let line = refusal_line(&e, heard);
             return Err(if is_bye(&line) {
                 bye(&line, Step::Command)
             } else if not_connected(&line) {
@@ -178,11 +206,34 @@ pub(super) async fn session(ep: &Endpoint, opts: &CheckOptions, blob: &Secret) -
                 MailCheckError::CommandFailed { command: "SELECT INBOX", reply: line }
             });
         }
-        Err(e) => return Err(failure(&e, Step::Command, &heard)),
+        Err(e) => return Err(failure(&e, Step::Command, heard)),
     }
-    // LOGOUT; its answer does not matter.
-    let _ = tokio::time::timeout(t.command.min(net::QUIT_WAIT), session.logout()).await;
     Ok(())
+}
+
+/// Any later command's failure: a refusal (`NO`/`BAD`) as `command` refused (or the session's
+/// end, an expired token, a temporary refusal), anything else as the step's failure.
+pub(crate) fn command_failed(e: &ImapError, command: &'static str, heard: &Heard) -> MailCheckError {
+    match e {
+        ImapError::No(_) | ImapError::Bad(_) => {
+            let line = refusal_line(e, heard);
+            if is_bye(&line) {
+                bye(&line, Step::Command)
+            } else if token_expired(&line) {
+                MailCheckError::TokenExpired { reply: line }
+            } else if line.to_ascii_uppercase().contains("[UNAVAILABLE]") {
+                MailCheckError::TemporaryFailure { reply: line }
+            } else {
+                MailCheckError::CommandFailed { command, reply: line }
+            }
+        }
+        _ => failure(e, Step::Command, heard),
+    }
+}
+
+/// Ends a session politely (LOGOUT; its answer does not matter).
+pub(crate) async fn logout(session: &mut ImapSession, opts: &CheckOptions) {
+    let _ = tokio::time::timeout(opts.timeouts.command.min(net::QUIT_WAIT), session.logout()).await;
 }
 
 /// A tagged `NO`/`BAD` to AUTHENTICATE.

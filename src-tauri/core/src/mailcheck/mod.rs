@@ -43,7 +43,7 @@
 //! (`mail_host_not_allowed`) without any connection to it.
 
 mod error;
-mod imap;
+pub(crate) mod imap;
 pub(crate) mod net;
 mod pop3;
 mod record;

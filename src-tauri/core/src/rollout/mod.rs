@@ -15,20 +15,31 @@
 //! - [`message`]: the invitation and reminder mails (text, link, the `.exoinvite` attached);
 //! - [`send`]: the sender — one SMTP session at a time, paced, resumable, cancellable;
 //! - [`status`]: each account's rollout status for step 2 and the CLI.
+//! - [`receipt`]: the receipt mail (text and JSON attached) and the reading of what comes back
+//!   (receipts, RFC 3464 delivery failure notices, anything else);
+//! - [`inbox`]: the administrator reads receipts and bounces from the rollout mailbox over IMAP,
+//!   records them and moves them to a folder of their own;
+//! - [`receipt_send`]: the user's computer sends its receipts, each once, over its own SMTP.
 //!
 //! Tokens: the sender takes the administrator's access token from [`crate::auth::Auth`] and
 //! writes it only to an [`crate::audience::AllowedEndpoint`] — the same rule as the mail check.
 //! Nothing of this module stores or logs a token; the queue keeps addresses, states and the
 //! servers' replies.
 
+pub mod inbox;
 pub mod message;
 pub mod outbox;
 pub mod pacing;
+pub mod receipt;
+pub mod receipt_send;
 pub mod send;
 pub mod settings;
 pub mod status;
 
+pub use inbox::{read_receipts, ReadSummary};
 pub use outbox::{MailKind, OutboxState, Queued, Recipients};
 pub use pacing::Pacing;
+pub use receipt::{Incoming, Receipt, ReceiptEvent};
+pub use receipt_send::{plan_receipts, send_receipt};
 pub use send::{send_queue, SendOptions, SendProgress, SendSummary};
 pub use settings::{MailLanguage, RolloutSettings};

@@ -32,19 +32,24 @@ pub const ACCOUNT_CHECKED: &str = "exo://account-checked";
 /// an organization's private CA, or the test suite's.
 pub const CA_FILE_ENV: &str = "EXO_SETUP_CA_FILE";
 
+/// How the window's mail connections (check, receipts, sending) are made: the system's roots plus
+/// [`CA_FILE_ENV`]'s.
+pub fn mail_options() -> CheckOptions {
+    let extra_root_pem = std::env::var_os(CA_FILE_ENV).and_then(|p| {
+        bounded::read_string(p.as_ref(), mailcheck::MAX_CA_FILE_BYTES)
+            .map_err(|e| tracing::warn!("{CA_FILE_ENV} ignored: {e}"))
+            .ok()
+    });
+    CheckOptions { extra_root_pem, ..Default::default() }
+}
+
 /// Runs the connection check of a mailbox and tells the UI (event [`ACCOUNT_CHECKED`]).
 pub async fn check_and_announce<R: Runtime>(
     app: &AppHandle<R>,
     auth: &Arc<Auth>,
     address: &str,
 ) -> Result<MailCheckReport, UiError> {
-    let extra_root_pem = std::env::var_os(CA_FILE_ENV).and_then(|p| {
-        bounded::read_string(p.as_ref(), mailcheck::MAX_CA_FILE_BYTES)
-            .map_err(|e| tracing::warn!("{CA_FILE_ENV} ignored: {e}"))
-            .ok()
-    });
-    let opts = CheckOptions { extra_root_pem, ..Default::default() };
-    let report = mailcheck::check_account(auth, address, &opts).await?;
+    let report = mailcheck::check_account(auth, address, &mail_options()).await?;
     crate::commands::trace_ipc(ACCOUNT_CHECKED, &report);
     if let Err(e) = app.emit(ACCOUNT_CHECKED, &report) {
         tracing::warn!("could not send {ACCOUNT_CHECKED}: {e}");

@@ -101,9 +101,15 @@ pub enum Command {
         json: bool,
     },
     /// Sign a mailbox out on this computer: delete its tokens from the keychain.
+    ///
+    /// If the mailbox was set up from a mailed invitation, its "signed out" receipt is sent to the
+    /// administrator first (best effort; never keeps it signed in).
     Logout {
         /// The mailbox.
         address: String,
+        /// PEM file of a certificate authority to trust in addition to the system's (for the receipt).
+        #[arg(long, value_name = "PEM")]
+        ca_file: Option<PathBuf>,
     },
     /// The system keychain items this app wrote.
     #[command(subcommand)]

@@ -93,7 +93,7 @@ fn dispatch(store: &Arc<Store>, data_dir: &std::path::Path, command: Command) ->
         Command::Check { address, ca_file, json } => {
             block_on(signin::check(&auth(store), &address, ca_file.as_deref(), json))
         }
-        Command::Logout { address } => block_on(signin::logout(&auth(store), &address)),
+        Command::Logout { address, ca_file } => block_on(signin::logout(&auth(store), &address, ca_file.as_deref())),
         Command::Keychain(KeychainCommand::Orphans { remove, json }) => {
             block_on(keychain::orphans(&auth(store), remove, json))
         }

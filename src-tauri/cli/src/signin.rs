@@ -160,9 +160,10 @@ pub async fn check(auth: &Auth, address: &str, ca_file: Option<&Path>, json: boo
     }
 }
 
-/// `exo-setup logout ADDRESS`.
-pub async fn logout(auth: &Auth, address: &str) -> Result<u8, UiError> {
-    let a = auth.sign_out(address).await?;
+/// `exo-setup logout ADDRESS [--ca-file PEM]` (after the "signed out" receipt, if one is due).
+pub async fn logout(auth: &Auth, address: &str, ca_file: Option<&Path>) -> Result<u8, UiError> {
+    let opts = check_options(ca_file)?;
+    let a = exo_setup_core::rollout::receipt_send::sign_out_reporting(auth, address, &opts).await?;
     println!("{}", t!("cli.signin.signedOut", address = shown(&a.address)));
     Ok(0)
 }

@@ -369,7 +369,10 @@ fn a_send_killed_after_the_server_took_a_mail_mails_nobody_twice() {
     assert_eq!((delivered(TARO), delivered(HANAKO)), (1, 1), "one mail each");
     let status = env.json(&["rollout", "status", "--json"]);
     let state = |a: &str| {
-        status["rows"].as_array().unwrap().iter().find(|r| r["address"] == a).unwrap()["state"].as_str().unwrap().to_owned()
+        status["rows"].as_array().unwrap().iter().find(|r| r["address"] == a).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
     assert_eq!((state(TARO).as_str(), state(HANAKO).as_str()), ("unsure", "invited"));
     // And once more: nothing left to send, nobody mailed again.

@@ -41,5 +41,6 @@ pub fn flow_snapshot(state: State<'_, AppState>) -> FlowSnapshot {
 
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>, address: String) -> Result<AccountRow, UiError> {
-    traced("sign_out", state.auth.sign_out(&address).await)
+    let opts = crate::flows::mail_options();
+    traced("sign_out", exo_setup_core::rollout::receipt_send::sign_out_reporting(&state.auth, &address, &opts).await)
 }

@@ -202,7 +202,7 @@ pub fn preview(
         replaces: replaced(current, inv, &e),
         overrides: e.overrides,
         already_registered,
-        receipt_to: inv.receipts.as_ref().map(|r| r.to.clone()),
+        receipt_to: inv.receipts.as_ref().filter(|_| policy.sends_receipts()).map(|r| r.to.clone()),
     })
 }
 
@@ -281,15 +281,8 @@ pub async fn accept(
     };
     if let Some(r) = &inv.receipts {
         // Where this computer's receipts go (sent once the mailbox is verified, unless the policy
-        // says no). The same invitation again keeps what was sent already.
-        tx.execute(
-            "INSERT INTO receipt_plan (account_id, report_to, receipt_code) VALUES (?1, ?2, ?3)
-             ON CONFLICT (account_id) DO UPDATE SET report_to = excluded.report_to, receipt_code = excluded.receipt_code,
-               verified_sent_at = CASE WHEN receipt_code = excluded.receipt_code THEN verified_sent_at END,
-               signed_out_sent_at = CASE WHEN receipt_code = excluded.receipt_code THEN signed_out_sent_at END",
-            rusqlite::params![id, r.to, r.code],
-        )
-        .map_err(sql)?;
+        // says no: `send_receipt` asks it each time).
+        crate::rollout::plan_receipts(&tx, id, r)?;
     }
     audit(
         &tx,

@@ -355,5 +355,20 @@ pub async fn check_account(auth: &Auth, address: &str, opts: &CheckOptions) -> R
     let mut report = MailCheckReport::new(&account.address, checked_at, vec![first, smtp]);
     let r = report.clone();
     report.account = Some(auth.db(move |s| record(s, &r.address, &r)).await?);
+    if report.verified {
+        // The receipt the administrator's invitation asked for (once; none without an invitation
+        // that asked, or when the policy says no). Best effort: the check's result stands either way.
+        let protocols: Vec<MailProtocol> = report.checks.iter().map(|c| c.protocol).collect();
+        let sent = crate::rollout::send_receipt(
+            auth,
+            &report.address,
+            crate::rollout::ReceiptEvent::Verified,
+            &protocols,
+            opts,
+        );
+        if let Err(e) = sent.await {
+            tracing::warn!(kind = %e.kind, "the receipt could not be sent; the next check tries again");
+        }
+    }
     Ok(report)
 }

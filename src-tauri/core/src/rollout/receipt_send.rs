@@ -16,7 +16,7 @@ use crate::error::{Actor, ErrorKind, UiError};
 use crate::invite::ReceiptRequest;
 use crate::mailcheck::smtp::{self, SendOutcome};
 use crate::mailcheck::{self, CheckOptions, MailCheckError, MailProtocol};
-use crate::model::Endpoint;
+use crate::model::{AccountRow, Endpoint};
 use crate::org::sql;
 use crate::store::{audit, now};
 use crate::DetailKey;
@@ -157,3 +157,24 @@ pub async fn send_receipt(
     tracing::info!(event = event.as_str(), "rollout receipt sent");
     Ok(true)
 }
+
+/// Signs `address` out on this computer, after sending the "signed out" receipt its invitation
+/// asked for — first, while the sign-in can still send it. Best effort: a receipt that cannot be
+/// sent (offline, refused) never keeps anyone signed in.
+pub async fn sign_out_reporting(auth: &Auth, address: &str, opts: &CheckOptions) -> Result<AccountRow, UiError> {
+    let protocols: [MailProtocol; 0] = [];
+    match tokio::time::timeout(
+        SIGN_OUT_RECEIPT_WAIT,
+        send_receipt(auth, address, ReceiptEvent::SignedOut, &protocols, opts),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(kind = %e.kind, "the sign-out receipt could not be sent"),
+        Err(_) => tracing::warn!("the sign-out receipt took too long; signing out without it"),
+    }
+    auth.sign_out(address).await
+}
+
+/// How long signing out waits for its receipt.
+const SIGN_OUT_RECEIPT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);

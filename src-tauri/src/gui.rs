@@ -80,6 +80,7 @@ pub fn run_app<R: Runtime>(
         })
         .manage(flows::LoopbackTasks::default())
         .manage(crate::commands::DirectoryReads::default())
+        .manage(crate::commands::RolloutSends::default())
         .setup(move |app| {
             let handle = app.handle().clone();
             // Linux and Windows register the scheme at run time (macOS: by the bundle's Info.plist).

@@ -49,6 +49,14 @@ macro_rules! with_app_commands {
             directory_diff,
             apply_directory,
             discard_directory,
+            rollout_status,
+            rollout_settings,
+            set_rollout_sender,
+            queue_invitations,
+            queue_reminders,
+            send_invitations,
+            cancel_sending,
+            export_rollout_csv,
             create_support_bundle,
         }
     };

@@ -10,6 +10,7 @@ mod directory;
 mod invite;
 /// The one list of command names (`with_app_commands!`), shared with `build.rs`.
 mod list;
+mod rollout;
 mod setup;
 mod support;
 
@@ -19,6 +20,7 @@ pub use check::*;
 pub use csv::*;
 pub use directory::*;
 pub use invite::*;
+pub use rollout::*;
 pub use setup::*;
 pub use support::*;
 

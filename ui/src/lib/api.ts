@@ -31,8 +31,14 @@ import type { InvitationPreview } from '../bindings/InvitationPreview';
 import type { MailCheckReport } from '../bindings/MailCheckReport';
 import type { ManagedPolicy } from '../bindings/ManagedPolicy';
 import type { NeedsReauth } from '../bindings/NeedsReauth';
+import type { MailLanguage } from '../bindings/MailLanguage';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
+import type { Queued } from '../bindings/Queued';
+import type { RolloutSettings } from '../bindings/RolloutSettings';
+import type { RolloutStatus } from '../bindings/RolloutStatus';
 import type { SavedFiles } from '../bindings/SavedFiles';
+import type { SendProgress } from '../bindings/SendProgress';
+import type { SendSummary } from '../bindings/SendSummary';
 import type { SetupOverview } from '../bindings/SetupOverview';
 import type { SupportBundle } from '../bindings/SupportBundle';
 import { toUiError } from './errors/uiError';
@@ -77,6 +83,16 @@ function normalizeOpened(raw: InvitationOpened): InvitationOpened {
 
 /** The event Rust emits after every page of a directory read (`DirectoryProgress`). */
 export const DIRECTORY_PROGRESS_EVENT = 'exo://directory-progress';
+
+/** The event Rust emits after every rollout mail and while waiting for the sending limits (`SendProgress`). */
+export const ROLLOUT_PROGRESS_EVENT = 'exo://rollout-progress';
+
+/** Whom to queue a rollout mail for (Rust's `Recipients`; account ids go as JSON numbers). */
+export type RolloutRecipients =
+  | { type: 'addresses'; value: string[] }
+  | { type: 'accounts'; value: Id[] }
+  | { type: 'all' }
+  | { type: 'notInvited' };
 
 /** Ids are i64 in Rust; ts-rs may type them as bigint. The IPC carries them as JSON numbers. */
 export type Id = number | bigint;
@@ -191,6 +207,30 @@ export const api = {
   /** Calls `handler` after every page of a directory read. */
   onDirectoryProgress: (handler: (progress: DirectoryProgress) => void): Promise<UnlistenFn> =>
     listen<DirectoryProgress>(DIRECTORY_PROGRESS_EVENT, (event) => handler(event.payload)),
+  /** Step 2's rollout: every account's state and the counts ("no news" after `noNewsDays` days). */
+  rolloutStatus: (noNewsDays: number) => call<RolloutStatus>('rollout_status', { noNewsDays }),
+  /** The sending mailbox and the mails' language; null before a sender was chosen. */
+  rolloutSettings: () => call<RolloutSettings | null>('rollout_settings'),
+  /** Chooses the sending mailbox (registered, signed in on this computer) and the mails' language. */
+  setRolloutSender: (address: string, language: MailLanguage) =>
+    call<RolloutSettings>('set_rollout_sender', { address, language }),
+  /** Queues an invitation for each recipient; someone invited before only with `resend`. */
+  queueInvitations: (recipients: RolloutRecipients, resend: boolean) =>
+    call<Queued>('queue_invitations', {
+      recipients: recipients.type === 'accounts' ? { type: 'accounts', value: recipients.value.map(id) } : recipients,
+      resend,
+    }),
+  /** Queues a reminder for everyone invited at least `afterDays` days ago without news. */
+  queueReminders: (afterDays: number) => call<Queued>('queue_reminders', { afterDays }),
+  /** Sends the queue (progress: `onRolloutProgress`); rejects with `rollout_nothing_to_send` when it is empty. */
+  sendInvitations: () => call<SendSummary>('send_invitations'),
+  /** Stops the send run after the mail under way (it then resolves with `cancelled: true`). */
+  cancelSending: () => call<null>('cancel_sending'),
+  /** Rust shows the save dialog and writes the rollout status CSV; the path, or null when cancelled. */
+  exportRolloutCsv: (noNewsDays: number) => call<string | null>('export_rollout_csv', { noNewsDays }),
+  /** Calls `handler` after every rollout mail and while waiting for the sending limits. */
+  onRolloutProgress: (handler: (progress: SendProgress) => void): Promise<UnlistenFn> =>
+    listen<SendProgress>(ROLLOUT_PROGRESS_EVENT, (event) => handler(event.payload)),
   /** The machine-wide policy IT deployed (rejects with `policy_invalid` when its file is broken). */
   managedPolicy: () => call<ManagedPolicy>('managed_policy'),
   /** Rust writes a redacted support bundle (zip) to Downloads (else Documents); its path and entries. */

@@ -15,6 +15,8 @@ import type { MailCheckReport } from '../bindings/MailCheckReport';
 import type { MailProtocol } from '../bindings/MailProtocol';
 import type { MailServer } from '../bindings/MailServer';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
+import type { RolloutRow } from '../bindings/RolloutRow';
+import type { RolloutStatus } from '../bindings/RolloutStatus';
 import type { SetupOverview } from '../bindings/SetupOverview';
 import type { StepStatus } from '../bindings/StepStatus';
 import type { UiError } from '../bindings/UiError';
@@ -293,4 +295,53 @@ export function backend(handlers: Record<string, Handler>): Call[] {
 
 export function lastCall(calls: Call[], cmd: string): Call | undefined {
   return calls.filter((c) => c.cmd === cmd).at(-1);
+}
+
+/** Step 2's rollout status of `rows`, counted as Rust counts them. */
+export function rolloutStatus(rows: RolloutRow[], sender: string | null = null): RolloutStatus {
+  const n = (state: RolloutRow['state']) => rows.filter((r) => r.state === state).length;
+  return {
+    counts: {
+      total: rows.length,
+      registered: n('registered'),
+      queued: n('queued'),
+      failed: n('failed'),
+      unsure: n('unsure'),
+      invited: n('invited'),
+      noNews: n('no_news'),
+      bounced: n('bounced'),
+      verified: n('verified'),
+      signedOut: n('signed_out'),
+    },
+    rows,
+    outbox: { queued: n('queued'), deferred: 0, sent: n('invited') + n('no_news') + n('verified'), failed: n('failed'), unsure: n('unsure') },
+    sender,
+    unmatchedReceipts: 0,
+    lastReadAt: null,
+    noNewsDays: 7,
+  };
+}
+
+/** One account's rollout row in `state` (times and replies as the state implies). */
+export function rolloutRow(i: number, state: RolloutRow['state']): RolloutRow {
+  const n = String(i).padStart(5, '0');
+  const invited = !['registered', 'queued', 'failed'].includes(state);
+  return {
+    accountId: i + 1,
+    address: `user${n}@contoso.com`,
+    displayName: `User ${n}`,
+    state,
+    invitedAt: invited ? '2026-12-01T09:00:00Z' : null,
+    verifiedAt: state === 'verified' ? '2026-12-02T10:30:00Z' : null,
+    protocols: state === 'verified' ? 'imap smtp' : null,
+    signedOutAt: null,
+    bouncedAt: state === 'bounced' ? '2026-12-01T09:05:00Z' : null,
+    reply:
+      state === 'failed'
+        ? '550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.'
+        : state === 'bounced'
+          ? '5.1.10 RESOLVER.ADR.RecipientNotFound'
+          : null,
+    selfRegistered: false,
+  };
 }

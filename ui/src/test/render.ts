@@ -1,6 +1,6 @@
 import { render, screen, waitFor } from '@testing-library/svelte';
 import App from '../App.svelte';
-import { backend, appInfo, noPolicy, overview as makeOverview, type Call } from './fixtures';
+import { backend, appInfo, noPolicy, overview as makeOverview, rolloutStatus, type Call } from './fixtures';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { SetupOverview } from '../bindings/SetupOverview';
 
@@ -18,6 +18,8 @@ export async function renderApp(
     managed_policy: () => noPolicy(),
     last_opened_invitation: () => null,
     directory_signed_in: () => false,
+    rollout_status: () => rolloutStatus([]),
+    rollout_settings: () => null,
     ...opts.handlers,
   });
   render(App);

@@ -1,0 +1,140 @@
+/**
+ * Step 2's rollout for one screen: the status, queuing invitations or reminders, the send run
+ * (progress events, cancel) and its summary. Every rule is Rust's (who is invited, pacing, never
+ * twice): this only tracks what is under way and what came back.
+ */
+import type { MailLanguage } from '../../bindings/MailLanguage';
+import type { Queued } from '../../bindings/Queued';
+import type { RolloutSettings } from '../../bindings/RolloutSettings';
+import type { RolloutStatus } from '../../bindings/RolloutStatus';
+import type { SendProgress } from '../../bindings/SendProgress';
+import type { SendSummary } from '../../bindings/SendSummary';
+import type { UiError } from '../../bindings/UiError';
+import { api, type RolloutRecipients, type UnlistenFn } from '../api';
+import { toUiError } from '../errors/uiError';
+
+export type RolloutPhase = 'idle' | 'queuing' | 'sending';
+
+/** "No news" after this many days without a receipt, until the administrator says otherwise. */
+export const DEFAULT_NO_NEWS_DAYS = 7;
+
+export class RolloutController {
+  status = $state<RolloutStatus | null>(null);
+  settings = $state<RolloutSettings | null>(null);
+  phase = $state<RolloutPhase>('idle');
+  progress = $state<SendProgress | null>(null);
+  queued = $state<Queued | null>(null);
+  summary = $state<SendSummary | null>(null);
+  exported = $state<string | null>(null);
+  error = $state<UiError | null>(null);
+  cancelling = $state(false);
+  noNewsDays = $state(DEFAULT_NO_NEWS_DAYS);
+
+  private unlisten: UnlistenFn | null = null;
+  private destroyed = false;
+
+  /** Listens for progress events and loads the status and settings (call from `onMount`). */
+  async attach(): Promise<void> {
+    try {
+      const unlisten = await api.onRolloutProgress((p) => {
+        if (this.phase === 'sending') this.progress = p;
+      });
+      if (this.destroyed) unlisten();
+      else this.unlisten = unlisten;
+    } catch (e) {
+      if (!this.destroyed) this.error = toUiError(e);
+    }
+    await Promise.all([this.reload(), this.loadSettings()]);
+  }
+
+  /** Stops listening; a send run goes on in Rust (what it sends stays recorded). */
+  detach(): void {
+    this.destroyed = true;
+    this.unlisten?.();
+    this.unlisten = null;
+  }
+
+  async reload(): Promise<void> {
+    try {
+      const status = await api.rolloutStatus(this.noNewsDays);
+      if (!this.destroyed) this.status = status;
+    } catch (e) {
+      if (!this.destroyed) this.error = toUiError(e);
+    }
+  }
+
+  private async loadSettings(): Promise<void> {
+    try {
+      const settings = await api.rolloutSettings();
+      if (!this.destroyed) this.settings = settings;
+    } catch (e) {
+      if (!this.destroyed) this.error = toUiError(e);
+    }
+  }
+
+  async setSender(address: string, language: MailLanguage): Promise<void> {
+    this.error = null;
+    try {
+      this.settings = await api.setRolloutSender(address, language);
+    } catch (e) {
+      this.error = toUiError(e);
+    }
+  }
+
+  /** Queues invitations (`resend`: also to those invited before), then sends the queue. */
+  invite(recipients: RolloutRecipients, resend: boolean): Promise<void> {
+    return this.queueAndSend(() => api.queueInvitations(recipients, resend));
+  }
+
+  /** Queues reminders for those invited at least `afterDays` days ago without news, then sends. */
+  remind(afterDays: number): Promise<void> {
+    return this.queueAndSend(() => api.queueReminders(afterDays));
+  }
+
+  private async queueAndSend(queue: () => Promise<Queued>): Promise<void> {
+    if (this.phase !== 'idle') return;
+    this.phase = 'queuing';
+    this.error = null;
+    this.summary = null;
+    this.queued = null;
+    this.exported = null;
+    try {
+      this.queued = await queue();
+      if (this.destroyed) return;
+      this.phase = 'sending';
+      this.progress = null;
+      this.summary = await api.sendInvitations();
+    } catch (e) {
+      if (!this.destroyed) this.error = toUiError(e);
+    } finally {
+      this.cancelling = false;
+      if (!this.destroyed) {
+        this.phase = 'idle';
+        await this.reload();
+      }
+    }
+  }
+
+  /** Asks Rust to stop after the mail under way; the run then resolves with `cancelled`. */
+  async cancel(): Promise<void> {
+    if (this.phase !== 'sending' || this.cancelling) return;
+    this.cancelling = true;
+    try {
+      await api.cancelSending();
+    } catch (e) {
+      this.error = toUiError(e);
+      this.cancelling = false;
+    }
+  }
+
+  /** Rust asks where and writes the status CSV; the path is kept for the notice. */
+  async exportCsv(): Promise<void> {
+    this.error = null;
+    this.exported = null;
+    try {
+      this.exported = await api.exportRolloutCsv(this.noNewsDays);
+    } catch (e) {
+      this.error = toUiError(e);
+    }
+  }
+}

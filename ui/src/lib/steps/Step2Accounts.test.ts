@@ -3,7 +3,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it, vi } from 'vitest';
 import type { AccountQuery } from '../../bindings/AccountQuery';
 import type { ImportPreview } from '../../bindings/ImportPreview';
-import { accountRow, checkReport, invitationLink, lastCall, overview, uiError, withStatus } from '../../test/fixtures';
+import { accountRow, checkReport, invitationLink, lastCall, overview, uiError, withStatus, type Call } from '../../test/fixtures';
 import { setLang } from '../i18n';
 import { renderApp, type Handlers } from '../../test/render';
 
@@ -15,6 +15,13 @@ function listAccounts(args: unknown) {
   const hits = q ? ROWS.filter((r) => r.loginName.includes(q) || r.address.includes(q)) : ROWS;
   return { total: hits.length, offset: query.offset, rows: hits.slice(query.offset, query.offset + query.limit) };
 }
+
+/** The account list's own queries (the rollout's sender picker asks for signed-in mailboxes by status). */
+const listQueries = (calls: Call[]) =>
+  calls
+    .filter((c) => c.cmd === 'list_accounts')
+    .map((c) => (c.args as { query: AccountQuery }).query)
+    .filter((q) => q.status === null);
 
 async function openStep2(handlers: Handlers = {}) {
   const rendered = await renderApp({
@@ -125,8 +132,7 @@ describe('step 2: mail accounts', () => {
     expect(rows[0].getAttribute('data-address')).toBe('user00000@contoso.com');
     expect(within(rows[2]).getByTestId('account-status').getAttribute('data-status')).toBe('verified');
     expect(within(rows[2]).getByTestId('account-status').textContent).toContain('Verified');
-    expect(calls.filter((c) => c.cmd === 'list_accounts')).toHaveLength(1);
-    expect(lastCall(calls, 'list_accounts')?.args).toEqual({ query: { search: '', status: null, offset: 0, limit: 200 } });
+    expect(listQueries(calls)).toEqual([{ search: '', status: null, offset: 0, limit: 200 }]);
 
     const viewport = list.querySelector('.viewport') as HTMLDivElement;
     viewport.scrollTop = 5000 * 44;
@@ -134,7 +140,7 @@ describe('step 2: mail accounts', () => {
     await waitFor(() =>
       expect(within(list).getAllByTestId('account-row')[0]?.getAttribute('data-address')).toMatch(/^user049[0-9]{2}@/),
     );
-    const offsets = calls.filter((c) => c.cmd === 'list_accounts').map((c) => (c.args as { query: AccountQuery }).query.offset);
+    const offsets = listQueries(calls).map((q) => q.offset);
     expect(offsets).toContain(4800);
     expect(offsets.length).toBeLessThanOrEqual(3);
     expect(within(list).getAllByTestId('account-row').length).toBeLessThan(60);
@@ -146,12 +152,12 @@ describe('step 2: mail accounts', () => {
     try {
       const search = document.getElementById('account-search') as HTMLInputElement;
       for (const value of ['u', 'us', 'user0999']) await fireEvent.input(search, { target: { value } });
-      expect(calls.filter((c) => c.cmd === 'list_accounts')).toHaveLength(1);
+      expect(listQueries(calls)).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(200);
     } finally {
       vi.useRealTimers();
     }
-    const searches = calls.filter((c) => c.cmd === 'list_accounts').map((c) => (c.args as { query: AccountQuery }).query.search);
+    const searches = listQueries(calls).map((q) => q.search);
     expect(searches).toEqual(['', 'user0999']);
     await waitFor(() => expect(screen.getByTestId('account-total').getAttribute('data-total')).toBe('10'));
     expect(screen.getAllByTestId('account-row')).toHaveLength(10);

@@ -137,12 +137,8 @@ pub async fn export_rollout_csv<R: Runtime>(
     no_news_days: u32,
 ) -> Result<Option<String>, UiError> {
     blocking(&state.store, move |s| {
-        let Some(path) = app
-            .dialog()
-            .file()
-            .set_file_name("exo-setup-rollout.csv")
-            .add_filter("CSV", &["csv"])
-            .blocking_save_file()
+        let Some(path) =
+            app.dialog().file().set_file_name("exo-setup-rollout.csv").add_filter("CSV", &["csv"]).blocking_save_file()
         else {
             return Ok(None);
         };

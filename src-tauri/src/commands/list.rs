@@ -56,6 +56,7 @@ macro_rules! with_app_commands {
             queue_reminders,
             send_invitations,
             cancel_sending,
+            read_receipts,
             export_rollout_csv,
             create_support_bundle,
         }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use exo_setup_core::csv_io;
 use exo_setup_core::rollout::status::{self, RolloutStatus};
 use exo_setup_core::rollout::{
-    self, outbox, settings, MailKind, MailLanguage, Queued, Recipients, RolloutSettings, SendOptions, SendSummary,
+    self, outbox, settings, MailKind, MailLanguage, Queued, ReadSummary, Recipients, RolloutSettings, SendOptions,
+    SendSummary,
 };
 use exo_setup_core::{Actor, ErrorKind, UiError};
 use tauri::{AppHandle, Emitter, Runtime, State};
@@ -126,6 +127,12 @@ pub async fn send_invitations<R: Runtime>(
 #[tauri::command]
 pub fn cancel_sending(sends: State<'_, RolloutSends>) {
     sends.cancel();
+}
+
+/// Reads the receipts and bounces that came back to the sender's mailbox (IMAP) and records them.
+#[tauri::command]
+pub async fn read_receipts(state: State<'_, AppState>) -> Result<ReadSummary, UiError> {
+    traced("read_receipts", rollout::read_receipts(&state.auth, &flows::mail_options()).await)
 }
 
 /// Asks where to save and writes the status as CSV (UTF-8 with a BOM). The path, or `None` when

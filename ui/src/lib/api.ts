@@ -34,6 +34,7 @@ import type { NeedsReauth } from '../bindings/NeedsReauth';
 import type { MailLanguage } from '../bindings/MailLanguage';
 import type { OrgSettingsInput } from '../bindings/OrgSettingsInput';
 import type { Queued } from '../bindings/Queued';
+import type { ReadSummary } from '../bindings/ReadSummary';
 import type { RolloutSettings } from '../bindings/RolloutSettings';
 import type { RolloutStatus } from '../bindings/RolloutStatus';
 import type { SavedFiles } from '../bindings/SavedFiles';
@@ -226,6 +227,8 @@ export const api = {
   sendInvitations: () => call<SendSummary>('send_invitations'),
   /** Stops the send run after the mail under way (it then resolves with `cancelled: true`). */
   cancelSending: () => call<null>('cancel_sending'),
+  /** Reads the receipts and bounces that came back to the sender's mailbox (IMAP) and records them. */
+  readReceipts: () => call<ReadSummary>('read_receipts'),
   /** Rust shows the save dialog and writes the rollout status CSV; the path, or null when cancelled. */
   exportRolloutCsv: (noNewsDays: number) => call<string | null>('export_rollout_csv', { noNewsDays }),
   /** Calls `handler` after every rollout mail and while waiting for the sending limits. */

@@ -2,6 +2,7 @@ import { emit } from '@tauri-apps/api/event';
 import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
 import { describe, expect, it } from 'vitest';
 import type { AccountQuery } from '../../bindings/AccountQuery';
+import type { ReadSummary } from '../../bindings/ReadSummary';
 import type { RolloutRow } from '../../bindings/RolloutRow';
 import type { SendSummary } from '../../bindings/SendSummary';
 import {
@@ -212,6 +213,20 @@ describe('step 2: rollout by mail', () => {
       expect(lastCall(calls, 'set_rollout_sender')?.args).toEqual({ address: 'admin@contoso.com', language: 'ja' }),
     );
     await waitFor(() => expect(within(section()).getByTestId('rollout-sender').getAttribute('data-sender')).toBe('admin@contoso.com'));
+  });
+
+  it('reads the receipts, says what came back and reads the status again', async () => {
+    const read = deferred<ReadSummary>();
+    const { calls } = await openStep2({ read_receipts: () => read.promise });
+    const statusReads = calls.filter((c) => c.cmd === 'rollout_status').length;
+    await fireEvent.click(within(section()).getByTestId('rollout-read'));
+    await waitFor(() => expect(within(section()).getByTestId('rollout-read').textContent).toContain('Reading the receipts'));
+    expect((within(section()).getByTestId('rollout-send') as HTMLButtonElement).disabled).toBe(true);
+    read.resolve({ read: 5, verified: 3, signedOut: 1, bounced: 1, unmatched: 0, other: 2 });
+    const summary = await within(section()).findByTestId('rollout-read-summary');
+    expect(summary.textContent).toContain('Read 5 mail(s): 3 verified, 1 signed out, 1 bounced, 0 matching no invitation');
+    await waitFor(() => expect(calls.filter((c) => c.cmd === 'rollout_status').length).toBeGreaterThan(statusReads));
+    expect((within(section()).getByTestId('rollout-send') as HTMLButtonElement).disabled).toBe(false);
   });
 
   it('exports the status CSV through the save dialog of Rust', async () => {

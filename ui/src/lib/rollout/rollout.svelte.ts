@@ -5,6 +5,7 @@
  */
 import type { MailLanguage } from '../../bindings/MailLanguage';
 import type { Queued } from '../../bindings/Queued';
+import type { ReadSummary } from '../../bindings/ReadSummary';
 import type { RolloutSettings } from '../../bindings/RolloutSettings';
 import type { RolloutStatus } from '../../bindings/RolloutStatus';
 import type { SendProgress } from '../../bindings/SendProgress';
@@ -13,7 +14,7 @@ import type { UiError } from '../../bindings/UiError';
 import { api, type RolloutRecipients, type UnlistenFn } from '../api';
 import { toUiError } from '../errors/uiError';
 
-export type RolloutPhase = 'idle' | 'queuing' | 'sending';
+export type RolloutPhase = 'idle' | 'queuing' | 'sending' | 'reading';
 
 /** "No news" after this many days without a receipt, until the administrator says otherwise. */
 export const DEFAULT_NO_NEWS_DAYS = 7;
@@ -26,6 +27,8 @@ export class RolloutController {
   queued = $state<Queued | null>(null);
   summary = $state<SendSummary | null>(null);
   exported = $state<string | null>(null);
+  /** What the last read of the receipts found. */
+  read = $state<ReadSummary | null>(null);
   error = $state<UiError | null>(null);
   cancelling = $state(false);
   noNewsDays = $state(DEFAULT_NO_NEWS_DAYS);
@@ -124,6 +127,24 @@ export class RolloutController {
     } catch (e) {
       this.error = toUiError(e);
       this.cancelling = false;
+    }
+  }
+
+  /** Reads the receipts and bounces from the sender's mailbox, then the status again. */
+  async readReceipts(): Promise<void> {
+    if (this.phase !== 'idle') return;
+    this.phase = 'reading';
+    this.error = null;
+    this.read = null;
+    try {
+      this.read = await api.readReceipts();
+    } catch (e) {
+      if (!this.destroyed) this.error = toUiError(e);
+    } finally {
+      if (!this.destroyed) {
+        this.phase = 'idle';
+        await this.reload();
+      }
     }
   }
 

@@ -202,6 +202,7 @@ fn hostile_invitation(authority: &str, host: &str, port: u16) -> String {
             pop3: ep(Security::Plain),
             smtp: ep(Security::Plain),
         }),
+        receipts: None,
     })
 }
 

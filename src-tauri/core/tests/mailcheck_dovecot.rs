@@ -12,14 +12,13 @@
 //! scripts/test.sh). Without it the tests FAIL, unless `EXO_SKIP_DOVECOT=1` is set (stricter than
 //! `Dovecot::start`, which skips when the binary is missing).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use entra_emulator::dovecot::{self, Dovecot};
-use entra_emulator::{Config, Emulator, Keys, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use entra_emulator::dovecot::Dovecot;
+use entra_emulator::{Config, Emulator, Keys};
 use exo_setup_core::audience::{AllowedEndpoint, EndpointsOrigin};
 use exo_setup_core::auth::Auth;
 use exo_setup_core::keychain::{MemoryKeychain, Secret, TokenStore};
@@ -27,7 +26,7 @@ use exo_setup_core::mailcheck::{
     check_account, check_imap, check_pop3, check_smtp, last_verification, xoauth2_blob, CheckOptions, MailProtocol,
     ProtocolCheck, Timeouts,
 };
-use exo_setup_core::model::{AccountStatus, Endpoint, ReceiveProtocol, Security, ServerAuth};
+use exo_setup_core::model::{AccountStatus, Endpoint, ReceiveProtocol, Security};
 use exo_setup_core::{ErrorKind, Store};
 
 /// `ep` as an endpoint set on this computer (the rule of `exo_setup_core::audience` allows it).
@@ -35,9 +34,6 @@ fn local(ep: &Endpoint) -> AllowedEndpoint {
     AllowedEndpoint::permit(ep, "", EndpointsOrigin::Local, &[]).expect("set locally")
 }
 
-const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
-const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
-const SMTP: &str = "https://outlook.office.com/SMTP.Send";
 const TARO: &str = "taro@contoso.example";
 const HANAKO: &str = "hanako@contoso.example";
 
@@ -46,26 +42,6 @@ const HANAKO: &str = "hanako@contoso.example";
 
 mod common;
 use common::{captured_logs, logs};
-
-// ---------------------------------------------------------------------------------------------
-// Dovecot.
-
-/// The `dovecot` binary, or `None` (skip) when EXO_SKIP_DOVECOT=1; panics when it is missing otherwise.
-fn dovecot_or_skip() -> Option<PathBuf> {
-    let found = dovecot::find_binary();
-    if std::env::var(dovecot::SKIP_ENV).as_deref() == Ok("1") {
-        let why = if found.is_none() { "dovecot not installed and " } else { "" };
-        eprintln!("SKIPPED: {why}{}=1", dovecot::SKIP_ENV);
-        return None;
-    }
-    if found.is_none() {
-        panic!(
-            "`dovecot` is not on PATH: install dovecot-core dovecot-imapd dovecot-pop3d dovecot-submissiond \
-             dovecot-lmtpd (scripts/test.sh does), or set EXO_SKIP_DOVECOT=1 to skip these tests"
-        );
-    }
-    found
-}
 
 // ---------------------------------------------------------------------------------------------
 // The set-up: emulator, store with a "Dovecot" server, two signed-in accounts, Dovecot.
@@ -114,27 +90,11 @@ impl Env {
 }
 
 async fn env() -> Option<Env> {
-    let bin = dovecot_or_skip()?;
+    let bin = common::dovecot_or_skip()?;
     logs();
-    let emu = Emulator::start(Config::default_demo()).await.unwrap();
-    emu.set_auto_approve(true);
-    emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP, SMTP, POP]);
-    // Start-up blocks (it waits for the listeners): off the runtime's worker, which the emulator shares.
-    let dc = tokio::task::block_in_place(|| Dovecot::start_with(&bin, &emu)).expect("start dovecot");
-
-    let (dir, store) = common::org_store(&emu, DEMO_TENANT_ID, &[]).await;
-    let ep = |port, security| Endpoint { host: "localhost".into(), port, security };
-    let server = exo_setup_core::org::add_server(
-        &store,
-        "Dovecot",
-        &ep(dc.ports().imaps, Security::Tls),
-        &ep(dc.ports().pop3s, Security::Tls),
-        &ep(dc.ports().submission, Security::Starttls),
-        ServerAuth::Oauth2,
-    )
-    .unwrap();
-    exo_setup_core::accounts::add(&store, &common::account_input(TARO, ReceiveProtocol::Imap, server.id)).unwrap();
-    exo_setup_core::accounts::add(&store, &common::account_input(HANAKO, ReceiveProtocol::Pop3, server.id)).unwrap();
+    let (emu, dc) = common::emulator_and_dovecot(&bin, Config::default_demo()).await;
+    let (dir, store) =
+        common::dovecot_store(&emu, &dc, &[(TARO, ReceiveProtocol::Imap), (HANAKO, ReceiveProtocol::Pop3)]).await;
     let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
     let auth = Arc::new(Auth::new(store.clone(), tokens));
     common::sign_in(&auth, TARO).await;

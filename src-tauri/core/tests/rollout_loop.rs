@@ -11,12 +11,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::dovecot::{self, Dovecot, RelayFault};
-use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use entra_emulator::dovecot::{Dovecot, RelayFault};
+use entra_emulator::{Config, Emulator};
 use exo_setup_core::auth::Auth;
 use exo_setup_core::keychain::{MemoryKeychain, TokenStore};
 use exo_setup_core::mailcheck::{check_account, CheckOptions, MailProtocol, Timeouts};
-use exo_setup_core::model::{Endpoint, ReceiveProtocol, Security, ServerAuth};
+use exo_setup_core::model::ReceiveProtocol;
 use exo_setup_core::policy::{self, Policy};
 use exo_setup_core::rollout::status::{self, RolloutState};
 use exo_setup_core::rollout::{
@@ -30,11 +30,6 @@ mod common;
 const ADMIN: &str = "admin@contoso.example";
 const TARO: &str = "taro@contoso.example";
 const HANAKO: &str = "hanako@contoso.example";
-const SCOPES: &[&str] = &[
-    "https://outlook.office.com/IMAP.AccessAsUser.All",
-    "https://outlook.office.com/POP.AccessAsUser.All",
-    "https://outlook.office.com/SMTP.Send",
-];
 
 struct Rig {
     _dir: tempfile::TempDir,
@@ -49,29 +44,10 @@ fn opts(dc: &Dovecot) -> CheckOptions {
 }
 
 async fn rig() -> Option<Rig> {
-    if dovecot::find_binary().is_none() && std::env::var(dovecot::SKIP_ENV).as_deref() == Ok("1") {
-        eprintln!("SKIPPED: no dovecot and {}=1", dovecot::SKIP_ENV);
-        return None;
-    }
-    let bin = dovecot::find_binary().expect("dovecot is installed (scripts/test.sh), or set EXO_SKIP_DOVECOT=1");
-    let emu = Emulator::start(Config::default_demo()).await.unwrap();
-    emu.set_auto_approve(true);
-    emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, SCOPES);
-    let dc = tokio::task::block_in_place(|| Dovecot::start_with(&bin, &emu)).expect("start dovecot");
-    let (dir, store) = common::org_store(&emu, DEMO_TENANT_ID, &[]).await;
-    let ep = |port, security| Endpoint { host: "localhost".into(), port, security };
-    let server = exo_setup_core::org::add_server(
-        &store,
-        "Dovecot",
-        &ep(dc.ports().imaps, Security::Tls),
-        &ep(dc.ports().pop3s, Security::Tls),
-        &ep(dc.ports().submission, Security::Starttls),
-        ServerAuth::Oauth2,
-    )
-    .unwrap();
-    for a in [ADMIN, TARO, HANAKO] {
-        exo_setup_core::accounts::add(&store, &common::account_input(a, ReceiveProtocol::Imap, server.id)).unwrap();
-    }
+    let bin = common::dovecot_or_skip()?;
+    let (emu, dc) = common::emulator_and_dovecot(&bin, Config::default_demo()).await;
+    let accounts = [ADMIN, TARO, HANAKO].map(|a| (a, ReceiveProtocol::Imap));
+    let (dir, store) = common::dovecot_store(&emu, &dc, &accounts).await;
     let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
     let admin = Arc::new(Auth::new(store.clone(), tokens));
     common::sign_in(&admin, ADMIN).await;

@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use entra_emulator::dovecot::{self, Dovecot};
-use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
+use entra_emulator::dovecot::Dovecot;
+use entra_emulator::{Config, Emulator};
 use exo_setup_core::auth::Auth;
 use exo_setup_core::invite::ReceiptRequest;
 use exo_setup_core::keychain::{MemoryKeychain, TokenStore};
 use exo_setup_core::mailcheck::{CheckOptions, MailProtocol, Timeouts};
-use exo_setup_core::model::{Endpoint, ReceiveProtocol, Security, ServerAuth};
+use exo_setup_core::model::ReceiveProtocol;
 use exo_setup_core::policy::Policy;
 use exo_setup_core::rollout::receipt::{self, Receipt, ReceiptEvent};
 use exo_setup_core::rollout::{inbox, outbox, plan_receipts, read_receipts, send_receipt, settings, MailLanguage};
@@ -28,9 +28,6 @@ use exo_setup_core::Store;
 
 mod common;
 
-const IMAP: &str = "https://outlook.office.com/IMAP.AccessAsUser.All";
-const POP: &str = "https://outlook.office.com/POP.AccessAsUser.All";
-const SMTP: &str = "https://outlook.office.com/SMTP.Send";
 const ADMIN: &str = "admin@contoso.example";
 const HANAKO: &str = "hanako@contoso.example";
 const JIRO: &str = "jiro@contoso.example";
@@ -40,16 +37,6 @@ const UNKNOWN_CODE: &str = "ffffffffffffffffffffffffffffffff";
 const FIXTURE_CODE: &str = "0123456789abcdef0123456789abcdef";
 /// The Message-ID the Exchange fixture quotes.
 const NDR_MESSAGE_ID: &str = "<9a8b7c6d5e4f40312233445566778899@contoso.example>";
-
-fn dovecot_or_skip() -> Option<PathBuf> {
-    let found = dovecot::find_binary();
-    if std::env::var(dovecot::SKIP_ENV).as_deref() == Ok("1") {
-        eprintln!("SKIPPED: {}=1", dovecot::SKIP_ENV);
-        return None;
-    }
-    assert!(found.is_some(), "`dovecot` is not on PATH (or set EXO_SKIP_DOVECOT=1)");
-    found
-}
 
 struct Env {
     _dir: tempfile::TempDir,
@@ -117,26 +104,11 @@ fn holds(mails: &[Vec<u8>], needle: &str) -> usize {
 }
 
 async fn env() -> Option<Env> {
-    let bin = dovecot_or_skip()?;
+    let bin = common::dovecot_or_skip()?;
     common::logs();
-    let emu = Emulator::start(Config::default_demo()).await.unwrap();
-    emu.set_auto_approve(true);
-    emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP, SMTP, POP]);
-    let dc = tokio::task::block_in_place(|| Dovecot::start_with(&bin, &emu)).expect("start dovecot");
-    let (dir, store) = common::org_store(&emu, DEMO_TENANT_ID, &[]).await;
-    let ep = |port, security| Endpoint { host: "localhost".into(), port, security };
-    let server = exo_setup_core::org::add_server(
-        &store,
-        "Dovecot",
-        &ep(dc.ports().imaps, Security::Tls),
-        &ep(dc.ports().pop3s, Security::Tls),
-        &ep(dc.ports().submission, Security::Starttls),
-        ServerAuth::Oauth2,
-    )
-    .unwrap();
-    for a in [ADMIN, HANAKO, JIRO, SABURO] {
-        exo_setup_core::accounts::add(&store, &common::account_input(a, ReceiveProtocol::Imap, server.id)).unwrap();
-    }
+    let (emu, dc) = common::emulator_and_dovecot(&bin, Config::default_demo()).await;
+    let accounts: Vec<_> = [ADMIN, HANAKO, JIRO, SABURO].map(|a| (a, ReceiveProtocol::Imap)).into();
+    let (dir, store) = common::dovecot_store(&emu, &dc, &accounts).await;
     let tokens: Arc<dyn TokenStore> = Arc::new(MemoryKeychain::new());
     let auth = Arc::new(Auth::new(store.clone(), tokens.clone()));
     common::sign_in(&auth, ADMIN).await;

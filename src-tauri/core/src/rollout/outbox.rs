@@ -167,12 +167,14 @@ fn account_ids(conn: &Connection, recipients: &Recipients) -> Result<Vec<i64>, U
         conn.prepare(q).and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).map_err(sql)
     };
     match recipients {
-        Recipients::All => all("SELECT id FROM mail_accounts ORDER BY id"),
-        Recipients::NotInvited => all(
-            "SELECT a.id FROM mail_accounts a WHERE NOT EXISTS (
-                 SELECT 1 FROM outbox o WHERE o.account_id = a.id AND o.state IN ('queued', 'sending', 'deferred', 'sent', 'unsure'))
-             ORDER BY a.id",
-        ),
+        // The sender is set up on this computer already: "everyone" never includes it.
+        Recipients::All => all("SELECT id FROM mail_accounts
+             WHERE address <> COALESCE((SELECT sender FROM rollout_settings WHERE id = 1), '') ORDER BY id"),
+        Recipients::NotInvited => all("SELECT a.id FROM mail_accounts a
+             WHERE a.address <> COALESCE((SELECT sender FROM rollout_settings WHERE id = 1), '')
+               AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.account_id = a.id
+                               AND o.state IN ('queued', 'sending', 'deferred', 'sent', 'unsure'))
+             ORDER BY a.id"),
         Recipients::Accounts(ids) => {
             for &id in ids {
                 crate::accounts::get(conn, id)?;

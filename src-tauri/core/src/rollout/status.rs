@@ -84,6 +84,7 @@ pub struct RolloutRow {
 #[ts(export)]
 pub struct RolloutCounts {
     pub total: u32,
+    /// Not invited yet (the sender, set up on this computer, is not counted).
     pub registered: u32,
     pub queued: u32,
     pub failed: u32,
@@ -135,11 +136,16 @@ pub fn status(conn: &Connection, no_news_days: u32, now_ms: i64) -> Result<Rollo
     let no_news_before = now_ms - i64::from(no_news_days) * 86_400_000;
     let mut stmt = conn
         .prepare(
-            "SELECT a.id, a.address, a.display_name, r.invited_at, r.verified_at, r.protocols, r.signed_out_at,
+            "SELECT a.id, a.address, a.display_name, r.invited_at,
+                    -- The sender is set up on this computer: its own check is its receipt.
+                    CASE WHEN a.address = st.sender AND a.status = 'verified' THEN COALESCE(r.verified_at, a.status_at)
+                         ELSE r.verified_at END,
+                    r.protocols, r.signed_out_at,
                     r.bounced_at, r.bounce_status, COALESCE(r.self_registered, 0),
                     o.state, o.reply,
                     (SELECT MAX(sent_ms) FROM outbox s WHERE s.account_id = a.id AND s.state = 'sent')
              FROM mail_accounts a
+             LEFT JOIN rollout_settings st ON st.id = 1
              LEFT JOIN rollout r ON r.account_id = a.id
              LEFT JOIN outbox o ON o.id = (SELECT MAX(id) FROM outbox l WHERE l.account_id = a.id)
              ORDER BY a.address",
@@ -193,6 +199,11 @@ pub fn status(conn: &Connection, no_news_days: u32, now_ms: i64) -> Result<Rollo
         .map_err(sql)?;
     rows.iter().for_each(|r| counts.add(r.state));
     let s = settings::get(conn)?;
+    // "Not invited" counts whom "send to those not invited" mails: never the sender itself.
+    let sender_waits = |r: &RolloutRow| s.as_ref().is_some_and(|s| s.sender.eq_ignore_ascii_case(&r.address));
+    if rows.iter().any(|r| r.state == RolloutState::Registered && sender_waits(r)) {
+        counts.registered -= 1;
+    }
     Ok(RolloutStatus {
         counts,
         rows,

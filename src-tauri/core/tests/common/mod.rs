@@ -7,8 +7,11 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+mod dovecot_store;
 mod fixtures;
 #[allow(unused_imports)] // a test binary that needs no fixture still includes this module
+pub use dovecot_store::*;
+#[allow(unused_imports)]
 pub use fixtures::*;
 
 use std::io::Write;

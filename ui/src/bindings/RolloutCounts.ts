@@ -3,4 +3,8 @@
 /**
  * How many accounts are in each state.
  */
-export type RolloutCounts = { total: number, registered: number, queued: number, failed: number, unsure: number, invited: number, noNews: number, bounced: number, verified: number, signedOut: number, };
+export type RolloutCounts = { total: number, 
+/**
+ * Not invited yet (the sender, set up on this computer, is not counted).
+ */
+registered: number, queued: number, failed: number, unsure: number, invited: number, noNews: number, bounced: number, verified: number, signedOut: number, };

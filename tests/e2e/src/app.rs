@@ -366,3 +366,28 @@ pub async fn expect_dovecot_logins(rig: &mut Rig, dc: &Dovecot, address: &str) -
     }
     Ok(log)
 }
+
+/// `gio open '<link>'` in the profile's desktop (its HOME, XDG dirs and data directory), as the OS would deliver
+/// a link clicked in a mail: gio starts the registered handler, a second app instance, which forwards it.
+pub async fn gio_open(rig: &mut Rig, env: &[(String, OsString)], link: &str) -> Result {
+    let mut cmd = tokio::process::Command::new("gio");
+    cmd.arg("open").arg(link).stdin(Stdio::null()).kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env("EXO_SETUP_DATA_DIR", rig.data_dir.path());
+    let out = match tokio::time::timeout(Duration::from_secs(30), cmd.output()).await {
+        Ok(r) => r?,
+        Err(_) => return Err(rig.failure("`gio open <invitation>` still running after 30 s").await),
+    };
+    if !out.status.success() {
+        let what = format!(
+            "`gio open <invitation>`: {}\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return Err(rig.failure(&what).await);
+    }
+    Ok(())
+}

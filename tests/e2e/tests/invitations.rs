@@ -39,7 +39,6 @@
 use std::{
     ffi::OsString,
     path::{Path, PathBuf},
-    process::Stdio,
     time::{Duration, Instant},
 };
 
@@ -47,8 +46,8 @@ use entra_emulator::dovecot::Dovecot;
 use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_MULTI_CLIENT_ID, DEMO_OPEN_TENANT_ID, DEMO_TENANT_ID};
 use exo_e2e::app::{
     check_scheme_handler, check_single_instance, checked_state, cli, expect_dovecot_logins, expect_shown,
-    expect_verified_badge, open_db, org_row, profile_env, rig_options, shown_error_kinds, start_dovecot, text_of,
-    tokens_of, unique_service, FLOW_WAIT, SCHEME,
+    expect_verified_badge, gio_open, open_db, org_row, profile_env, rig_options, shown_error_kinds, start_dovecot,
+    text_of, tokens_of, unique_service, FLOW_WAIT, SCHEME,
 };
 use exo_e2e::{open_step1, DesktopHome, Result, Rig};
 use exo_setup_core::invite::{self, Invitation};
@@ -231,31 +230,6 @@ fn tamper(link: &str) -> Result<String> {
         }
     }
     Err(format!("no one-character change of p= reads as a tampered invitation: {link}").into())
-}
-
-/// `gio open '<link>'` in the profile's desktop (its HOME, XDG dirs and data directory), as the OS would deliver
-/// a link clicked in a mail: gio starts the registered handler, a second app instance, which forwards it.
-async fn gio_open(rig: &mut Rig, env: &[(String, OsString)], link: &str) -> Result {
-    let mut cmd = tokio::process::Command::new("gio");
-    cmd.arg("open").arg(link).stdin(Stdio::null()).kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env("EXO_SETUP_DATA_DIR", rig.data_dir.path());
-    let out = match tokio::time::timeout(Duration::from_secs(30), cmd.output()).await {
-        Ok(r) => r?,
-        Err(_) => return Err(rig.failure("`gio open <invitation>` still running after 30 s").await),
-    };
-    if !out.status.success() {
-        let what = format!(
-            "`gio open <invitation>`: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return Err(rig.failure(&what).await);
-    }
-    Ok(())
 }
 
 /// The invitation error of `kind`: `data-kind` on `invitation-error` itself or on the error block inside it.

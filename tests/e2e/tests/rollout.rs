@@ -29,8 +29,8 @@ use entra_emulator::dovecot::{Dovecot, RelayFault};
 use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
 use exo_e2e::app::{
     check_scheme_handler, check_single_instance, checked_state, expect_dovecot_logins, expect_shown,
-    expect_verified_badge, profile_env, rig_options, shown_error_kinds, start_dovecot, text_of, unique_service,
-    CLI_WAIT, FLOW_WAIT, SCHEME,
+    expect_verified_badge, gio_open, profile_env, rig_options, shown_error_kinds, start_dovecot, text_of,
+    unique_service, CLI_WAIT, FLOW_WAIT, SCHEME,
 };
 use exo_e2e::{app_binary, repo_root, DesktopHome, Result, Rig, RigOptions};
 
@@ -84,31 +84,6 @@ async fn admin_cli(data_dir: &Path, service: &str, browser_log: &Path, args: &[&
     }
     eprintln!("[cli] {shown}: ok");
     Ok(stdout)
-}
-
-/// `gio open '<link>'` in the profile's desktop, as the OS delivers a link clicked in a mail: gio starts the
-/// registered handler, a second app instance, which forwards it to the running window.
-async fn gio_open(rig: &mut Rig, env: &[(String, OsString)], link: &str) -> Result {
-    let mut cmd = tokio::process::Command::new("gio");
-    cmd.arg("open").arg(link).stdin(Stdio::null()).kill_on_drop(true);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env("EXO_SETUP_DATA_DIR", rig.data_dir.path());
-    let out = match tokio::time::timeout(Duration::from_secs(30), cmd.output()).await {
-        Ok(r) => r?,
-        Err(_) => return Err(rig.failure("`gio open <invitation>` still running after 30 s").await),
-    };
-    if !out.status.success() {
-        let what = format!(
-            "`gio open <invitation>`: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        return Err(rig.failure(&what).await);
-    }
-    Ok(())
 }
 
 /// The files of a mailbox's Maildir (`new/` and `cur/`) under the Dovecot's directory.

@@ -29,7 +29,13 @@ cd "$ROOT"
 # shellcheck source=scripts/common.sh
 . "$ROOT/scripts/common.sh"
 
-if [ -n "${CI:-}" ]; then export CARGO_TERM_COLOR=never; fi
+if [ -n "${CI:-}" ]; then
+  export CARGO_TERM_COLOR=never
+  # A clean clone is built once: incremental caches (13 GB in a full run) and full debug info of the test
+  # binaries (6 GB) are never read again, and CI shares its disk. Line tables keep panics' file:line.
+  export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+  export CARGO_PROFILE_DEV_DEBUG="${CARGO_PROFILE_DEV_DEBUG:-line-tables-only}"
+fi
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 
 T0=$SECONDS
@@ -39,7 +45,10 @@ LAYER_T0=0
 
 banner() { printf '\n==================== %s ====================\n' "$*"; }
 begin() { CURRENT="$1"; LAYER_T0=$SECONDS; banner "$1: $2"; }
-end() { SUMMARY+=("$CURRENT $((SECONDS - LAYER_T0))s"); CURRENT=""; }
+# Each layer's line also says how much disk is left where the target dir lives: a full disk fails a build
+# with "No space left on device" in whatever crate happens to compile, far from the cause.
+disk_free() { df -Ph "${TARGET_DIR:-$ROOT}" 2>/dev/null | awk 'NR==2 {print $4}'; }
+end() { SUMMARY+=("$CURRENT $((SECONDS - LAYER_T0))s, $(disk_free) free"); CURRENT=""; }
 skip() { SUMMARY+=("$1 skipped${2:+ ($2)}"); }
 want() { [ -z "${EXO_TEST_ONLY:-}" ] || [[ " $EXO_TEST_ONLY " == *" $1 "* ]]; }
 # A hung test must not hold CI for an hour: each heavy command runs under a time limit (seconds), its whole
@@ -78,7 +87,11 @@ done
 TARGET_DIR="$(exo_target_dir "$ROOT")"
 export EXO_SETUP_BIN="${EXO_SETUP_BIN:-$TARGET_DIR/debug/exo-setup-gui}"
 export EXO_BARE_WINDOW_BIN="$TARGET_DIR/debug/bare-window"
-echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), target dir $TARGET_DIR"
+echo "cargo $(cargo --version | cut -d' ' -f2), node $(node --version), target dir $TARGET_DIR ($(disk_free) free)"
+free_kib="$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')"
+if [ "${free_kib:-0}" -lt $((20 * 1024 * 1024)) ]; then
+  echo "WARNING: less than 20 GB free on the disk of $ROOT: a full run (debug, release, e2e) needs about 20 GB" >&2
+fi
 end
 
 # ---------------------------------------------------------------------------------------------- fmt

@@ -47,7 +47,10 @@ banner() { printf '\n==================== %s ====================\n' "$*"; }
 begin() { CURRENT="$1"; LAYER_T0=$SECONDS; banner "$1: $2"; }
 # Each layer's line also says how much disk is left where the target dir lives: a full disk fails a build
 # with "No space left on device" in whatever crate happens to compile, far from the cause.
-disk_free() { df -Ph "${TARGET_DIR:-$ROOT}" 2>/dev/null | awk 'NR==2 {print $4}'; }
+disk_free() {
+  local dir="${TARGET_DIR:-$ROOT}"; [ -d "$dir" ] || dir="$ROOT"
+  df -Ph "$dir" 2>/dev/null | awk 'NR==2 {print $4}' || true
+}
 end() { SUMMARY+=("$CURRENT $((SECONDS - LAYER_T0))s, $(disk_free) free"); CURRENT=""; }
 skip() { SUMMARY+=("$1 skipped${2:+ ($2)}"); }
 want() { [ -z "${EXO_TEST_ONLY:-}" ] || [[ " $EXO_TEST_ONLY " == *" $1 "* ]]; }

@@ -69,10 +69,14 @@ pub enum Command {
     /// desktop applications"), opens the system browser and waits for Microsoft's answer.
     Consent(FlowArgs),
     /// Step 4 (user): sign in to a registered mailbox in the browser and store the sign-in in the
-    /// system keychain.
+    /// system keychain. Where self-service is on (the organization invitation, or the managed
+    /// policy), a mailbox not registered here is set up once Microsoft confirms it is yours.
     Login {
-        /// The registered mailbox, e.g. taro@contoso.example.
+        /// The mailbox, e.g. taro@contoso.example.
         address: String,
+        /// For a mailbox not registered here (self-service): how mail is received.
+        #[arg(long, value_name = "PROTOCOL", value_parser = ["imap", "pop3"], default_value = "imap")]
+        protocol: String,
         #[command(flatten)]
         flow: FlowArgs,
     },
@@ -253,8 +257,12 @@ pub enum KeychainCommand {
 #[derive(Debug, Args)]
 pub struct InviteArgs {
     /// The registered mailbox(es) to invite, e.g. taro@contoso.example (several only with --send).
-    #[arg(required_unless_present_any = ["all", "not_invited"], conflicts_with = "all")]
+    #[arg(required_unless_present_any = ["all", "not_invited", "organization"], conflicts_with = "all")]
     pub address: Vec<String>,
+    /// The organization invitation (self-service must be on: `server self-service on`): one link
+    /// for everyone, with no mailbox; each user types their own address. With --out, the file.
+    #[arg(long, conflicts_with_all = ["address", "all", "send", "csv"])]
+    pub organization: bool,
     /// Every registered mailbox.
     #[arg(long)]
     pub all: bool,
@@ -327,6 +335,12 @@ pub enum ServerCommand {
     Enable(EnableArgs),
     /// Stop the Exchange Online server.
     Disable,
+    /// Show, or turn on or off, self-service: users setting up the mailbox they type, from the
+    /// organization invitation (`invite --organization`). The managed policy may decide instead.
+    SelfService {
+        #[arg(value_parser = ["on", "off"])]
+        state: Option<String>,
+    },
     /// Print the app registration for Microsoft Entra: a script to paste into Azure Cloud Shell
     /// (Microsoft Graph PowerShell) that creates it and prints its application ID, or with
     /// --manifest the same registration as an application manifest (JSON). Nothing is stored.

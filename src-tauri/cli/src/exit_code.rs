@@ -147,6 +147,8 @@ pub fn exit_code(e: &UiError) -> u8 {
         | InviteAuthorityNotAllowed
         | InviteMailHostNotAllowed
         | InviteNotPending
+        | SelfServiceNotAllowed
+        | SelfServiceRefusedByPolicy
         | DirectoryNotSignedIn
         | DirectoryNotRead
         | DirectoryRejected

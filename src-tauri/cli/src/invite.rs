@@ -18,6 +18,9 @@ use crate::text;
 
 /// `exo-setup invite ADDRESS | --all [--out DIR | --csv FILE]`.
 pub fn invite(store: &Store, args: InviteArgs) -> Result<u8, UiError> {
+    if args.organization {
+        return organization(store, &args);
+    }
     let invitations = {
         let conn = store.conn();
         if args.address.len() > 1 {
@@ -72,6 +75,32 @@ pub fn invite(store: &Store, args: InviteArgs) -> Result<u8, UiError> {
     Ok(0)
 }
 
+/// `invite --organization [--out DIR]`: the link, or the file written into DIR.
+fn organization(store: &Store, args: &InviteArgs) -> Result<u8, UiError> {
+    let policy = exo_setup_core::policy::load()?;
+    let (made, inv) = exo_setup_core::self_service::organization_invitation(&store.conn(), &policy)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(dir) = &args.out {
+        let link = exo_setup_core::model::InvitationLink {
+            account_id: 0,
+            address: String::new(),
+            display_name: String::new(),
+            link: made.link.clone(),
+            file_name: made.file_name.clone(),
+        };
+        for path in invite::write_files(&[(link, inv)], dir)? {
+            let _ = writeln!(out, "{}", shown(&path.display().to_string()));
+        }
+    } else {
+        let _ = writeln!(out, "{}", made.link);
+    }
+    if let Some(to) = &made.receipt_to {
+        eprintln!("{}", t!("cli.invite.organizationReceipts", address = shown(to)));
+    }
+    flushed(&mut out, "The output")?;
+    Ok(0)
+}
+
 /// The cloud in words: the wizard's names.
 fn cloud_name(cloud: MicrosoftCloud) -> Cow<'static, str> {
     match cloud {
@@ -107,7 +136,10 @@ fn print_invitation(out: &mut dyn Write, p: &InvitationPreview) -> std::io::Resu
         (t!("cli.open.tenant"), tenant),
         (t!("cli.open.clientId"), p.client_id.clone()),
         (t!("cli.open.authority"), authority.into_owned()),
-        (t!("cli.open.mailbox"), shown(&p.address).into_owned()),
+        (
+            t!("cli.open.mailbox"),
+            if p.organization_wide { t!("cli.open.mailboxTyped").into_owned() } else { shown(&p.address).into_owned() },
+        ),
         (t!("cli.open.displayName"), or_none(&p.display_name)),
         (t!("cli.open.receiveProtocol"), p.receive_protocol.as_str().to_ascii_uppercase()),
         (t!("cli.open.redirect"), redirect.into_owned()),
@@ -189,7 +221,13 @@ pub async fn open(store: &Store, args: OpenArgs) -> Result<u8, UiError> {
     }
     let org = &accepted.org;
     let name = shown(if org.organization_name.is_empty() { &org.tenant } else { &org.organization_name });
-    let address = shown(&accepted.account.address);
+    let Some(account) = &accepted.account else {
+        // The organization invitation: the user's own address comes next.
+        println!("{}", t!("cli.open.doneOrganization", org = name, tenantId = org.tenant_id));
+        println!("{}", t!("cli.open.nextOrganization"));
+        return Ok(0);
+    };
+    let address = shown(&account.address);
     println!("{}", t!("cli.open.done", address = address, org = name, tenantId = org.tenant_id));
     println!("{}", t!("cli.open.next", address = address));
     Ok(0)

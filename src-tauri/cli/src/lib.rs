@@ -87,7 +87,7 @@ fn dispatch(store: &Arc<Store>, data_dir: &std::path::Path, command: Command) ->
         Command::Invite(args) => invite::invite(store, args),
         Command::Open(args) => block_on(invite::open(store, args)),
         Command::Consent(flow) => block_on(signin::consent(&auth(store), &flow)),
-        Command::Login { address, flow } => block_on(signin::login(&auth(store), &address, &flow)),
+        Command::Login { address, protocol, flow } => block_on(signin::login(&auth(store), &address, &protocol, &flow)),
         Command::Token { address } => block_on(signin::token(&auth(store), &address)),
         Command::Status { json } => block_on(signin::status(&auth(store), json)),
         Command::Check { address, ca_file, json } => {

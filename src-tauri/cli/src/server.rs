@@ -20,6 +20,19 @@ pub fn run(store: &Arc<Store>, command: ServerCommand) -> Result<u8, UiError> {
     match command {
         ServerCommand::Show { json } => show(store, json),
         ServerCommand::Enable(args) => enable(store, args),
+        ServerCommand::SelfService { state } => {
+            let policy = exo_setup_core::policy::load()?;
+            let conn = store.conn();
+            let s = match state.as_deref() {
+                Some(on_off) => exo_setup_core::self_service::set_enabled(&conn, &policy, on_off == "on")?,
+                None => exo_setup_core::self_service::state(&conn, &policy)?,
+            };
+            println!("{}", if s.enabled { t!("cli.server.selfServiceOn") } else { t!("cli.server.selfServiceOff") });
+            if s.managed.is_some() {
+                println!("{}", t!("cli.server.selfServiceManaged"));
+            }
+            Ok(0)
+        }
         ServerCommand::Disable => {
             block_on(org::set_server_enabled(store, org::EXCHANGE_ONLINE_ID, false))?;
             println!("{}", t!("cli.server.off"));

@@ -10,7 +10,7 @@ use std::time::Duration;
 use exo_setup_core::auth::{Auth, Purpose};
 use exo_setup_core::bounded::{self, BoundedError};
 use exo_setup_core::mailcheck::{self, CheckOptions};
-use exo_setup_core::model::{FlowResult, RedirectMode};
+use exo_setup_core::model::{FlowResult, ReceiveProtocol, RedirectMode};
 use exo_setup_core::{Actor, ErrorKind, UiError};
 
 use rust_i18n::t;
@@ -33,9 +33,17 @@ pub async fn consent(auth: &Auth, args: &FlowArgs) -> Result<u8, UiError> {
     }
 }
 
-/// `exo-setup login ADDRESS`: step 4.
-pub async fn login(auth: &Auth, address: &str, args: &FlowArgs) -> Result<u8, UiError> {
-    match browser_round_trip(auth, Purpose::SignIn(address.to_owned()), args).await? {
+/// `exo-setup login ADDRESS [--protocol imap|pop3]`: step 4; a mailbox not registered here is
+/// self-service (`Auth::begin_self_sign_in` decides whether that is allowed).
+pub async fn login(auth: &Auth, address: &str, protocol: &str, args: &FlowArgs) -> Result<u8, UiError> {
+    let registered = exo_setup_core::accounts::find_by_address(&auth.store().conn(), address)?.is_some();
+    let purpose = if registered {
+        Purpose::SignIn(address.to_owned())
+    } else {
+        let protocol = if protocol == "pop3" { ReceiveProtocol::Pop3 } else { ReceiveProtocol::Imap };
+        Purpose::SelfSignIn(address.to_owned(), protocol)
+    };
+    match browser_round_trip(auth, purpose, args).await? {
         FlowResult::SignedIn { sign_in } => {
             let account = shown(&sign_in.signed_in_as);
             match &sign_in.name {

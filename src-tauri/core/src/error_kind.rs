@@ -252,6 +252,9 @@ error_kinds! {
     InviteMailHostNotAllowed = "invite_mail_host_not_allowed" in Invitation;
     InviteReplacesOrg = "invite_replaces_org" in Invitation;
     InviteNotPending = "invite_not_pending" in Invitation;
+    // self-service: a user sets up the mailbox they type (organization invitation, managed policy)
+    SelfServiceNotAllowed = "self_service_not_allowed" in Invitation;
+    SelfServiceRefusedByPolicy = "self_service_refused_by_policy" in Invitation;
     // the directory import (Microsoft Graph)
     DirectoryNotSignedIn = "directory_not_signed_in" in Directory;
     DirectoryNotRead = "directory_not_read" in Directory;

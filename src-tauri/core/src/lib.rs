@@ -56,6 +56,7 @@ pub mod policy;
 pub mod process_hardening;
 pub mod registration;
 pub mod rollout;
+pub mod self_service;
 pub mod store;
 pub mod support;
 pub mod trusted_file;

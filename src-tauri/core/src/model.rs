@@ -641,6 +641,9 @@ pub struct InvitationPreview {
     pub replaces: Option<OrgSettings>,
     /// The mailbox is already registered on this computer (accepting keeps its sign-in state).
     pub already_registered: bool,
+    /// The organization invitation: no mailbox (`address` is empty); after accepting, the user
+    /// types their own address and signs in (self-service).
+    pub organization_wide: bool,
     /// Where this computer will send its one receipt once the mailbox is verified (the
     /// administrator who mailed the invitation); `None` when the invitation asks for none or the
     /// managed policy turns receipts off. The confirmation screen says so beforehand.
@@ -652,7 +655,8 @@ pub struct InvitationPreview {
 #[serde(rename_all = "camelCase")]
 #[ts(export)]
 pub struct InvitationAccepted {
-    pub account: AccountRow,
+    /// `None` for the organization invitation: the user types their address next.
+    pub account: Option<AccountRow>,
     pub org: OrgSettings,
 }
 
@@ -713,6 +717,8 @@ pub struct ManagedPolicy {
     pub invitations: InvitationRule,
     /// Authorities sign-in may use; empty means any (unknown clouds are warned about).
     pub allowed_authorities: Vec<String>,
+    /// `selfService`: `false` forbids it, `true` allows it, `null` leaves it to step 1.
+    pub self_service: Option<bool>,
 }
 
 /// An invitation the OS, a drop or a file handed to the app: shown for confirmation, or why not

@@ -51,7 +51,11 @@ pub fn consent_protocols(conn: &Connection) -> Result<crate::oauth::MailScopes, 
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .map_err(sql)?;
-    Ok(crate::oauth::MailScopes { imap: imap || !pop, pop, smtp: true })
+    // Self-service users choose their protocol themselves: the consent must cover both.
+    let self_service: bool = conn
+        .query_row("SELECT coalesce((SELECT enabled FROM self_service WHERE id = 1), 0)", [], |r| r.get(0))
+        .map_err(sql)?;
+    Ok(crate::oauth::MailScopes { imap: imap || !pop || self_service, pop: pop || self_service, smtp: true })
 }
 
 /// Everything the wizard draws, under the machine's managed policy (an unreadable policy

@@ -33,7 +33,8 @@
 //!   "invitations": "same_tenant",
 //!   "allowedAuthorities": ["https://login.microsoftonline.com"],
 //!   "allowedMailHosts": ["mail.contoso.example"],
-//!   "sendReceipts": false
+//!   "sendReceipts": false,
+//!   "selfService": true
 //! }
 //! ```
 //! A field given as a plain value is locked (enforced, read-only in the UI); as
@@ -44,6 +45,10 @@
 //! `sendReceipts` (default `true`): whether a mailbox set up from a mailed invitation sends its
 //! receipt back to the administrator who invited it (see [`crate::rollout`]); `false` keeps the
 //! computers of this fleet silent.
+//! `selfService`: `false` forbids setting up a mailbox by typing its address (organization
+//! invitations are refused); `true` allows it, and where the policy also locks `tenant` and
+//! `clientId` a user needs no invitation at all (see [`crate::self_service`]); not said, step 1
+//! (and an organization invitation) decide.
 
 use crate::DetailKey;
 use std::io::Read;
@@ -90,6 +95,8 @@ pub struct Policy {
     pub allowed_mail_hosts: Vec<String>,
     /// `sendReceipts` as the file says; `None` (not said, or no policy) sends them.
     pub send_receipts: Option<bool>,
+    /// `selfService` as the file says; `None` leaves it to step 1 and invitations.
+    pub self_service: Option<bool>,
 }
 
 /// The platform's machine-wide policy location.
@@ -203,6 +210,8 @@ struct RawPolicy {
     allowed_mail_hosts: Vec<String>,
     #[serde(default)]
     send_receipts: Option<bool>,
+    #[serde(default)]
+    self_service: Option<bool>,
 }
 
 /// The one policy format version this app reads.
@@ -247,6 +256,7 @@ pub fn parse(json: &str, source: &Path) -> Result<Policy, UiError> {
         allowed_authorities,
         allowed_mail_hosts,
         send_receipts: raw.send_receipts,
+        self_service: raw.self_service,
     };
     if let Some(a) = policy.authority.as_ref() {
         if !policy.authority_allowed(&a.value) {
@@ -290,6 +300,7 @@ impl Policy {
                 .map(|f| ManagedField { value: f.value.as_str().to_owned(), locked: f.locked }),
             invitations: self.invitations,
             allowed_authorities: self.allowed_authorities.clone(),
+            self_service: self.self_service,
         }
     }
 
@@ -381,6 +392,22 @@ impl Policy {
     /// The locked tenant, if any (for invitations).
     pub fn locked_tenant(&self) -> Option<&str> {
         self.tenant.as_ref().filter(|f| f.locked).map(|f| f.value.as_str())
+    }
+
+    /// The organization a user may set up their own mailbox in with no invitation: the policy says
+    /// `selfService: true` and locks `tenant` and `clientId` (the rest as the policy says, else
+    /// step 1's defaults).
+    pub fn self_service_organization(&self) -> Option<OrgSettingsInput> {
+        if self.self_service != Some(true) {
+            return None;
+        }
+        Some(OrgSettingsInput {
+            organization_name: self.organization_name.as_ref().map(|f| f.value.clone()).unwrap_or_default(),
+            tenant: self.locked_tenant()?.to_owned(),
+            client_id: self.locked("clientId")?.to_owned(),
+            authority: self.authority.as_ref().map(|f| f.value.clone()).unwrap_or_default(),
+            redirect_mode: self.redirect_mode.as_ref().map_or(RedirectMode::DeepLink, |f| f.value),
+        })
     }
 
     /// A locked string field by its UI name (`authority`, `clientId`, `organizationName`).

@@ -153,7 +153,7 @@ async fn admin_invitation_sets_up_a_fresh_user_store_and_the_user_signs_in() {
     assert_eq!(dump(&user), before);
 
     let accepted = invite::accept(&user, &Policy::default(), &inv, false).await.unwrap();
-    assert_eq!(accepted.account.address, TARO);
+    assert_eq!(accepted.account.as_ref().unwrap().address, TARO);
     assert_eq!(accepted.org.tenant_id, DEMO_TENANT_ID);
     assert_eq!(accepted.org.organization_name, "コントソ株式会社");
     let admin_org = org::org_settings(&admin.store.conn()).unwrap().unwrap();

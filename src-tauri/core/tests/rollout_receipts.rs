@@ -156,7 +156,15 @@ async fn receipts_and_bounces_are_recorded_moved_out_and_never_counted_twice() {
     let s = read_receipts(&e.auth, &opts).await.unwrap_or_else(|err| panic!("{err:?}\n{}", e.dc.log()));
     assert_eq!(
         s,
-        inbox::ReadSummary { read: 6, verified: 1, signed_out: 0, bounced: 2, unmatched: 2, other: 1 },
+        inbox::ReadSummary {
+            read: 6,
+            verified: 1,
+            signed_out: 0,
+            bounced: 2,
+            unmatched: 2,
+            other: 1,
+            self_registered: 0
+        },
         "{}",
         e.dc.log()
     );
@@ -246,4 +254,41 @@ async fn a_user_sends_each_receipt_once_and_only_when_asked_and_allowed() {
     let renewed = ReceiptRequest { to: ADMIN.into(), code: UNKNOWN_CODE.into() };
     plan_receipts(&e.store.conn(), hanako, &renewed).unwrap();
     assert!(send_receipt(&e.auth, HANAKO, ReceiptEvent::Verified, &protocols, &opts).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_with_the_organization_code_adds_its_mailbox_marked_self_registered() {
+    let Some(e) = env().await else { return };
+    let opts = e.opts();
+    const SHIRO: &str = "shiro@contoso.example";
+    const GORO: &str = "goro@contoso.example";
+    let policy = Policy::default();
+    exo_setup_core::self_service::set_enabled(&e.store.conn(), &policy, true).unwrap();
+    let (made, inv) = exo_setup_core::self_service::organization_invitation(&e.store.conn(), &policy).unwrap();
+    assert_eq!(made.receipt_to.as_deref(), Some(ADMIN), "receipts go to the rollout sender");
+    let org_code = inv.receipts.unwrap().code;
+
+    // Shiro set himself up from the organization invitation; his receipt comes from his mailbox.
+    e.deliver(ADMIN, "1", &receipt_mail(&org_code, ReceiptEvent::Verified, SHIRO));
+    // Someone else's mailbox (jiro) speaking for goro with the same code: not from the mailbox.
+    let forged = Receipt::new(&org_code, ReceiptEvent::Verified, GORO, &[MailProtocol::Imap]);
+    e.deliver(ADMIN, "2", &receipt::compose(&forged, JIRO, ADMIN, MailLanguage::Ja).unwrap().formatted());
+    let s = read_receipts(&e.auth, &opts).await.unwrap_or_else(|err| panic!("{err:?}\n{}", e.dc.log()));
+    assert_eq!((s.self_registered, s.unmatched), (1, 1), "{s:?}");
+    let shiro = exo_setup_core::accounts::find_by_address(&e.store.conn(), SHIRO).unwrap().expect("shiro added");
+    let flag: i64 = e
+        .store
+        .conn()
+        .query_row("SELECT self_registered FROM rollout WHERE account_id = ?1", [shiro.id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(flag, 1);
+    assert!(e.rollout(SHIRO)[0].is_some(), "verified");
+    assert!(exo_setup_core::accounts::find_by_address(&e.store.conn(), GORO).unwrap().is_none());
+
+    // Self-service turned off: the same code adds nobody.
+    exo_setup_core::self_service::set_enabled(&e.store.conn(), &policy, false).unwrap();
+    e.deliver(ADMIN, "3", &receipt_mail(&org_code, ReceiptEvent::Verified, "rokuro@contoso.example"));
+    let s = read_receipts(&e.auth, &opts).await.unwrap();
+    assert_eq!((s.self_registered, s.unmatched), (0, 1), "{s:?}");
+    assert!(exo_setup_core::accounts::find_by_address(&e.store.conn(), "rokuro@contoso.example").unwrap().is_none());
 }

@@ -58,6 +58,10 @@ macro_rules! with_app_commands {
             cancel_sending,
             read_receipts,
             export_rollout_csv,
+            self_service_state,
+            set_self_service,
+            organization_invitation,
+            begin_self_sign_in,
             create_support_bundle,
         }
     };

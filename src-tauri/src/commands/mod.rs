@@ -11,6 +11,7 @@ mod invite;
 /// The one list of command names (`with_app_commands!`), shared with `build.rs`.
 mod list;
 mod rollout;
+mod self_service;
 mod setup;
 mod support;
 
@@ -21,6 +22,7 @@ pub use csv::*;
 pub use directory::*;
 pub use invite::*;
 pub use rollout::*;
+pub use self_service::*;
 pub use setup::*;
 pub use support::*;
 

@@ -5,4 +5,8 @@ import type { OrgSettings } from "./OrgSettings";
 /**
  * What accepting an invitation stored: the user goes on to step 4 for this account.
  */
-export type InvitationAccepted = { account: AccountRow, org: OrgSettings, };
+export type InvitationAccepted = { 
+/**
+ * `None` for the organization invitation: the user types their address next.
+ */
+account: AccountRow | null, org: OrgSettings, };

@@ -42,6 +42,11 @@ replaces: OrgSettings | null,
  */
 alreadyRegistered: boolean, 
 /**
+ * The organization invitation: no mailbox (`address` is empty); after accepting, the user
+ * types their own address and signs in (self-service).
+ */
+organizationWide: boolean, 
+/**
  * Where this computer will send its one receipt once the mailbox is verified (the
  * administrator who mailed the invitation); `None` when the invitation asks for none or the
  * managed policy turns receipts off. The confirmation screen says so beforehand.

@@ -21,4 +21,8 @@ redirectMode: ManagedField | null, invitations: InvitationRule,
 /**
  * Authorities sign-in may use; empty means any (unknown clouds are warned about).
  */
-allowedAuthorities: Array<string>, };
+allowedAuthorities: Array<string>, 
+/**
+ * `selfService`: `false` forbids it, `true` allows it, `null` leaves it to step 1.
+ */
+selfService: boolean | null, };

@@ -17,6 +17,10 @@ verified: number,
  */
 signedOut: number, 
 /**
+ * Mailboxes added to the list from the organization invitation's receipts (self-service).
+ */
+selfRegistered: number, 
+/**
  * Delivery failures recorded against an account.
  */
 bounced: number, 

@@ -145,6 +145,8 @@ export const ERROR_KIND_INFO: Record<ErrorKind, { area: ErrorArea; field: ErrorF
   invite_mail_host_not_allowed: { area: 'invitation', field: null },
   invite_replaces_org: { area: 'invitation', field: null },
   invite_not_pending: { area: 'invitation', field: null },
+  self_service_not_allowed: { area: 'invitation', field: null },
+  self_service_refused_by_policy: { area: 'invitation', field: null },
   directory_not_signed_in: { area: 'directory', field: null },
   directory_not_read: { area: 'directory', field: null },
   directory_rejected: { area: 'directory', field: null },

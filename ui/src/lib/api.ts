@@ -6,6 +6,9 @@ import { invoke, type InvokeArgs, type InvokeOptions } from '@tauri-apps/api/cor
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import { writeText } from '@tauri-apps/plugin-clipboard-manager';
 import type { AccountInput } from '../bindings/AccountInput';
+import type { OrganizationInvitation } from '../bindings/OrganizationInvitation';
+import type { SelfServiceState } from '../bindings/SelfServiceState';
+import type { ReceiveProtocol } from '../bindings/ReceiveProtocol';
 import type { AccountPage } from '../bindings/AccountPage';
 import type { AccountQuery } from '../bindings/AccountQuery';
 import type { AccountRow } from '../bindings/AccountRow';
@@ -229,6 +232,15 @@ export const api = {
   cancelSending: () => call<null>('cancel_sending'),
   /** Reads the receipts and bounces that came back to the sender's mailbox (IMAP) and records them. */
   readReceipts: () => call<ReadSummary>('read_receipts'),
+  /** Self-service after the managed policy: on, managed by IT, or pinned (no invitation needed). */
+  selfServiceState: () => call<SelfServiceState>('self_service_state'),
+  /** Step 1's self-service switch; refused (`policy_locked_field`) where IT decides. */
+  setSelfService: (enabled: boolean) => call<SelfServiceState>('set_self_service', { enabled }),
+  /** The organization invitation: one link for everyone, no mailbox. */
+  organizationInvitation: () => call<OrganizationInvitation>('organization_invitation'),
+  /** Step 4 for a typed mailbox: registered only once Microsoft confirms the signed-in identity. */
+  beginSelfSignIn: (address: string, protocol: ReceiveProtocol) =>
+    call<FlowStarted>('begin_self_sign_in', { address, protocol }),
   /** Rust shows the save dialog and writes the rollout status CSV; the path, or null when cancelled. */
   exportRolloutCsv: (noNewsDays: number) => call<string | null>('export_rollout_csv', { noNewsDays }),
   /** Calls `handler` after every rollout mail and while waiting for the sending limits. */

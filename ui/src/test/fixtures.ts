@@ -112,6 +112,7 @@ export function noPolicy(overrides: Partial<ManagedPolicy> = {}): ManagedPolicy 
     redirectMode: null,
     invitations: 'any',
     allowedAuthorities: [],
+    selfService: null,
     ...overrides,
   };
 }
@@ -136,6 +137,7 @@ export function invitationPreview(overrides: Partial<InvitationPreview> = {}): I
     replaces: null,
     alreadyRegistered: false,
     receiptTo: null,
+    organizationWide: false,
     ...overrides,
   };
 }

@@ -30,6 +30,7 @@ mod records;
 mod removal;
 mod repair;
 mod round_trip;
+mod self_sign_in;
 mod tokens;
 mod upkeep;
 
@@ -48,7 +49,9 @@ pub use upkeep::{UpkeepPolicy, UpkeepReport};
 
 use crate::error::{Actor, ErrorKind, UiError};
 use crate::keychain::TokenStore;
-use crate::model::{FlowFinished, FlowPurpose, FlowResult, FlowSnapshot, FlowStarted, OrgSettings, RedirectMode};
+use crate::model::{
+    FlowFinished, FlowPurpose, FlowResult, FlowSnapshot, FlowStarted, OrgSettings, ReceiveProtocol, RedirectMode,
+};
 use crate::oauth::{Backoff, MailScopes, OAuthClient, OAuthSettings, Outcome, PendingFlows, SignInRequest};
 use crate::Store;
 
@@ -69,6 +72,9 @@ pub struct Auth {
     directory_access: Mutex<Option<tokens::AccessToken>>,
     backoff: Backoff,
     policy: Option<crate::policy::Policy>,
+    /// Typed mailboxes (self-service) waiting for their sign-in, lowercase address → protocol;
+    /// registered only once Microsoft confirmed the identity (`self_sign_in`).
+    self_registrations: Mutex<HashMap<String, ReceiveProtocol>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -104,6 +110,7 @@ impl Auth {
             directory_access: Mutex::new(None),
             backoff: Backoff::default(),
             policy: None,
+            self_registrations: Mutex::new(HashMap::new()),
         }
     }
 
@@ -223,6 +230,32 @@ impl Auth {
             admin_consent_known: target.admin_consent_known,
         })?;
         Ok((self.remember(state, FlowPurpose::SignIn, Some(target.account.address), redirect_uri, &url), url))
+    }
+
+    /// [`Auth::begin_sign_in`] for a registered mailbox, else for a typed one not registered yet
+    /// (self-service: `begin_self_sign_in` checked it is allowed and remembered it).
+    async fn begin_sign_in_as(
+        &self,
+        address: &str,
+        protocol: ReceiveProtocol,
+        redirect_uri: &str,
+    ) -> Result<(FlowStarted, Url), UiError> {
+        if self.pending_self_registration(address).is_none() {
+            return self.begin_sign_in(address, redirect_uri).await;
+        }
+        self.org_under_policy().await?;
+        let client = self.client().await?;
+        let a = address.to_owned();
+        let admin_consent_known = self.db(move |s| records::self_sign_in_target(s, &a, protocol)).await?;
+        self.keychain(|t| t.check_writable()).await?;
+        let (url, state) = client.begin_sign_in(&SignInRequest {
+            address: address.to_owned(),
+            aliases: Vec::new(),
+            scopes: MailScopes::for_account(protocol),
+            redirect_uri: redirect_uri.to_owned(),
+            admin_consent_known,
+        })?;
+        Ok((self.remember(state, FlowPurpose::SignIn, Some(address.to_owned()), redirect_uri, &url), url))
     }
 
     fn remember(

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::accounts;
 use crate::error::{Actor, ErrorKind, UiError};
-use crate::model::{AccountRow, AccountStatus, AdminConsent, MailServer, OrgSettings, ServerAuth};
+use crate::model::{AccountRow, AccountStatus, AdminConsent, MailServer, OrgSettings, ReceiveProtocol, ServerAuth};
 use crate::oauth::{AdminConsentGranted, MailScopes};
 use crate::org::{self, sql};
 use crate::overview::current_consent;
@@ -44,10 +44,40 @@ pub(crate) fn sign_in_target(s: &Store, address: &str) -> Result<SignInTarget, U
         .with(DetailKey::Address, address.trim())
     })?;
     usable_server(&conn, &account)?;
-    let needed = MailScopes::for_account(account.receive_protocol);
-    let admin_consent_known = current_consent(&conn, &org.tenant_id, &org.client_id)?
-        .is_some_and(|c| needed.exchange_scopes().iter().all(|n| c.scopes.iter().any(|g| g.eq_ignore_ascii_case(n))));
+    let admin_consent_known = consent_known(&conn, &org, account.receive_protocol)?;
     Ok(SignInTarget { account, admin_consent_known })
+}
+
+/// Whether the tenant-wide consent known here covers `protocol`'s scopes.
+fn consent_known(conn: &rusqlite::Connection, org: &OrgSettings, protocol: ReceiveProtocol) -> Result<bool, UiError> {
+    let needed = MailScopes::for_account(protocol);
+    Ok(current_consent(conn, &org.tenant_id, &org.client_id)?
+        .is_some_and(|c| needed.exchange_scopes().iter().all(|n| c.scopes.iter().any(|g| g.eq_ignore_ascii_case(n)))))
+}
+
+/// A typed mailbox (self-service) ready for sign-in: the built-in Exchange Online server must be
+/// usable. Returns whether the consent is known.
+pub(crate) fn self_sign_in_target(s: &Store, address: &str, protocol: ReceiveProtocol) -> Result<bool, UiError> {
+    let org = org(s)?;
+    let conn = s.conn();
+    let probe = AccountRow {
+        id: 0,
+        user_id: 0,
+        login_name: address.to_owned(),
+        user_display_name: String::new(),
+        address: address.to_owned(),
+        display_name: String::new(),
+        receive_protocol: protocol,
+        server_id: org::EXCHANGE_ONLINE_ID,
+        server_name: String::new(),
+        status: AccountStatus::NotSignedIn,
+        status_detail: None,
+        status_at: None,
+        has_sign_in: false,
+        can_check: false,
+    };
+    usable_server(&conn, &probe)?;
+    consent_known(&conn, &org, protocol)
 }
 
 /// The account's server, when it can be signed in to: OAuth 2.0 and turned on.

@@ -26,6 +26,8 @@ pub enum Purpose {
     AdminConsent,
     /// Step 4: a user's sign-in to this registered mailbox.
     SignIn(String),
+    /// Step 4 for a mailbox the user typed (self-service), with its receive protocol.
+    SelfSignIn(String, crate::model::ReceiveProtocol),
     /// Step 3 with the directory import's Graph permissions in the same consent.
     AdminConsentWithDirectory,
     /// The administrator's directory (Graph) sign-in, with an optional `login_hint`.
@@ -93,6 +95,7 @@ impl Auth {
         let (started, url) = match purpose {
             Purpose::AdminConsent => self.begin_admin_consent(&redirect).await?,
             Purpose::SignIn(address) => self.begin_sign_in(address, &redirect).await?,
+            Purpose::SelfSignIn(address, protocol) => self.begin_self_sign_in(address, *protocol, &redirect).await?,
             Purpose::AdminConsentWithDirectory => self.begin_admin_consent_with_directory(&redirect).await?,
             Purpose::DirectorySignIn(hint) => self.begin_directory_sign_in(&redirect, hint.as_deref()).await?,
         };

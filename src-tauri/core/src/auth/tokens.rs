@@ -97,6 +97,13 @@ impl Auth {
             scopes: s.scopes.clone(),
         };
         let refresh = s.refresh_token.clone();
+        // A typed mailbox (self-service) becomes an account only now: the wrong-account guard has
+        // found the signed-in identity to be that address.
+        if let Some(protocol) = self.pending_self_registration(&s.address) {
+            let a = s.address.clone();
+            self.db(move |st| crate::self_service::register(&mut st.conn(), &a, protocol).map(|_| ())).await?;
+            self.forget_self_registration(&s.address);
+        }
         // The ledger row first: whatever happens next, these keychain items can be found again.
         let k = key.clone();
         self.db(move |st| super::ledger::record(&st.conn(), &k).map_err(crate::org::sql)).await?;

@@ -184,7 +184,10 @@ pub fn preview(
 ) -> Result<InvitationPreview, UiError> {
     let current = org::org_settings(conn).map_err(sql)?;
     let e = apply_policy(policy, inv, current.as_ref())?;
-    let already_registered = accounts::find_by_address(conn, &inv.address)?.is_some();
+    if inv.is_organization() {
+        crate::self_service::require_not_forbidden(policy)?;
+    }
+    let already_registered = !inv.is_organization() && accounts::find_by_address(conn, &inv.address)?.is_some();
     Ok(InvitationPreview {
         invitation_id,
         organization_name: e.organization_name.clone(),
@@ -202,6 +205,7 @@ pub fn preview(
         replaces: replaced(current, inv, &e),
         overrides: e.overrides,
         already_registered,
+        organization_wide: inv.is_organization(),
         receipt_to: inv.receipts.as_ref().filter(|_| policy.sends_receipts()).map(|r| r.to.clone()),
     })
 }
@@ -217,6 +221,9 @@ pub async fn accept(
 ) -> Result<InvitationAccepted, UiError> {
     let current = org::org_settings(&store.conn()).map_err(sql)?;
     let e = apply_policy(policy, inv, current.as_ref())?;
+    if inv.is_organization() {
+        crate::self_service::require_not_forbidden(policy)?;
+    }
     if let Some(c) = replaced(current, inv, &e).filter(|_| !replace_existing) {
         return Err(UiError::new(
             ErrorKind::InviteReplacesOrg,
@@ -274,16 +281,23 @@ pub async fn accept(
             origin,
         )?;
     }
-    let id = match accounts::find_by_address(&tx, &inv.address)? {
-        // Already here (e.g. opened twice): keep it and its sign-in state.
-        Some(existing) => existing.id,
-        None => accounts::insert_account(&tx, &account, EXCHANGE_ONLINE_ID, &now()).map_err(sql)?,
+    let id = if inv.is_organization() {
+        // The organization only: the mailbox is the one the user types and Microsoft confirms.
+        crate::self_service::accept_organization(&tx, inv.receipts.as_ref())?;
+        None
+    } else {
+        let id = match accounts::find_by_address(&tx, &inv.address)? {
+            // Already here (e.g. opened twice): keep it and its sign-in state.
+            Some(existing) => existing.id,
+            None => accounts::insert_account(&tx, &account, EXCHANGE_ONLINE_ID, &now()).map_err(sql)?,
+        };
+        if let Some(r) = &inv.receipts {
+            // Where this computer's receipts go (sent once the mailbox is verified, unless the
+            // policy says no: `send_receipt` asks it each time).
+            crate::rollout::plan_receipts(&tx, id, r)?;
+        }
+        Some(id)
     };
-    if let Some(r) = &inv.receipts {
-        // Where this computer's receipts go (sent once the mailbox is verified, unless the policy
-        // says no: `send_receipt` asks it each time).
-        crate::rollout::plan_receipts(&tx, id, r)?;
-    }
     audit(
         &tx,
         "invitation.accept",
@@ -296,7 +310,7 @@ pub async fn accept(
     tx.commit().map_err(sql)?;
     crate::fault::point("invite.after_commit");
     Ok(InvitationAccepted {
-        account: accounts::get(&conn, id)?,
+        account: id.map(|id| accounts::get(&conn, id)).transpose()?,
         org: org::org_settings(&conn).map_err(sql)?.expect("just saved"),
     })
 }

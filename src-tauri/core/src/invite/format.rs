@@ -39,8 +39,13 @@ pub struct Invitation {
     pub tenant_id: String,
     pub client_id: String,
     pub redirect_mode: RedirectMode,
+    /// The mailbox; all three empty in the organization invitation (self-service: the user types
+    /// their own address, see [`crate::self_service`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub address: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub login_name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub display_name: String,
     pub receive_protocol: ReceiveProtocol,
     /// Only when the servers differ from Exchange Online's defaults.
@@ -60,6 +65,13 @@ pub struct ReceiptRequest {
     pub to: String,
     /// 32 lower-case hex digits.
     pub code: String,
+}
+
+impl Invitation {
+    /// The organization invitation: no mailbox, for everyone who has it.
+    pub fn is_organization(&self) -> bool {
+        self.address.is_empty()
+    }
 }
 
 impl ReceiptRequest {
@@ -244,9 +256,18 @@ fn check_fields(inv: &Invitation) -> Result<(), UiError> {
         return Err(malformed("invalid_field", "its tenant ID is not a GUID").with(DetailKey::Field, "tenantId"));
     }
     same("clientId", &inv.client_id, validate::client_id(&inv.client_id))?;
-    same("address", &inv.address, validate::address(&inv.address))?;
-    same("loginName", &inv.login_name, validate::login_name(&inv.login_name))?;
-    same("displayName", &inv.display_name, validate::display_name(&inv.display_name))?;
+    if inv.is_organization() {
+        // No mailbox means none at all: a name without an address is hand-editing.
+        if !inv.login_name.is_empty() || !inv.display_name.is_empty() {
+            return Err(
+                malformed("invalid_field", "it names a person but no mailbox").with(DetailKey::Field, "address")
+            );
+        }
+    } else {
+        same("address", &inv.address, validate::address(&inv.address))?;
+        same("loginName", &inv.login_name, validate::login_name(&inv.login_name))?;
+        same("displayName", &inv.display_name, validate::display_name(&inv.display_name))?;
+    }
     same("organizationName", &inv.organization_name, validate::display_name(&inv.organization_name))?;
     if let Some(ep) = &inv.endpoints {
         for (protocol, e) in [("imap", &ep.imap), ("pop3", &ep.pop3), ("smtp", &ep.smtp)] {
@@ -366,6 +387,29 @@ mod tests {
             assert_eq!(parse(other).unwrap_err().kind, ErrorKind::InviteMalformed, "{other}");
         }
         assert_eq!(parse(&format!("{l}&x=1")).unwrap_err().kind, ErrorKind::InviteMalformed);
+    }
+
+    #[test]
+    fn the_organization_invitation_has_no_mailbox_at_all() {
+        let mut org = sample();
+        org.address.clear();
+        org.login_name.clear();
+        org.display_name.clear();
+        let l = link(&org);
+        assert!(!String::from_utf8(
+            URL_SAFE_NO_PAD.decode(l.split("p=").nth(1).unwrap().split('&').next().unwrap()).unwrap()
+        )
+        .unwrap()
+        .contains("address"));
+        let back = parse(&l).unwrap();
+        assert!(back.is_organization());
+        assert_eq!(back, org);
+        assert!(!sample().is_organization());
+        // A person's name without a mailbox is not an organization invitation.
+        let mut half = org.clone();
+        half.display_name = "山田 太郎".into();
+        let e = parse(&link(&half)).unwrap_err();
+        assert_eq!((e.kind, e.detail[&DetailKey::Field].as_str()), (ErrorKind::InviteMalformed, "address"));
     }
 
     #[test]

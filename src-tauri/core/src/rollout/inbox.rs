@@ -31,7 +31,9 @@ use crate::error::UiError;
 use crate::mailcheck::imap::{self, ImapSession};
 use crate::mailcheck::net::Heard;
 use crate::mailcheck::{self, CheckOptions, MailCheckError, MailProtocol, Step};
+use crate::model::ReceiveProtocol;
 use crate::org::sql;
+use crate::policy::Policy;
 use crate::store::{audit, now};
 
 use super::receipt::{self, Incoming, Receipt, ReceiptEvent};
@@ -68,6 +70,8 @@ pub struct ReadSummary {
     pub verified: u32,
     /// Receipts that recorded a sign-out.
     pub signed_out: u32,
+    /// Mailboxes added to the list from the organization invitation's receipts (self-service).
+    pub self_registered: u32,
     /// Delivery failures recorded against an account.
     pub bounced: u32,
     /// Receipts (or bounces of ours) that matched no account, or were not valid receipts.
@@ -79,9 +83,23 @@ pub struct ReadSummary {
 /// What a mail means for the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Action {
-    Verified { account_id: i64, receipt: Receipt },
-    SignedOut { account_id: i64, at: String },
-    Bounced { account_id: i64, status: String },
+    Verified {
+        account_id: i64,
+        receipt: Receipt,
+    },
+    /// A receipt with the organization invitation's code for a mailbox: added (marked
+    /// self-registered) unless already listed, then recorded like any receipt.
+    SelfRegistered {
+        receipt: Receipt,
+    },
+    SignedOut {
+        account_id: i64,
+        at: String,
+    },
+    Bounced {
+        account_id: i64,
+        status: String,
+    },
     Unmatched,
     Other,
 }
@@ -111,13 +129,16 @@ fn by_code(conn: &Connection, code: &str) -> Result<Option<(i64, String)>, UiErr
 }
 
 /// What `incoming` means, against the database as it is.
-fn decide(conn: &Connection, incoming: Incoming) -> Result<Action, UiError> {
+fn decide(conn: &Connection, policy: &Policy, incoming: Incoming) -> Result<Action, UiError> {
     Ok(match incoming {
         Incoming::Receipt(r) => match by_code(conn, &r.code)? {
             Some((account_id, address)) if address.eq_ignore_ascii_case(&r.mailbox) => match r.event {
                 ReceiptEvent::Verified => Action::Verified { account_id, receipt: r },
                 ReceiptEvent::SignedOut => Action::SignedOut { account_id, at: r.at },
             },
+            None if crate::self_service::is_organization_code(conn, policy, &r.code)? => {
+                Action::SelfRegistered { receipt: r }
+            }
             _ => Action::Unmatched,
         },
         Incoming::MalformedReceipt { .. } => Action::Unmatched,
@@ -168,6 +189,24 @@ fn record(conn: &mut Connection, sender: &str, actions: &[Action]) -> Result<Rea
                 .map_err(sql)?;
                 s.verified += 1;
             }
+            Action::SelfRegistered { receipt } => {
+                let account_id = self_registered_account(&tx, receipt)?;
+                let at = normalized_at(&receipt.at, &at_now);
+                match receipt.event {
+                    ReceiptEvent::Verified => tx.execute(
+                        "UPDATE rollout SET verified_at = ?2, protocols = ?3, app_version = ?4, os_family = ?5
+                         WHERE account_id = ?1 AND (verified_at IS NULL OR verified_at <= ?2)",
+                        params![account_id, at, receipt.protocols_text(), receipt.app_version, receipt.os_family],
+                    ),
+                    ReceiptEvent::SignedOut => tx.execute(
+                        "UPDATE rollout SET signed_out_at = ?2
+                         WHERE account_id = ?1 AND (signed_out_at IS NULL OR signed_out_at <= ?2)",
+                        params![account_id, at],
+                    ),
+                }
+                .map_err(sql)?;
+                s.self_registered += 1;
+            }
             Action::SignedOut { account_id, at } => {
                 let at = normalized_at(at, &at_now);
                 tx.execute(
@@ -200,13 +239,42 @@ fn record(conn: &mut Connection, sender: &str, actions: &[Action]) -> Result<Rea
         "rollout.read",
         sender,
         serde_json::json!({
-            "read": s.read, "verified": s.verified, "signedOut": s.signed_out,
+            "read": s.read, "verified": s.verified, "signedOut": s.signed_out, "selfRegistered": s.self_registered,
             "bounced": s.bounced, "unmatched": s.unmatched, "other": s.other,
         }),
     )
     .map_err(sql)?;
     tx.commit().map_err(sql)?;
     Ok(s)
+}
+
+/// The account a self-service receipt is about: the listed one, else a new one marked
+/// self-registered (its protocol from the receipt: POP3 if it names POP3, else IMAP).
+fn self_registered_account(tx: &rusqlite::Transaction<'_>, r: &Receipt) -> Result<i64, UiError> {
+    let id = match crate::accounts::find_by_address(tx, &r.mailbox)? {
+        Some(a) => a.id,
+        None => {
+            let address = crate::validate::address(&r.mailbox)?;
+            let local = address.split('@').next().unwrap_or(&address).to_owned();
+            let protocol =
+                if r.protocols.contains(&MailProtocol::Pop3) { ReceiveProtocol::Pop3 } else { ReceiveProtocol::Imap };
+            let account = crate::accounts::ValidAccount {
+                login_name: address.clone(),
+                user_display_name: local.clone(),
+                address: address.clone(),
+                display_name: local,
+                receive_protocol: protocol,
+            };
+            let id =
+                crate::accounts::insert_account(tx, &account, crate::org::EXCHANGE_ONLINE_ID, &now()).map_err(sql)?;
+            audit(tx, "rollout.self_registered", &address, serde_json::json!({ "protocol": protocol.as_str() }))
+                .map_err(sql)?;
+            id
+        }
+    };
+    super::outbox::receipt_code(tx, id)?;
+    tx.execute("UPDATE rollout SET self_registered = 1 WHERE account_id = ?1", [id]).map_err(sql)?;
+    Ok(id)
 }
 
 /// What the read needs to know about the rollout's mailbox, read once.
@@ -431,10 +499,14 @@ pub async fn read_receipts(auth: &Auth, opts: &CheckOptions) -> Result<ReadSumma
         Ok::<_, MailCheckError>((found, mailbox))
     };
     let (found, mut mailbox) = work.await.map_err(fail)?;
+    let policy = auth.policy()?;
     let decided = auth
         .db(move |store| {
             let conn = store.conn();
-            found.into_iter().map(|(uid, incoming)| Ok((uid, decide(&conn, incoming)?))).collect::<Result<Vec<_>, _>>()
+            found
+                .into_iter()
+                .map(|(uid, incoming)| Ok((uid, decide(&conn, &policy, incoming)?)))
+                .collect::<Result<Vec<_>, _>>()
         })
         .await?;
     let ours: Vec<u32> = decided.iter().filter(|(_, a)| *a != Action::Other).map(|(uid, _)| *uid).collect();

@@ -340,6 +340,12 @@ fn receipt(msg: &mail_parser::Message<'_>) -> Option<Incoming> {
             return malformed("the header and the attachment name different codes");
         }
     }
+    // A receipt is sent by the mailbox it is about (its own SMTP sign-in): one that comes from
+    // anyone else speaks for a mailbox it does not own.
+    let from = msg.from().and_then(|f| f.first()).and_then(|a| a.address());
+    if !from.is_some_and(|f| f.eq_ignore_ascii_case(&r.mailbox)) {
+        return malformed("the receipt does not come from the mailbox it is about");
+    }
     Some(Incoming::Receipt(r))
 }
 

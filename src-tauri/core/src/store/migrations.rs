@@ -13,6 +13,7 @@ pub static MIGRATIONS: LazyLock<Migrations<'static>> = LazyLock::new(|| {
         M::up(include_str!("migrations/0005_endpoints_origin.sql")),
         M::up(include_str!("migrations/0006_directory.sql")),
         M::up(include_str!("migrations/0007_rollout.sql")),
+        M::up(include_str!("migrations/0008_self_service.sql")),
     ])
 });
 

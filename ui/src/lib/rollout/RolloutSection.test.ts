@@ -222,7 +222,7 @@ describe('step 2: rollout by mail', () => {
     await fireEvent.click(within(section()).getByTestId('rollout-read'));
     await waitFor(() => expect(within(section()).getByTestId('rollout-read').textContent).toContain('Reading the receipts'));
     expect((within(section()).getByTestId('rollout-send') as HTMLButtonElement).disabled).toBe(true);
-    read.resolve({ read: 5, verified: 3, signedOut: 1, bounced: 1, unmatched: 0, other: 2 });
+    read.resolve({ read: 5, verified: 3, signedOut: 1, bounced: 1, unmatched: 0, other: 2, selfRegistered: 0 });
     const summary = await within(section()).findByTestId('rollout-read-summary');
     expect(summary.textContent).toContain('Read 5 mail(s): 3 verified, 1 signed out, 1 bounced, 0 matching no invitation');
     await waitFor(() => expect(calls.filter((c) => c.cmd === 'rollout_status').length).toBeGreaterThan(statusReads));

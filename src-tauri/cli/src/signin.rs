@@ -36,8 +36,13 @@ pub async fn consent(auth: &Auth, args: &FlowArgs) -> Result<u8, UiError> {
 /// `exo-setup login ADDRESS [--protocol imap|pop3]`: step 4; a mailbox not registered here is
 /// self-service (`Auth::begin_self_sign_in` decides whether that is allowed).
 pub async fn login(auth: &Auth, address: &str, protocol: &str, args: &FlowArgs) -> Result<u8, UiError> {
-    let registered = exo_setup_core::accounts::find_by_address(&auth.store().conn(), address)?.is_some();
-    let purpose = if registered {
+    let self_service = {
+        let conn = auth.store().conn();
+        exo_setup_core::accounts::find_by_address(&conn, address)?.is_none()
+            && exo_setup_core::self_service::state(&conn, &auth.policy()?)?.enabled
+    };
+    // Self-service off: an unknown mailbox is `account_not_registered`, as it always was.
+    let purpose = if !self_service {
         Purpose::SignIn(address.to_owned())
     } else {
         let protocol = if protocol == "pop3" { ReceiveProtocol::Pop3 } else { ReceiveProtocol::Imap };

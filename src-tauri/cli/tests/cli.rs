@@ -950,6 +950,45 @@ fn invitation_to_sign_in_on_a_fresh_computer() {
     assert!(token.status.success(), "{}", text(&token.stderr));
 }
 
+#[test]
+fn the_organization_invitation_sets_up_the_address_the_user_types() {
+    if !secret_service_required() {
+        return;
+    }
+    let emu = Emulator::start_blocking(Config::default_demo()).unwrap();
+    emu.set_auto_approve(true);
+    let admin = SignInEnv::new(&emu);
+    // Off by default: no organization invitation.
+    let off = admin.run(&["invite", "--organization"]);
+    assert_eq!(off.status.code(), Some(3), "{}", text(&off.stderr));
+    assert!(text(&off.stderr).contains("error[self_service_not_allowed]"), "{}", text(&off.stderr));
+    assert!(stdout_of(&admin.run(&["server", "self-service", "on"])).contains("Self-service is ON"));
+    // The consent now covers IMAP and POP3: self-service users choose.
+    let consent = admin.run(&["consent"]);
+    assert!(consent.status.success(), "{}\nbrowser: {}", text(&consent.stderr), admin.browser_log());
+    let link = stdout_of(&admin.run(&["invite", "--organization"])).trim_end().to_owned();
+    assert!(exo_setup_core::invite::parse(&link).unwrap().is_organization(), "{link}");
+
+    // A user's computer: accepting stores the organization only.
+    let user = SignInEnv::fresh();
+    let opened = user.run(&["open", &link, "--yes"]);
+    let out = stdout_of(&opened);
+    assert!(out.contains("(yours: you type it after accepting)"), "{out}");
+    assert!(out.contains("exo-setup login YOUR-ADDRESS"), "{out}");
+    assert_eq!(user.status().as_array().unwrap().len(), 0, "no mailbox before the sign-in");
+    // The user types their own address; Microsoft confirms it; then it is registered.
+    let login = user.run(&["login", HANAKO, "--protocol", "pop3"]);
+    assert!(login.status.success(), "{}\nbrowser: {}", text(&login.stderr), user.browser_log());
+    let hanako = user.account_status(HANAKO);
+    assert_eq!(
+        (&hanako["status"], &hanako["hasRefreshToken"]),
+        (&serde_json::json!("signed_in"), &serde_json::json!(true)),
+        "{hanako}"
+    );
+    let accounts = json_of(user.dir.path(), &["accounts", "list", "--json"]);
+    assert!(accounts.to_string().contains("\"receiveProtocol\":\"pop3\""), "{accounts}");
+}
+
 /// No raw ESC, BEL, C1 or bidirectional control byte in what the CLI printed.
 fn assert_no_raw_controls(out: &str) {
     let bad: Vec<char> = out

@@ -515,7 +515,7 @@ mod tests {
     /// A mail with a receipt attachment made of `json`.
     fn forged(json: &str, header_code: &str) -> Vec<u8> {
         format!(
-            "From: <x@contoso.example>\r\nTo: <admin@contoso.example>\r\nSubject: receipt\r\n\
+            "From: <taro@contoso.example>\r\nTo: <admin@contoso.example>\r\nSubject: receipt\r\n\
              X-Exo-Setup-Receipt: {header_code}\r\nMIME-Version: 1.0\r\n\
              Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
              --b\r\nContent-Type: application/json\r\nContent-Disposition: attachment; filename=\"exo-setup-receipt.json\"\r\n\r\n\
@@ -528,6 +528,14 @@ mod tests {
     fn forged_and_damaged_receipts_are_told_apart_from_real_ones() {
         let good = serde_json::to_string(&sample(ReceiptEvent::Verified)).unwrap();
         assert!(matches!(classify(&forged(&good, CODE)), Incoming::Receipt(_)));
+        // Sent by another mailbox than the one it is about: it speaks for a mailbox it does not own.
+        let other_sender = String::from_utf8(forged(&good, CODE)).unwrap().replace("From: <taro@", "From: <jiro@");
+        match classify(other_sender.as_bytes()) {
+            Incoming::MalformedReceipt { reason } => {
+                assert_eq!(reason, "the receipt does not come from the mailbox it is about")
+            }
+            other => panic!("{other:?}"),
+        }
         // An unknown but well-formed code is a receipt: matching it is the reader's job.
         let other = good.replace(CODE, "ffffffffffffffffffffffffffffffff");
         assert!(matches!(classify(&forged(&other, "ffffffffffffffffffffffffffffffff")), Incoming::Receipt(_)));

@@ -80,6 +80,7 @@ describe('the organization invitation on the user computer', () => {
     expect(mailbox.querySelector('.mono')).toBeNull();
     expect(text('invitation-mailbox')).toContain('You type your own mail address after accepting');
     expect(text('invitation-lead')).toBe('Contoso invites you to set up your own mailbox on this computer.');
+    expect(text('invitation-accept-help')).toContain('where you type your own mail address');
     setLang('ja');
     await waitFor(() => expect(text('invitation-mailbox')).toContain('ご自身のメールアドレスを入力していただきます'));
     expect(text('invitation-lead')).toContain('ご自身のメールアカウントを設定するよう招待されています');

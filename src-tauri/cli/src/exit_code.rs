@@ -161,6 +161,7 @@ pub fn exit_code(e: &UiError) -> u8 {
         | RolloutSenderNotSignedIn
         | RolloutNothingToSend
         | RolloutCancelled
+        | RolloutSenderRefused
         | PolicyInvalid
         | PolicyLockedField
         | PolicyConflict

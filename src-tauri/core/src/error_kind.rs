@@ -269,6 +269,7 @@ error_kinds! {
     RolloutSenderNotSignedIn = "rollout_sender_not_signed_in" in Rollout => Address;
     RolloutNothingToSend = "rollout_nothing_to_send" in Rollout;
     RolloutCancelled = "rollout_cancelled" in Rollout;
+    RolloutSenderRefused = "rollout_sender_refused" in Rollout => Address;
     // the managed policy IT deploys
     PolicyInvalid = "policy_invalid" in Policy;
     PolicyLockedField = "policy_locked_field" in Policy;

@@ -228,3 +228,24 @@ async fn without_a_signed_in_sender_nothing_is_queued_or_sent() {
     assert_eq!(e.states().len(), 0, "an unknown address queues nothing");
     assert!(e.dc.relayed().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_of_the_sender_stops_the_run_and_marks_nobody_failed() {
+    let Some(e) = env(0).await else { return };
+    // Exchange Online's answer when the signed-in mailbox may not send as its From address.
+    e.dc.relay_faults().set(ADMIN, RelayFault::SendAsDenied);
+    e.queue(Recipients::Addresses(vec![TARO.into(), HANAKO.into()]), false);
+    let err = send_queue(&e.auth, &e.opts(), &AtomicBool::new(false), &|_| {}).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::RolloutSenderRefused, "{err:?}");
+    assert_eq!(err.detail[&exo_setup_core::DetailKey::Address], ADMIN);
+    assert!(err.detail[&exo_setup_core::DetailKey::Reply].contains("5.7.60"), "{err:?}");
+    // The first mail went back to the queue, the second was never tried: nobody failed.
+    let states: Vec<String> = e.states().into_iter().map(|(_, s, _)| s).collect();
+    assert_eq!(states, ["queued", "queued"]);
+    assert!(e.inbox(TARO).is_empty() && e.inbox(HANAKO).is_empty());
+    // Once the administrator fixed it, the same queue goes out.
+    e.dc.relay_faults().clear(ADMIN);
+    let s = e.send(&e.opts()).await;
+    assert_eq!((s.sent, s.failed, s.remaining), (2, 0, 0), "{}", e.dc.log());
+    assert_eq!((e.inbox(TARO).len(), e.inbox(HANAKO).len()), (1, 1));
+}

@@ -159,6 +159,7 @@ export const ERROR_KIND_INFO: Record<ErrorKind, { area: ErrorArea; field: ErrorF
   rollout_sender_not_signed_in: { area: 'rollout', field: 'address' },
   rollout_nothing_to_send: { area: 'rollout', field: null },
   rollout_cancelled: { area: 'rollout', field: null },
+  rollout_sender_refused: { area: 'rollout', field: 'address' },
   policy_invalid: { area: 'policy', field: null },
   policy_locked_field: { area: 'policy', field: null },
   policy_conflict: { area: 'policy', field: null },

@@ -7,7 +7,10 @@
 //! cached or refreshed), so a run of hours outlives its access tokens.
 //!
 //! A temporary refusal (`4xx`) or a lost connection defers the mail ([`SendOptions::retry_after`]);
-//! a permanent one (`5xx`) fails it with the server's reply. A login that fails stops the run with
+//! a permanent one (`5xx`) fails it with the server's reply — unless the reply refuses the SENDER
+//! ([`refuses_the_sender`]: "may not send as", the mailbox's own sending quota, a blocked tenant),
+//! which would fail every mail of the run alike: then the run stops with `rollout_sender_refused`,
+//! that mail goes back to the queue, and nobody is marked failed for the administrator's problem. A login that fails stops the run with
 //! the mail check's explanation (`5.7.139` SMTP AUTH disabled, an expired sign-in…) and leaves the
 //! queue as it was. Cancelling stops between two mails.
 
@@ -125,6 +128,28 @@ async fn sender(auth: &Auth) -> Result<(Sender, u32), UiError> {
         e.to_ui(MailProtocol::Smtp, &smtp, &s.sender)
     })?;
     Ok((Sender { address: s.sender, language: s.language, endpoint }, interrupted))
+}
+
+/// Whether a `5xx` reply is about the sending mailbox rather than the recipient (Exchange Online's
+/// words): every further mail of the run would be refused the same way.
+pub fn refuses_the_sender(reply: &str) -> bool {
+    let lower = reply.to_ascii_lowercase();
+    // 5.7.60 / SendAsDenied: the signed-in mailbox may not send as the From address.
+    // SubmissionQuotaExceeded (5.2.2): the mailbox's own sending limit.
+    // 5.7.705 / 5.7.708 / 5.7.750: the tenant (or its IP ranges) blocked from sending.
+    ["5.7.60 ", "sendasdenied", "send as this sender", "submissionquotaexceeded", "5.7.705", "5.7.708", "5.7.750"]
+        .iter()
+        .any(|needle| lower.contains(needle))
+}
+
+fn sender_refused(sender: &str, reply: &str) -> UiError {
+    UiError::new(
+        crate::error::ErrorKind::RolloutSenderRefused,
+        crate::error::Actor::Admin,
+        format!("Exchange Online refused to send from {sender}: \"{reply}\". This concerns the sending mailbox, not the recipients: the run was stopped and nobody was marked failed. Check that {sender} may send as itself (no Send As restriction, sending limits not reached, the tenant not blocked), then send again: the queue is kept."),
+    )
+    .with(crate::DetailKey::Address, sender)
+    .with(crate::DetailKey::Reply, reply)
 }
 
 /// A logged-in session and how many mails it carried.
@@ -245,6 +270,12 @@ pub async fn send_queue(
                     summary.deferred += 1;
                 }
             }
+            SendOutcome::Permanent(reply) if refuses_the_sender(&reply) => {
+                // Not taken, and not this recipient's fault: back to the queue, the run stops.
+                auth.db(move |store| outbox::unmark_sending(&store.conn(), id)).await?;
+                smtp::quit(&mut s.conn, &opts.check).await;
+                return Err(sender_refused(&sender.address, &reply));
+            }
             SendOutcome::Permanent(reply) => {
                 auth.db(move |store| outbox::mark_failed(&store.conn(), id, &reply)).await?;
                 summary.failed += 1;
@@ -261,4 +292,29 @@ pub async fn send_queue(
     }
     summary.remaining = auth.db(|store| outbox::counts(&store.conn()).map(|c| c.pending())).await?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_the_sender;
+
+    #[test]
+    fn replies_that_refuse_the_sender_are_told_from_those_about_a_recipient() {
+        for sender in [
+            "550 5.7.60 SMTP; Client does not have permissions to send as this sender",
+            "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message",
+            "554 5.2.2 STOREDRV.Submission.Exception:SubmissionQuotaExceededException",
+            "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP.",
+        ] {
+            assert!(refuses_the_sender(sender), "{sender}");
+        }
+        for recipient in [
+            "550 5.1.1 Recipient address rejected: User unknown",
+            "550 5.7.606 Access denied, banned sending IP",
+            "552 5.2.2 Mailbox full",
+            "550 5.7.600 hmm",
+        ] {
+            assert!(!refuses_the_sender(recipient), "{recipient}");
+        }
+    }
 }

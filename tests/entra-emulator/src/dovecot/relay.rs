@@ -41,6 +41,10 @@ pub enum RelayFault {
     /// `RCPT` is accepted (`250`), but instead of a delivery the sender (the `MAIL FROM` address) gets a delivery
     /// status notification saying the recipient failed (`Status: 5.1.1`), until cleared.
     Bounce,
+    /// Set on a SENDER (`MAIL FROM`): the end of every `DATA` of theirs is answered as Exchange Online answers a
+    /// mailbox that may not send as that address — `550 5.7.60 SMTP; Client does not have permissions to send
+    /// as this sender` — until cleared. Nothing is delivered.
+    SendAsDenied,
 }
 
 /// The faults scripted per recipient address (compared without case). A handle: clones share the faults.
@@ -287,6 +291,7 @@ impl Session<'_> {
             Some(RelayFault::Defer { .. }) => return "451 4.3.0 Temporary failure".into(),
             Some(RelayFault::Reject) => return "550 5.1.1 Recipient address rejected: User unknown".into(),
             Some(RelayFault::Bounce) => true,
+            Some(RelayFault::SendAsDenied) => false,
             None if !self.shared.mailboxes.exists(&address) => return "550 5.1.1 User unknown".into(),
             None => false,
         };
@@ -299,6 +304,9 @@ impl Session<'_> {
     fn deliver(&mut self, data: Vec<u8>) -> String {
         let arrival = chrono::Utc::now();
         let from = self.from.clone().unwrap_or_default();
+        if self.shared.faults.get(&from) == Some(RelayFault::SendAsDenied) {
+            return "550 5.7.60 SMTP; Client does not have permissions to send as this sender".into();
+        }
         let (bounced, delivered): (Vec<&Rcpt>, Vec<&Rcpt>) = self.rcpts.iter().partition(|r| r.bounce);
         let delivered: Vec<String> = delivered.iter().map(|r| r.address.clone()).collect();
         let bounced: Vec<String> = bounced.iter().map(|r| r.address.clone()).collect();

@@ -594,6 +594,98 @@ async fn e_invitation_from_the_admin_profile_to_a_user_profile_through_gio_open(
     Ok(())
 }
 
+// ------------------------------------------------------------------------------------------------ i
+
+/// Self-service in the real window: the admin turns it on and makes the organization invitation with the CLI
+/// (`server self-service on`, `invite --organization`); profile B receives it through `gio open`, the confirmation
+/// names no mailbox (the user types theirs), accepting stores the organization only and opens step 4 on the
+/// typed-mailbox form; hanako types her address, chooses POP3 and signs in through the test browser. Only then is
+/// her account in B's SQLite — marked self-registered, POP3 — with her refresh token in B's keychain service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn i_self_service_from_the_organization_invitation() -> Result {
+    const TEST: &str = "i_self_service";
+    const HANAKO: &str = "hanako@contoso.example";
+    let emu = Emulator::start(Config::default_demo()).await?;
+    emu.set_auto_approve(true);
+    emu.grant_admin_consent(DEMO_TENANT_ID, DEMO_CLIENT_ID, &[IMAP_SCOPE, POP_SCOPE, SMTP_SCOPE]);
+
+    // ---- profile A (the admin's): step 1, self-service on, the organization invitation
+    let admin = tempfile::Builder::new().prefix("exo-e2e-self-admin-").tempdir()?;
+    configure_org(admin.path(), &emu.base_url(), ORG_NAME).await?;
+    cli(admin.path(), &["server", "self-service", "on"]).await?;
+    let out = cli(admin.path(), &["invite", "--organization"]).await?;
+    let prefix = format!("{SCHEME}://invite?");
+    let link = out
+        .split_whitespace()
+        .find(|w| w.starts_with(&prefix))
+        .ok_or_else(|| format!("`invite --organization` printed no {prefix}… link:\n{out}"))?
+        .to_string();
+    assert!(invite::parse(&link).map_err(|e| format!("{e:?}"))?.is_organization(), "an organization invitation");
+
+    // ---- profile B: the organization invitation arrives as a link handed to the desktop
+    let home = DesktopHome::new(TEST)?;
+    let service = unique_service(TEST);
+    let env = profile_env(TEST, &home, &service, &[]);
+    let mut rig = Rig::start_with(TEST, rig_options(&env, None)).await?;
+    rig.wait("[data-testid=start-admin]").await?;
+    check_scheme_handler(&mut rig, &home, REGISTER_WAIT).await?;
+    gio_open(&mut rig, &env, &link).await?;
+    rig.wait_for("[data-testid=invitation-screen]", FLOW_WAIT).await?;
+    let mut problems = Vec::new();
+    expect_shown(&mut rig, "invitation-org", ORG_NAME, &mut problems).await?;
+    let mailbox = rig.wait("[data-testid=invitation-mailbox]").await?;
+    if mailbox.attr("data-organization-wide").await?.as_deref() != Some("true") {
+        problems.push("invitation-mailbox is not marked organization-wide".into());
+    }
+    if text_of(&rig, "[data-testid=invitation-mailbox]").await.contains('@') {
+        problems.push("the organization invitation's mailbox row shows an address".into());
+    }
+    rig.scroll_to("[data-testid=invitation-screen]").await?;
+    rig.shot("organization-invitation").await?;
+    if !problems.is_empty() {
+        return Err(rig.failure(&format!("confirmation screen:\n  - {}", problems.join("\n  - "))).await);
+    }
+
+    // ---- accept: the organization only; step 4 on the typed-mailbox form
+    rig.click("[data-testid=invitation-accept]").await?;
+    rig.wait_for("[data-testid=step4-self]", FLOW_WAIT).await?;
+    if org_row(rig.data_dir.path())?.is_none() {
+        return Err(rig.failure("the organization was not stored after accepting").await);
+    }
+    let db = open_db(rig.data_dir.path())?;
+    let before: i64 = db.query_row("SELECT count(*) FROM mail_accounts", [], |r| r.get(0))?;
+    if before != 0 {
+        return Err(rig.failure(&format!("{before} account(s) stored before the sign-in")).await);
+    }
+    rig.fill("[data-testid=step4-self-address]", HANAKO).await?;
+    rig.click("[data-testid=step4-self-pop3]").await?;
+    rig.scroll_to("[data-testid=step4-self]").await?;
+    rig.shot("step4-self-service-form").await?;
+
+    // ---- the sign-in: the test browser signs in as the login_hint, the redirect comes back by `gio open`
+    rig.click("[data-testid=step4-self-signin]").await?;
+    rig.wait_for("[data-testid=step4-signed-in-as]", FLOW_WAIT).await?;
+    let signed_in_as = text_of(&rig, "[data-testid=step4-signed-in-as]").await;
+    if signed_in_as.trim() != HANAKO {
+        return Err(rig.failure(&format!("step4-signed-in-as shows {signed_in_as:?}, want {HANAKO}")).await);
+    }
+    rig.scroll_to("[data-testid=flow-success]").await?;
+    rig.shot("step4-self-signed-in").await?;
+    let data = rig.finish().await?;
+
+    let db = open_db(data.path())?;
+    let (protocol, self_registered): (String, i64) = db.query_row(
+        "SELECT receive_protocol, self_registered FROM mail_accounts WHERE address = ?1",
+        [HANAKO],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    assert_eq!((protocol.as_str(), self_registered), ("pop3", 1), "hanako's account in B");
+    let refresh = tokens_of(&service, DEMO_TENANT_ID, HANAKO).await?.0.filter(|t| !t.is_empty());
+    assert!(refresh.is_some(), "no refresh token for {HANAKO} in keychain service {service}");
+    drop(admin);
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------------------------ h
 
 /// A fake mail server: a TCP listener on 127.0.0.1 that counts connections and keeps every byte it receives.

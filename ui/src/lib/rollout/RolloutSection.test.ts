@@ -238,3 +238,20 @@ describe('step 2: rollout by mail', () => {
     expect(lastCall(calls, 'export_rollout_csv')?.args).toEqual({ noNewsDays: 7 });
   });
 });
+
+describe('rollout table labels', () => {
+  it('marks a self-registered mailbox and names the sender instead of "Not invited"', async () => {
+    await setLang('en');
+    const self = { ...rolloutRow(20, 'verified'), address: 'shiro@contoso.com', selfRegistered: true };
+    const sender = { ...rolloutRow(21, 'registered'), address: 'Admin@contoso.com' };
+    await openStep2({ rollout_status: () => rolloutStatus([...ROWS, self, sender], 'admin@contoso.com') });
+    const rows = within(section()).getAllByTestId('rollout-row');
+    const row = (address: string) => rows.find((r) => r.dataset.address === address)!;
+    expect(within(row('shiro@contoso.com')).getByTestId('rollout-self-registered').textContent).toBe('Self-registered');
+    expect(within(row('user00000@contoso.com')).queryByTestId('rollout-self-registered')).toBeNull();
+    const senderState = within(row('Admin@contoso.com')).getByTestId('rollout-state');
+    expect(senderState.textContent?.trim()).toBe('Sender (you)');
+    // Other accounts not invited keep their label.
+    expect(within(row('user00009@contoso.com')).getByTestId('rollout-state').textContent?.trim()).toBe('Not invited');
+  });
+});

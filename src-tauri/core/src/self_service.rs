@@ -225,15 +225,8 @@ pub(crate) fn register(conn: &mut Connection, address: &str, protocol: ReceivePr
     if let Some(existing) = accounts::find_by_address(&tx, &address)? {
         return Ok(existing.id);
     }
-    let local = address.split('@').next().unwrap_or(&address).to_owned();
-    let account = ValidAccount {
-        login_name: address.clone(),
-        user_display_name: local.clone(),
-        address: address.clone(),
-        display_name: local,
-        receive_protocol: protocol,
-    };
-    let id = accounts::insert_account(&tx, &account, EXCHANGE_ONLINE_ID, &now()).map_err(sql)?;
+    let id =
+        accounts::insert_account(&tx, &typed_account(&address, protocol), EXCHANGE_ONLINE_ID, &now()).map_err(sql)?;
     tx.execute("UPDATE mail_accounts SET self_registered = 1 WHERE id = ?1", [id]).map_err(sql)?;
     if let Some(plan) = row(&tx)?.and_then(|r| r.report_to.map(|to| ReceiptRequest { to, code: r.code })) {
         crate::rollout::plan_receipts(&tx, id, &plan)?;
@@ -241,6 +234,19 @@ pub(crate) fn register(conn: &mut Connection, address: &str, protocol: ReceivePr
     audit(&tx, "self_service.register", &address, serde_json::json!({ "protocol": protocol.as_str() })).map_err(sql)?;
     tx.commit().map_err(sql)?;
     Ok(id)
+}
+
+/// The account of a typed (self-service) mailbox: the address is the login name; the local part
+/// stands for the name until the administrator edits it.
+pub(crate) fn typed_account(address: &str, protocol: ReceiveProtocol) -> ValidAccount {
+    let local = address.split('@').next().unwrap_or(address).to_owned();
+    ValidAccount {
+        login_name: address.to_owned(),
+        user_display_name: local.clone(),
+        address: address.to_owned(),
+        display_name: local,
+        receive_protocol: protocol,
+    }
 }
 
 /// The administrator's side: `code` is the organization invitation's and self-service is on, so

@@ -255,18 +255,12 @@ fn self_registered_account(tx: &rusqlite::Transaction<'_>, r: &Receipt) -> Resul
         Some(a) => a.id,
         None => {
             let address = crate::validate::address(&r.mailbox)?;
-            let local = address.split('@').next().unwrap_or(&address).to_owned();
             let protocol =
                 if r.protocols.contains(&MailProtocol::Pop3) { ReceiveProtocol::Pop3 } else { ReceiveProtocol::Imap };
-            let account = crate::accounts::ValidAccount {
-                login_name: address.clone(),
-                user_display_name: local.clone(),
-                address: address.clone(),
-                display_name: local,
-                receive_protocol: protocol,
-            };
+            let account = crate::self_service::typed_account(&address, protocol);
             let id =
                 crate::accounts::insert_account(tx, &account, crate::org::EXCHANGE_ONLINE_ID, &now()).map_err(sql)?;
+            tx.execute("UPDATE mail_accounts SET self_registered = 1 WHERE id = ?1", [id]).map_err(sql)?;
             audit(tx, "rollout.self_registered", &address, serde_json::json!({ "protocol": protocol.as_str() }))
                 .map_err(sql)?;
             id

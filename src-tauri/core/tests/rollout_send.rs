@@ -16,6 +16,7 @@ use exo_setup_core::auth::Auth;
 use exo_setup_core::keychain::{MemoryKeychain, TokenStore};
 use exo_setup_core::mailcheck::{CheckOptions, Timeouts};
 use exo_setup_core::model::ReceiveProtocol;
+use exo_setup_core::rollout::background;
 use exo_setup_core::rollout::pacing::Window;
 use exo_setup_core::rollout::status::{self, RolloutState};
 use exo_setup_core::rollout::{
@@ -168,7 +169,7 @@ async fn a_temporary_refusal_is_retried_and_a_permanent_one_fails_with_the_reply
     assert!(e.inbox(TARO).is_empty() && e.inbox(HANAKO).is_empty());
 
     // Once due, the next run delivers taro's; hanako's is not tried again.
-    let opts = SendOptions { retry_after: Duration::ZERO, ..e.opts() };
+    let opts = SendOptions { retry_backoff: vec![], ..e.opts() };
     e.store.conn().execute("UPDATE outbox SET not_before_ms = 0 WHERE state = 'deferred'", []).unwrap();
     let s = e.send(&opts).await;
     assert_eq!((s.sent, s.failed, s.remaining), (1, 0, 0));
@@ -179,6 +180,49 @@ async fn a_temporary_refusal_is_retried_and_a_permanent_one_fails_with_the_reply
     assert_eq!(hanako.state, RolloutState::Failed);
     assert!(hanako.reply.as_deref().unwrap().contains("5.1.1"));
     assert_eq!(st.rows.iter().find(|r| r.address == TARO).unwrap().state, RolloutState::Invited);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timer_retries_only_the_deferred_mails_that_are_due_then_reads_the_receipts() {
+    let Some(e) = env(0).await else { return };
+    e.dc.relay_faults().set(TARO, RelayFault::Defer { times: 1 });
+    e.queue(Recipients::Addresses(vec![TARO.into()]), false);
+    let before = chrono::Utc::now().timestamp_millis();
+    let s = e.send(&e.opts()).await;
+    assert_eq!((s.sent, s.deferred), (0, 1), "{}", e.dc.log());
+    // Deferred after its first try: due again in a minute.
+    let not_before: i64 = e
+        .store
+        .conn()
+        .query_row("SELECT not_before_ms FROM outbox WHERE state = 'deferred'", [], |r| r.get(0))
+        .unwrap();
+    let wait = not_before - before;
+    assert!((60_000..75_000).contains(&wait), "waits {wait} ms");
+    // Hanako's is queued, but the administrator did not press send.
+    e.queue(Recipients::Addresses(vec![HANAKO.into()]), false);
+    let cancel = AtomicBool::new(false);
+
+    // Nothing due, nothing sent yet: the round does nothing.
+    let u = background::round(&e.auth, &e.opts(), &cancel, &|_| {}).await;
+    assert_eq!(u, background::RolloutUpdated::default());
+    assert!(e.inbox(TARO).is_empty());
+
+    // Once due: taro's alone is sent, then the receipts are read (invitations were sent).
+    e.store.conn().execute("UPDATE outbox SET not_before_ms = 0 WHERE state = 'deferred'", []).unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let u = background::round(&e.auth, &e.opts(), &cancel, &|p| seen.lock().unwrap().push(*p)).await;
+    assert!(u.changed());
+    let retried = u.retried.expect("the due mail was retried");
+    assert_eq!((retried.sent, retried.deferred, retried.failed), (1, 0, 0), "{}", e.dc.log());
+    assert_eq!(retried.remaining, 1, "hanako's still waits in the queue");
+    assert_eq!(seen.lock().unwrap().last().map(|p| (p.sent, p.remaining)), Some((1, 0)));
+    assert_eq!(e.inbox(TARO).len(), 1);
+    assert!(e.inbox(HANAKO).is_empty());
+    let states: Vec<(String, String)> = e.states().into_iter().map(|(r, s, _)| (r, s)).collect();
+    assert_eq!(states, [(TARO.to_owned(), "sent".to_owned()), (HANAKO.to_owned(), "queued".to_owned())]);
+    let read = u.read.expect("the receipts were read");
+    assert_eq!(read.verified + read.bounced, 0);
+    assert!(settings::get(&e.store.conn()).unwrap().unwrap().last_read_at.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread")]

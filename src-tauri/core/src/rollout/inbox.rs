@@ -1,5 +1,5 @@
 //! The administrator's side of receipts: read what came back to the rollout's mailbox over IMAP
-//! with XOAUTH2, on demand, and record it.
+//! with XOAUTH2, on demand (and by timer while the wizard is open), and record it.
 //!
 //! Finding the mails: Exchange Online's IMAP search does not reliably find custom headers, so the
 //! reader does not ask the server to: it searches by date only (`UID SEARCH UNDELETED SINCE`, a
@@ -474,7 +474,7 @@ async fn look(mailbox: &mut Mailbox<'_>, since: &str) -> Result<Vec<(u32, Incomi
 
 /// Reads the receipts and bounces in the rollout mailbox's inbox (the sender of
 /// [`settings::required`], signed in on this computer), records them, and moves them to
-/// [`FOLDER`]. On demand: nothing of this runs by itself. An `Err` means nothing was recorded (a
+/// [`FOLDER`]. On demand, or by the wizard's timer ([`super::background`]). An `Err` means nothing was recorded (a
 /// login or a command failed: the mail check's explanation).
 pub async fn read_receipts(auth: &Auth, opts: &CheckOptions) -> Result<ReadSummary, UiError> {
     let reader = reader(auth).await?;

@@ -19,13 +19,16 @@
 //!   (receipts, RFC 3464 delivery failure notices, anything else);
 //! - [`inbox`]: the administrator reads receipts and bounces from the rollout mailbox over IMAP,
 //!   records them and moves them to a folder of their own;
-//! - [`receipt_send`]: the user's computer sends its receipts, each once, over its own SMTP.
+//! - [`receipt_send`]: the user's computer sends its receipts, each once, over its own SMTP;
+//! - [`background`]: while the wizard's window is open, the receipts read and the deferred mails
+//!   retried by timer.
 //!
 //! Tokens: the sender takes the administrator's access token from [`crate::auth::Auth`] and
 //! writes it only to an [`crate::audience::AllowedEndpoint`] — the same rule as the mail check.
 //! Nothing of this module stores or logs a token; the queue keeps addresses, states and the
 //! servers' replies.
 
+pub mod background;
 pub mod inbox;
 pub mod message;
 pub mod outbox;
@@ -36,8 +39,9 @@ pub mod send;
 pub mod settings;
 pub mod status;
 
+pub use background::RolloutUpdated;
 pub use inbox::{read_receipts, ReadSummary};
-pub use outbox::{MailKind, OutboxState, Queued, Recipients};
+pub use outbox::{MailKind, OutboxState, Queued, Recipients, SendScope};
 pub use pacing::Pacing;
 pub use receipt::{Incoming, Receipt, ReceiptEvent};
 pub use receipt_send::{plan_receipts, send_receipt};

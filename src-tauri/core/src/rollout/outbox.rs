@@ -9,6 +9,8 @@
 //! crash — the server may or may not have taken the mail — becomes `unsure` and is not sent again
 //! by itself (the status says so; resending is the administrator's choice).
 
+use std::time::Duration;
+
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -264,12 +266,42 @@ pub fn without_news(conn: &Connection, after_days: u32, now_ms: i64) -> Result<V
     .map_err(sql)
 }
 
-/// The next mail to send at `now_ms`: queued, or deferred and due; oldest first.
-pub fn next_due(conn: &Connection, now_ms: i64) -> Result<Option<OutboxRow>, UiError> {
+/// Which mails a send run takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendScope {
+    /// Queued mails and deferred ones that are due: the administrator pressed send.
+    #[default]
+    Queue,
+    /// Only deferred mails that are due: the retry by timer while the window is open. A mail the
+    /// administrator queued but did not send stays queued, and the run stops rather than wait for
+    /// the sending limits (the next round tries again).
+    DueDeferred,
+}
+
+/// How long a mail deferred for the `attempts`-th time waits before its next try: 1, 5, 15, then
+/// 60 minutes. Exchange Online's 4xx (throttling, a busy mailbox) pass in minutes; waiting longer
+/// each time keeps a mail that keeps being refused from hammering the server until it fails
+/// (`SendOptions::max_attempts`).
+pub const RETRY_BACKOFF: [Duration; 4] =
+    [Duration::from_secs(60), Duration::from_secs(5 * 60), Duration::from_secs(15 * 60), Duration::from_secs(60 * 60)];
+
+/// When a mail deferred at `now_ms` after its `attempts`-th try is due again, by `backoff` (the
+/// last step repeats; an empty backoff means at once).
+pub fn next_try_ms(now_ms: i64, attempts: u32, backoff: &[Duration]) -> i64 {
+    let step = (attempts.max(1) as usize - 1).min(backoff.len().saturating_sub(1));
+    let wait = backoff.get(step).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
+    now_ms.saturating_add(wait)
+}
+
+/// The next mail of `scope` to send at `now_ms`, oldest first.
+pub fn next_due(conn: &Connection, now_ms: i64, scope: SendScope) -> Result<Option<OutboxRow>, UiError> {
+    let queued = if scope == SendScope::Queue { "state = 'queued' OR" } else { "" };
     conn.query_row(
-        "SELECT id, account_id, recipient, kind, message_id, attempts FROM outbox
-         WHERE state = 'queued' OR (state = 'deferred' AND COALESCE(not_before_ms, 0) <= ?1)
-         ORDER BY id LIMIT 1",
+        &format!(
+            "SELECT id, account_id, recipient, kind, message_id, attempts FROM outbox
+             WHERE {queued} (state = 'deferred' AND COALESCE(not_before_ms, 0) <= ?1)
+             ORDER BY id LIMIT 1"
+        ),
         [now_ms],
         |r| {
             Ok(OutboxRow {
@@ -283,6 +315,16 @@ pub fn next_due(conn: &Connection, now_ms: i64) -> Result<Option<OutboxRow>, UiE
         },
     )
     .optional()
+    .map_err(sql)
+}
+
+/// How many deferred mails are due at `now_ms`.
+pub fn due_deferred(conn: &Connection, now_ms: i64) -> Result<u32, UiError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE state = 'deferred' AND COALESCE(not_before_ms, 0) <= ?1",
+        [now_ms],
+        |r| r.get(0),
+    )
     .map_err(sql)
 }
 
@@ -380,4 +422,62 @@ pub fn recover_interrupted(conn: &Connection) -> Result<usize, UiError> {
         [],
     )
     .map_err(sql)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    /// An outbox with one row per `(state, not_before_ms)`, ids from 1.
+    fn outbox_with(rows: &[(&str, Option<i64>)]) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE outbox (id INTEGER PRIMARY KEY, account_id INTEGER, recipient TEXT, kind TEXT,
+             state TEXT, message_id TEXT, attempts INTEGER DEFAULT 0, not_before_ms INTEGER)",
+        )
+        .unwrap();
+        for (i, (state, not_before)) in rows.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO outbox (account_id, recipient, kind, state, message_id, attempts, not_before_ms)
+                 VALUES (?1, ?2, 'invitation', ?3, ?4, 1, ?5)",
+                params![i as i64, format!("u{i}@contoso.example"), state, format!("<{i}@contoso.example>"), not_before],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    #[test]
+    fn a_deferred_mail_waits_longer_after_each_try() {
+        let now = 1_000_000;
+        let waits: Vec<i64> = (1..=6).map(|n| (next_try_ms(now, n, &RETRY_BACKOFF) - now) / MIN).collect();
+        assert_eq!(waits, [1, 5, 15, 60, 60, 60]);
+        // No try counted yet is the first; no backoff means at once.
+        assert_eq!(next_try_ms(now, 0, &RETRY_BACKOFF), now + MIN);
+        assert_eq!(next_try_ms(now, 3, &[]), now);
+    }
+
+    #[test]
+    fn a_retry_by_timer_takes_only_deferred_mails_that_are_due() {
+        let now = 100 * MIN;
+        let conn = outbox_with(&[
+            ("queued", None),
+            ("deferred", Some(now + MIN)),
+            ("sent", None),
+            ("deferred", Some(now - MIN)),
+            ("deferred", Some(now)),
+        ]);
+        assert_eq!(due_deferred(&conn, now).unwrap(), 2);
+        assert_eq!(due_deferred(&conn, now - 2 * MIN).unwrap(), 0);
+        // The timer skips the queued mail and the deferred one not yet due.
+        assert_eq!(next_due(&conn, now, SendScope::DueDeferred).unwrap().map(|r| r.id), Some(4));
+        assert_eq!(next_due(&conn, now - 2 * MIN, SendScope::DueDeferred).unwrap(), None);
+        // A send run of the administrator's takes the queue in order.
+        assert_eq!(next_due(&conn, now, SendScope::Queue).unwrap().map(|r| r.id), Some(1));
+        conn.execute("UPDATE outbox SET state = 'sent' WHERE id IN (1, 4, 5)", []).unwrap();
+        assert_eq!(next_due(&conn, now, SendScope::Queue).unwrap(), None);
+        assert_eq!(next_due(&conn, now + MIN, SendScope::DueDeferred).unwrap().map(|r| r.id), Some(2));
+    }
 }

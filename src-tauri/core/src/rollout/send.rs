@@ -6,7 +6,8 @@
 //! failed transaction). The token is fetched for each new session ([`Auth::access_token`]:
 //! cached or refreshed), so a run of hours outlives its access tokens.
 //!
-//! A temporary refusal (`4xx`) or a lost connection defers the mail ([`SendOptions::retry_after`]);
+//! A temporary refusal (`4xx`) or a lost connection defers the mail, longer after each try
+//! ([`SendOptions::retry_backoff`]);
 //! a permanent one (`5xx`) fails it with the server's reply — unless the reply refuses the SENDER
 //! ([`refuses_the_sender`]: "may not send as", the mailbox's own sending quota, a blocked tenant),
 //! which would fail every mail of the run alike: then the run stops with `rollout_sender_refused`,
@@ -30,7 +31,7 @@ use crate::mailcheck::{self, CheckOptions, MailCheckError, MailProtocol};
 use crate::model::Endpoint;
 
 use super::message::{self, InvitationMail};
-use super::outbox::{self, OutboxRow, OutboxState};
+use super::outbox::{self, OutboxRow, OutboxState, SendScope};
 use super::pacing::Pacing;
 use super::settings;
 
@@ -40,12 +41,15 @@ pub struct SendOptions {
     /// Time limits and extra CA, as for the mail check.
     pub check: CheckOptions,
     pub pacing: Pacing,
-    /// How long a deferred mail waits before it is tried again.
-    pub retry_after: Duration,
+    /// How long a deferred mail waits before it is tried again, by its number of tries
+    /// ([`outbox::RETRY_BACKOFF`]; empty: due at once).
+    pub retry_backoff: Vec<Duration>,
     /// Tries before a mail that keeps being deferred is failed.
     pub max_attempts: u32,
     /// Mails per SMTP session.
     pub per_session: u32,
+    /// The whole queue, or only the deferred mails that are due (the retry by timer).
+    pub scope: SendScope,
 }
 
 impl Default for SendOptions {
@@ -53,9 +57,10 @@ impl Default for SendOptions {
         Self {
             check: CheckOptions::default(),
             pacing: Pacing::default(),
-            retry_after: Duration::from_secs(5 * 60),
+            retry_backoff: outbox::RETRY_BACKOFF.to_vec(),
             max_attempts: 5,
             per_session: 25,
+            scope: SendScope::Queue,
         }
     }
 }
@@ -193,8 +198,8 @@ async fn sleep_unless_cancelled(ms: i64, cancel: &AtomicBool) {
     }
 }
 
-/// Sends what the queue holds, until nothing is due (deferred mails not yet due stay for a later
-/// run), `cancel` is set, or a login fails (`Err`, the queue unchanged). `progress` is called
+/// Sends what the queue holds (of [`SendOptions::scope`]), until nothing is due (deferred mails not
+/// yet due stay for a later run), `cancel` is set, or a login fails (`Err`, the queue unchanged). `progress` is called
 /// after each mail and while waiting for the limits.
 pub async fn send_queue(
     auth: &Auth,
@@ -214,7 +219,7 @@ pub async fn send_queue(
             eta_secs: opts.pacing.estimate_secs(u64::from(remaining)),
         })
     };
-    let pacing = opts.pacing.clone();
+    let (pacing, scope) = (opts.pacing.clone(), opts.scope);
     loop {
         if cancel.load(Ordering::SeqCst) {
             summary.cancelled = true;
@@ -225,12 +230,19 @@ pub async fn send_queue(
             .db(move |store| {
                 let conn = store.conn();
                 let now = now_ms();
-                let remaining = outbox::counts(&conn)?.pending();
+                let remaining = match scope {
+                    SendScope::Queue => outbox::counts(&conn)?.pending(),
+                    SendScope::DueDeferred => outbox::due_deferred(&conn, now)?,
+                };
                 let wait = p.wait_ms(&conn, now)?;
-                let row = if wait > 0 { None } else { outbox::next_due(&conn, now)? };
+                let row = if wait > 0 { None } else { outbox::next_due(&conn, now, scope)? };
                 Ok((wait, row, remaining))
             })
             .await?;
+        if wait > 0 && scope == SendScope::DueDeferred {
+            // The timer's retry does not hold the mailbox while the limits run out: next round.
+            break;
+        }
         if wait > 0 {
             report(&summary, remaining);
             sleep_unless_cancelled(wait, cancel).await;
@@ -252,7 +264,7 @@ pub async fn send_queue(
         let outcome = smtp::send(&mut s.conn, &s.heard, &opts.check, mail.envelope(), &mail.formatted()).await;
         crate::fault::point("rollout.after_data");
         s.carried += 1;
-        let (retry_after, max_attempts) = (opts.retry_after, opts.max_attempts);
+        let max_attempts = opts.max_attempts;
         let keep = matches!(outcome, SendOutcome::Accepted(_)) && !s.conn.has_broken();
         match outcome {
             SendOutcome::Accepted(reply) => {
@@ -260,7 +272,7 @@ pub async fn send_queue(
                 summary.sent += 1;
             }
             SendOutcome::Temporary(reply) => {
-                let not_before = now_ms() + i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX / 2);
+                let not_before = outbox::next_try_ms(now_ms(), row.attempts + 1, &opts.retry_backoff);
                 let state = auth
                     .db(move |store| outbox::mark_deferred(&store.conn(), id, &reply, not_before, max_attempts))
                     .await?;

@@ -120,7 +120,8 @@ pub fn run_app<R: Runtime>(
                 None => {}
             }
             flows::spawn_expiry_ticker(handle.clone(), Arc::clone(&auth));
-            crate::upkeep::spawn(handle, Arc::clone(&auth));
+            crate::upkeep::spawn(handle.clone(), Arc::clone(&auth));
+            crate::rollout_upkeep::spawn(handle, Arc::clone(&auth));
             Ok(())
         })
         // Invitation files dropped on the window: Rust reads them; the UI gets only the outcome.

@@ -9,6 +9,7 @@ mod commands;
 mod flows;
 mod gui;
 pub mod invitations;
+mod rollout_upkeep;
 mod upkeep;
 
 pub use gui::{run_app, AppState};

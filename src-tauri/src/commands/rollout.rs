@@ -26,7 +26,9 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
-/// The send run under way: one at a time (two runs could pick the same mail), and its cancel switch.
+/// The run with the rollout's mailbox under way — a send run, a read of the receipts, or the
+/// timer's round (`rollout_upkeep`) — one at a time: two send runs could pick the same mail, two
+/// IMAP sessions would move the same receipts. And the send run's cancel switch.
 #[derive(Default)]
 pub struct RolloutSends {
     one_run: tokio::sync::Mutex<()>,
@@ -34,13 +36,19 @@ pub struct RolloutSends {
 }
 
 impl RolloutSends {
-    fn start(&self) -> Arc<AtomicBool> {
+    /// The timer's turn, unless a run of the administrator's is under way (the round is skipped).
+    pub(crate) fn try_one_run(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.one_run.try_lock().ok()
+    }
+
+    /// A cancel switch for the run that holds `one_run`; [`Self::finish`] when it ends.
+    pub(crate) fn start(&self) -> Arc<AtomicBool> {
         let cancel = Arc::new(AtomicBool::new(false));
         *self.cancel.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&cancel));
         cancel
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         self.cancel.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 
@@ -129,9 +137,11 @@ pub fn cancel_sending(sends: State<'_, RolloutSends>) {
     sends.cancel();
 }
 
-/// Reads the receipts and bounces that came back to the sender's mailbox (IMAP) and records them.
+/// Reads the receipts and bounces that came back to the sender's mailbox (IMAP) and records them
+/// (after the run under way, if the timer's round or a send run holds the mailbox).
 #[tauri::command]
-pub async fn read_receipts(state: State<'_, AppState>) -> Result<ReadSummary, UiError> {
+pub async fn read_receipts(state: State<'_, AppState>, sends: State<'_, RolloutSends>) -> Result<ReadSummary, UiError> {
+    let _one_run = sends.one_run.lock().await;
     traced("read_receipts", rollout::read_receipts(&state.auth, &flows::mail_options()).await)
 }
 

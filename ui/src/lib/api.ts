@@ -40,6 +40,7 @@ import type { Queued } from '../bindings/Queued';
 import type { ReadSummary } from '../bindings/ReadSummary';
 import type { RolloutSettings } from '../bindings/RolloutSettings';
 import type { RolloutStatus } from '../bindings/RolloutStatus';
+import type { RolloutUpdated } from '../bindings/RolloutUpdated';
 import type { SavedFiles } from '../bindings/SavedFiles';
 import type { SendProgress } from '../bindings/SendProgress';
 import type { SendSummary } from '../bindings/SendSummary';
@@ -90,6 +91,9 @@ export const DIRECTORY_PROGRESS_EVENT = 'exo://directory-progress';
 
 /** The event Rust emits after every rollout mail and while waiting for the sending limits (`SendProgress`). */
 export const ROLLOUT_PROGRESS_EVENT = 'exo://rollout-progress';
+
+/** The event Rust emits after a round of the rollout's timer changed something (`RolloutUpdated`). */
+export const ROLLOUT_UPDATED_EVENT = 'exo://rollout-updated';
 
 /** Whom to queue a rollout mail for (Rust's `Recipients`; account ids go as JSON numbers). */
 export type RolloutRecipients =
@@ -246,6 +250,9 @@ export const api = {
   /** Calls `handler` after every rollout mail and while waiting for the sending limits. */
   onRolloutProgress: (handler: (progress: SendProgress) => void): Promise<UnlistenFn> =>
     listen<SendProgress>(ROLLOUT_PROGRESS_EVENT, (event) => handler(event.payload)),
+  /** Calls `handler` when the timer retried deferred mails or read the receipts while the window is open. */
+  onRolloutUpdated: (handler: (updated: RolloutUpdated) => void): Promise<UnlistenFn> =>
+    listen<RolloutUpdated>(ROLLOUT_UPDATED_EVENT, (event) => handler(event.payload)),
   /** The machine-wide policy IT deployed (rejects with `policy_invalid` when its file is broken). */
   managedPolicy: () => call<ManagedPolicy>('managed_policy'),
   /** Rust writes a redacted support bundle (zip) to Downloads (else Documents); its path and entries. */

@@ -229,6 +229,35 @@ describe('step 2: rollout by mail', () => {
     expect((within(section()).getByTestId('rollout-send') as HTMLButtonElement).disabled).toBe(false);
   });
 
+  it('reloads the counts, the table and the time of the last check when the timer changed something', async () => {
+    // Before the round: none verified, never checked. After it: one receipt read, one deferred mail sent.
+    const before: RolloutRow[] = ROWS.map((r) => (r.state === 'verified' ? { ...r, state: 'invited' } : r));
+    let status = { ...rolloutStatus(before, 'admin@contoso.com'), lastReadAt: null as string | null };
+    const { calls } = await openStep2({ rollout_status: () => status });
+    expect(chip('verified').getAttribute('data-count')).toBe('0');
+    expect(within(section()).queryByTestId('rollout-last-read')).toBeNull();
+    const statusReads = calls.filter((c) => c.cmd === 'rollout_status').length;
+
+    status = { ...rolloutStatus(ROWS, 'admin@contoso.com'), lastReadAt: '2024-06-03T01:00:00Z' };
+    await emit('exo://rollout-updated', {
+      retried: { sent: 1, deferred: 0, failed: 0, remaining: 0, interrupted: 0, cancelled: false },
+      read: { read: 3, verified: 3, signedOut: 0, bounced: 0, unmatched: 0, other: 0 },
+    });
+    await waitFor(() => expect(chip('verified').getAttribute('data-count')).toBe('3'));
+    expect(calls.filter((c) => c.cmd === 'rollout_status').length).toBeGreaterThan(statusReads);
+    expect(rows().filter((r) => r.getAttribute('data-state') === 'verified')).toHaveLength(3);
+    const lastRead = within(section()).getByTestId('rollout-last-read');
+    expect(lastRead.textContent).toContain('Last checked for receipts:');
+    expect(lastRead.textContent).toContain('2024');
+    // Nothing was started by the window: no send run, no read, no error.
+    expect(calls.some((c) => c.cmd === 'send_invitations' || c.cmd === 'read_receipts')).toBe(false);
+    expect(within(section()).queryByTestId('error')).toBeNull();
+
+    await setLang('ja');
+    await waitFor(() => expect(within(section()).getByTestId('rollout-last-read').textContent).toContain('受領通知の最終確認'));
+    await setLang('en');
+  });
+
   it('exports the status CSV through the save dialog of Rust', async () => {
     const { calls } = await openStep2({ export_rollout_csv: () => '/home/admin/exo-setup-rollout.csv' });
     await fireEvent.click(within(section()).getByTestId('rollout-export'));

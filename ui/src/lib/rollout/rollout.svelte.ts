@@ -1,7 +1,9 @@
 /**
  * Step 2's rollout for one screen: the status, queuing invitations or reminders, the send run
  * (progress events, cancel) and its summary. Every rule is Rust's (who is invited, pacing, never
- * twice): this only tracks what is under way and what came back.
+ * twice): this only tracks what is under way and what came back. While the window is open, Rust's
+ * timer also retries deferred mails and reads the receipts; its `exo://rollout-updated` reloads
+ * the status shown.
  */
 import type { MailLanguage } from '../../bindings/MailLanguage';
 import type { Queued } from '../../bindings/Queued';
@@ -33,16 +35,20 @@ export class RolloutController {
   cancelling = $state(false);
   noNewsDays = $state(DEFAULT_NO_NEWS_DAYS);
 
-  private unlisten: UnlistenFn | null = null;
+  private unlisten: UnlistenFn[] = [];
   private destroyed = false;
 
-  /** Listens for progress events and loads the status and settings (call from `onMount`). */
+  /** Listens for progress and timer events and loads the status and settings (call from `onMount`). */
   async attach(): Promise<void> {
     try {
-      const unlisten = await api.onRolloutProgress((p) => {
-        if (this.phase === 'sending') this.progress = p;
-      });
-      if (this.destroyed) unlisten();
+      const unlisten = await Promise.all([
+        api.onRolloutProgress((p) => {
+          if (this.phase === 'sending') this.progress = p;
+        }),
+        // The timer's round changed the queue or read receipts: counts, table and "last checked".
+        api.onRolloutUpdated(() => void this.reload()),
+      ]);
+      if (this.destroyed) unlisten.forEach((u) => u());
       else this.unlisten = unlisten;
     } catch (e) {
       if (!this.destroyed) this.error = toUiError(e);
@@ -53,8 +59,8 @@ export class RolloutController {
   /** Stops listening; a send run goes on in Rust (what it sends stays recorded). */
   detach(): void {
     this.destroyed = true;
-    this.unlisten?.();
-    this.unlisten = null;
+    this.unlisten.forEach((u) => u());
+    this.unlisten = [];
   }
 
   async reload(): Promise<void> {

@@ -90,7 +90,11 @@ pub fn overview_with(conn: &Connection, policy: &crate::policy::Policy) -> Resul
         StepStatus::Todo
     };
     let blocked_unless_1 = |s: StepStatus| if step1 == StepStatus::Done { s } else { StepStatus::Blocked };
-    let step2 = blocked_unless_1(if account_count > 0 { StepStatus::Done } else { StepStatus::Todo });
+    // Self-service makes step 2 optional, as in the original procedure ("if each user sets up their
+    // own mail account, go to step 3"), and step 4 open before any mailbox is registered here.
+    let self_service = crate::self_service::state(conn, policy)?;
+    let step2 =
+        blocked_unless_1(if account_count > 0 || self_service.enabled { StepStatus::Done } else { StepStatus::Todo });
     let consent_scopes: Vec<String> =
         consent_protocols(conn)?.with_offline_access().into_iter().map(str::to_owned).collect();
     let consent_missing: Vec<String> = consent_scopes
@@ -103,7 +107,12 @@ pub fn overview_with(conn: &Connection, policy: &crate::policy::Policy) -> Resul
     } else {
         StepStatus::Todo
     });
-    let step4 = if account_count == 0 || step1 != StepStatus::Done {
+    let step4 = if account_count == 0
+        && (self_service.pinned_by_policy || (self_service.enabled && step1 == StepStatus::Done))
+    {
+        // The policy pins the organization: step 1 is done from it at the first sign-in.
+        StepStatus::Todo
+    } else if account_count == 0 || step1 != StepStatus::Done {
         StepStatus::Blocked
     } else if verified == account_count {
         StepStatus::Done

@@ -12,7 +12,7 @@ use entra_emulator::{Config, Emulator, DEMO_CLIENT_ID, DEMO_TENANT_ID};
 use exo_setup_core::auth::Auth;
 use exo_setup_core::invite;
 use exo_setup_core::keychain::{AccountKey, MemoryKeychain, TokenStore};
-use exo_setup_core::model::{FlowResult, OrgSettingsInput, ReceiveProtocol, RedirectMode};
+use exo_setup_core::model::{FlowResult, OrgSettingsInput, ReceiveProtocol, RedirectMode, StepStatus};
 use exo_setup_core::policy::{self, Policy};
 use exo_setup_core::{accounts, identity, org, self_service, ErrorKind, Store};
 
@@ -96,6 +96,9 @@ async fn the_organization_invitation_sets_up_the_typed_mailbox_only_once_microso
     assert_eq!(accepted.org.tenant_id, DEMO_TENANT_ID);
     assert_eq!(accounts::count(&user.conn()).unwrap(), 0);
     assert!(self_service::state(&user.conn(), &Policy::default()).unwrap().enabled);
+    // Step 2 is optional with self-service, and step 4 is open with no mailbox registered yet.
+    let ov = exo_setup_core::overview::overview_with(&user.conn(), &Policy::default()).unwrap();
+    assert_eq!([ov.steps[1].status, ov.steps[3].status], [StepStatus::Done, StepStatus::Todo]);
 
     // Hanako types her address but signs in as taro at Microsoft: refused, nothing stored.
     let (auth, keychain) = user_auth(&user, Policy::default());
@@ -145,6 +148,8 @@ async fn a_policy_that_pins_the_organization_needs_no_invitation() {
     assert!(org::org_settings(&user.conn()).unwrap().is_none());
     let (auth, keychain) = user_auth(&user, pinned.clone());
     assert!(self_service::state(&user.conn(), &pinned).unwrap().pinned_by_policy);
+    let ov = exo_setup_core::overview::overview_with(&user.conn(), &pinned).unwrap();
+    assert_eq!(ov.steps[3].status, StepStatus::Todo, "nothing configured, yet the user can start at step 4");
     let (_, url) =
         auth.begin_self_sign_in(TARO, ReceiveProtocol::Imap, &identity::deep_link_redirect_uri()).await.unwrap();
     // Step 1 was done from the policy (discovery checked), nothing else yet.
@@ -168,6 +173,8 @@ async fn self_service_is_refused_where_it_is_not_allowed() {
     let e = auth.begin_self_sign_in(TARO, ReceiveProtocol::Imap, &redirect).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::SelfServiceNotAllowed);
     assert!(auth.snapshot().pending.is_empty());
+    let ov = exo_setup_core::overview::overview_with(&store.conn(), &Policy::default()).unwrap();
+    assert_eq!([ov.steps[1].status, ov.steps[3].status], [StepStatus::Todo, StepStatus::Blocked]);
 
     // IT forbids it: the organization invitation is refused at once, and step 1's switch is locked.
     let forbid =

@@ -157,6 +157,8 @@ describe('step 4: set up your own mailbox', () => {
     const success = await screen.findByTestId('flow-success');
     expect(within(success).getByTestId('step4-signed-in-as').textContent).toBe('hanako@contoso.com');
     await waitFor(() => expect(screen.getByTestId('step4-account').getAttribute('data-address')).toBe('hanako@contoso.com'));
+    // The form is empty again, ready for another mailbox.
+    await waitFor(() => expect((screen.getByTestId('step4-self-address') as HTMLInputElement).value).toBe(''));
   });
 
   it("shows Rust's refusal when self-service is not allowed, in English and Japanese", async () => {

@@ -55,6 +55,7 @@ macro_rules! with_app_commands {
             queue_invitations,
             queue_reminders,
             send_invitations,
+            rollout_run,
             cancel_sending,
             read_receipts,
             export_rollout_csv,

@@ -9,14 +9,15 @@ use std::sync::{Arc, Mutex};
 use exo_setup_core::csv_io;
 use exo_setup_core::rollout::status::{self, RolloutStatus};
 use exo_setup_core::rollout::{
-    self, outbox, settings, MailKind, MailLanguage, Queued, ReadSummary, Recipients, RolloutSettings, SendOptions,
-    SendSummary,
+    self, outbox, settings, MailKind, MailLanguage, Queued, ReadSummary, Recipients, RolloutSettings, RolloutUpdated,
+    SendOptions, SendProgress, SendSummary,
 };
 use exo_setup_core::{Actor, ErrorKind, UiError};
 use tauri::{AppHandle, Emitter, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
 use super::{blocking, trace_ipc, traced};
+use crate::rollout_upkeep::ROLLOUT_UPDATED;
 use crate::{flows, AppState};
 
 /// Event sent after every mail and while waiting for the sending limits (payload: `SendProgress`).
@@ -33,6 +34,9 @@ fn now_ms() -> i64 {
 pub struct RolloutSends {
     one_run: tokio::sync::Mutex<()>,
     cancel: Mutex<Option<Arc<AtomicBool>>>,
+    /// The administrator's send run under way and where it is: a step 2 drawn again (the admin
+    /// went to another step and back) picks it up with [`rollout_run`].
+    running: Mutex<Option<SendProgress>>,
 }
 
 impl RolloutSends {
@@ -50,6 +54,10 @@ impl RolloutSends {
 
     pub(crate) fn finish(&self) {
         self.cancel.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+
+    fn set_running(&self, progress: Option<SendProgress>) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = progress;
     }
 
     fn cancel(&self) {
@@ -122,13 +130,28 @@ pub async fn send_invitations<R: Runtime>(
     }
     let opts = SendOptions { check: flows::mail_options(), ..SendOptions::default() };
     let cancel = sends.start();
+    sends.set_running(Some(SendProgress { remaining: pending, ..SendProgress::default() }));
     let r = rollout::send_queue(&state.auth, &opts, &cancel, &|p| {
+        sends.set_running(Some(*p));
         trace_ipc(ROLLOUT_PROGRESS, p);
         let _ = app.emit(ROLLOUT_PROGRESS, p);
     })
     .await;
+    sends.set_running(None);
     sends.finish();
+    // A step 2 drawn after the run began did not start it: the event tells it the run ended.
+    let updated = RolloutUpdated { retried: r.as_ref().ok().cloned(), read: None };
+    trace_ipc(ROLLOUT_UPDATED, &updated);
+    let _ = app.emit(ROLLOUT_UPDATED, &updated);
     traced("send_invitations", r)
+}
+
+/// The administrator's send run under way and its last progress, or `null`.
+#[tauri::command]
+pub fn rollout_run(sends: State<'_, RolloutSends>) -> Option<SendProgress> {
+    let running = *sends.running.lock().unwrap_or_else(|e| e.into_inner());
+    trace_ipc("rollout_run", &running);
+    running
 }
 
 /// Stops the send run after the mail under way; it then resolves with `cancelled: true`.

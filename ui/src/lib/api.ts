@@ -236,6 +236,8 @@ export const api = {
   cancelSending: () => call<null>('cancel_sending'),
   /** Reads the receipts and bounces that came back to the sender's mailbox (IMAP) and records them. */
   readReceipts: () => call<ReadSummary>('read_receipts'),
+  /** The administrator's send run under way and its last progress, or null (a step 2 drawn again picks it up). */
+  rolloutRun: () => call<SendProgress | null>('rollout_run'),
   /** Self-service after the managed policy: on, managed by IT, or pinned (no invitation needed). */
   selfServiceState: () => call<SelfServiceState>('self_service_state'),
   /** Step 1's self-service switch; refused (`policy_locked_field`) where IT decides. */

@@ -20,6 +20,7 @@ export async function renderApp(
     directory_signed_in: () => false,
     rollout_status: () => rolloutStatus([]),
     rollout_settings: () => null,
+    rollout_run: () => null,
     self_service_state: () => ({ enabled: false, managed: null, pinnedByPolicy: false }),
     ...opts.handlers,
   });

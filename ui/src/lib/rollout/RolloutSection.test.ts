@@ -284,3 +284,18 @@ describe('rollout table labels', () => {
     expect(within(row('user00009@contoso.com')).getByTestId('rollout-state').textContent?.trim()).toBe('Not invited');
   });
 });
+
+describe('a send run begun before step 2 was drawn again', () => {
+  it('shows its progress and its end', async () => {
+    await setLang('en');
+    await openStep2({ rollout_run: () => ({ sent: 4, deferred: 0, failed: 0, remaining: 6, etaSecs: 12 }) });
+    const progress = await within(section()).findByTestId('rollout-progress');
+    await waitFor(() => expect(progress.textContent).toContain('4'));
+    expect((within(section()).getByTestId('rollout-send') as HTMLButtonElement).disabled).toBe(true);
+    // Rust's run ends: the panel gives way to its summary.
+    const summary: SendSummary = { sent: 10, deferred: 0, failed: 0, remaining: 0, interrupted: 0, cancelled: false };
+    await emit('exo://rollout-updated', { retried: summary, read: null });
+    await waitFor(() => expect(within(section()).queryByTestId('rollout-progress')).toBeNull());
+    expect(within(section()).getByTestId('rollout-summary')).toBeTruthy();
+  });
+});

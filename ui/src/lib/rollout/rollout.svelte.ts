@@ -37,6 +37,8 @@ export class RolloutController {
 
   private unlisten: UnlistenFn[] = [];
   private destroyed = false;
+  /** A send run begun before this screen was drawn: its end comes as `exo://rollout-updated`. */
+  private adopted = false;
 
   /** Listens for progress and timer events and loads the status and settings (call from `onMount`). */
   async attach(): Promise<void> {
@@ -46,14 +48,37 @@ export class RolloutController {
           if (this.phase === 'sending') this.progress = p;
         }),
         // The timer's round changed the queue or read receipts: counts, table and "last checked".
-        api.onRolloutUpdated(() => void this.reload()),
+        // It also ends a send run this screen adopted (its own runs end when their call returns).
+        api.onRolloutUpdated((updated) => {
+          if (this.adopted && this.phase === 'sending') {
+            this.adopted = false;
+            this.phase = 'idle';
+            this.cancelling = false;
+            this.summary = updated.retried;
+          }
+          void this.reload();
+        }),
       ]);
       if (this.destroyed) unlisten.forEach((u) => u());
       else this.unlisten = unlisten;
     } catch (e) {
       if (!this.destroyed) this.error = toUiError(e);
     }
-    await Promise.all([this.reload(), this.loadSettings()]);
+    await Promise.all([this.reload(), this.loadSettings(), this.adoptRun()]);
+  }
+
+  /** A send run started before this screen (the administrator went to another step and back). */
+  private async adoptRun(): Promise<void> {
+    try {
+      const running = await api.rolloutRun();
+      if (running && !this.destroyed && this.phase === 'idle') {
+        this.adopted = true;
+        this.phase = 'sending';
+        this.progress = running;
+      }
+    } catch (e) {
+      if (!this.destroyed) this.error = toUiError(e);
+    }
   }
 
   /** Stops listening; a send run goes on in Rust (what it sends stays recorded). */

@@ -27,7 +27,7 @@ use serde_json::json;
 use crate::accounts::ValidAccount;
 use crate::error::{Actor, ErrorKind, UiError};
 use crate::import::{self, row_error, Staged, Staging};
-use crate::model::{AccountInput, ImportMode, ImportOutcome, ImportPreview, ImportRowError, ReceiveProtocol};
+use crate::model::{ImportMode, ImportOutcome, ImportPreview, ImportRowError, ReceiveProtocol};
 use crate::org::sql;
 use crate::store::{audit, Store};
 
@@ -363,15 +363,8 @@ impl RowChecker<'_> {
             )),
             Some(_) => {}
         }
-        let input = AccountInput {
-            login_name: get(Column::LoginName).to_owned(),
-            user_display_name: get(Column::DisplayName).to_owned(),
-            address: get(Column::MailAddress).to_owned(),
-            display_name: get(Column::AccountName).to_owned(),
-            receive_protocol: protocol.unwrap_or(ReceiveProtocol::Imap),
-            server_id: server.map(|s| s.0).unwrap_or(0),
-        };
-        let valid = field_errors(&input, line, header_of, errors);
+        let protocol = protocol.unwrap_or(ReceiveProtocol::Imap);
+        let valid = field_errors(&fields, protocol, line, header_of, errors);
         if errors.len() > errors_before {
             return None;
         }
@@ -381,12 +374,17 @@ impl RowChecker<'_> {
 }
 
 /// Validates the syntax of each field, pushing one error per bad field.
+///
+/// `fields` are the row's cells by [`Column`], borrowed from the record: only what passes is
+/// copied (into the [`ValidAccount`]).
 fn field_errors(
-    input: &AccountInput,
+    fields: &[&str; COLUMNS.len()],
+    receive_protocol: ReceiveProtocol,
     line: u32,
     header_of: &dyn Fn(Column) -> String,
     errors: &mut Vec<ImportRowError>,
 ) -> Option<ValidAccount> {
+    let get = |c: Column| fields[c as usize];
     let mut push = |c: Column, e: UiError, value: &str| {
         let reason = match e.kind {
             ErrorKind::LoginNameRequired | ErrorKind::AddressRequired => "required",
@@ -399,15 +397,17 @@ fn field_errors(
         row.detail.extend(e.detail);
         errors.push(row);
     };
-    let login_name =
-        crate::validate::login_name(&input.login_name).map_err(|e| push(Column::LoginName, e, &input.login_name)).ok();
-    let address =
-        crate::validate::address(&input.address).map_err(|e| push(Column::MailAddress, e, &input.address)).ok();
-    let user_display_name = crate::validate::display_name(&input.user_display_name)
-        .map_err(|e| push(Column::DisplayName, e, &input.user_display_name))
+    let login_name = crate::validate::login_name(get(Column::LoginName))
+        .map_err(|e| push(Column::LoginName, e, get(Column::LoginName)))
         .ok();
-    let display_name = crate::validate::display_name(&input.display_name)
-        .map_err(|e| push(Column::AccountName, e, &input.display_name))
+    let address = crate::validate::address(get(Column::MailAddress))
+        .map_err(|e| push(Column::MailAddress, e, get(Column::MailAddress)))
+        .ok();
+    let user_display_name = crate::validate::display_name(get(Column::DisplayName))
+        .map_err(|e| push(Column::DisplayName, e, get(Column::DisplayName)))
+        .ok();
+    let display_name = crate::validate::display_name(get(Column::AccountName))
+        .map_err(|e| push(Column::AccountName, e, get(Column::AccountName)))
         .ok();
     let (Some(login_name), Some(address), Some(user_display_name), Some(display_name)) =
         (login_name, address, user_display_name, display_name)
@@ -417,13 +417,7 @@ fn field_errors(
     // The same defaults as a single add (accounts::validate_fields).
     let user_display_name = if user_display_name.is_empty() { login_name.clone() } else { user_display_name };
     let display_name = if display_name.is_empty() { user_display_name.clone() } else { display_name };
-    Some(ValidAccount {
-        login_name,
-        user_display_name,
-        address,
-        display_name,
-        receive_protocol: input.receive_protocol,
-    })
+    Some(ValidAccount { login_name, user_display_name, address, display_name, receive_protocol })
 }
 
 /// Reads a CSV and tells what importing it would do, without writing anything.
@@ -480,7 +474,7 @@ fn preview_with(
         updates: s.updates,
         unchanged: s.unchanged,
         error_count: s.error_count,
-        errors: staged.errors(import::ERRORS_SHOWN)?,
+        errors: if s.error_count == 0 { Vec::new() } else { staged.errors(import::ERRORS_SHOWN)? },
         rows: staged.rows(PREVIEW_ROWS as u32)?,
     })
 }
@@ -548,7 +542,6 @@ fn import_with(
         }
     };
     crate::fault::point("csv.after_commit");
-    let s = staged.summary()?;
     Ok(ImportOutcome {
         mode,
         total_rows: a.total_rows,
@@ -556,8 +549,8 @@ fn import_with(
         updated: a.updated,
         unchanged: a.unchanged,
         skipped: a.skipped,
-        error_count: s.error_count,
-        errors: staged.errors(import::ERRORS_SHOWN)?,
+        error_count: a.error_count,
+        errors: if a.error_count == 0 { Vec::new() } else { staged.errors(import::ERRORS_SHOWN)? },
     })
 }
 

@@ -89,6 +89,49 @@ yamada,山田 四,four@contoso.example\n";
 }
 
 #[test]
+fn new_and_existing_users_in_one_import_each_end_with_their_last_rows_display_name() {
+    let t = store_with_exchange_on();
+    let csv = "login_name,display_name,mail_address\nSato,佐藤 一,sato1@contoso.example\n";
+    csv_io::import(&t.store, csv.as_bytes(), ImportMode::AllOrNothing).unwrap();
+    t.store.conn().execute_batch("UPDATE users SET updated_at = 'mark'").unwrap();
+    // A user the store has, between the rows of a new one spelt three ways.
+    let csv = "login_name,display_name,mail_address\n\
+Suzuki,鈴木 一,suzuki1@contoso.example\n\
+sato,佐藤 二,sato2@contoso.example\n\
+SUZUKI,鈴木 二,suzuki2@contoso.example\n\
+suzuki,鈴木 三,suzuki3@contoso.example\n";
+    let o = csv_io::import(&t.store, csv.as_bytes(), ImportMode::AllOrNothing).unwrap();
+    assert_eq!((o.created, o.updated, o.unchanged), (4, 0, 0));
+    let users: Vec<(String, String, bool)> = t
+        .store
+        .conn()
+        .prepare("SELECT login_name, display_name, updated_at = 'mark' FROM users ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        users,
+        vec![("Sato".to_owned(), "佐藤 二".to_owned(), false), ("Suzuki".to_owned(), "鈴木 三".to_owned(), false)]
+    );
+    assert_eq!(
+        count(
+            &t.store,
+            "SELECT count(*) FROM mail_accounts a JOIN users u ON u.id = a.user_id WHERE u.login_name = 'Suzuki'"
+        ),
+        3
+    );
+    // The same file again: every row names its user differently from how the user now is (a
+    // display name or spelling of an earlier row), so each account counts as updated, but the
+    // users already end as the last rows say and are not written.
+    t.store.conn().execute_batch("UPDATE users SET updated_at = 'mark'").unwrap();
+    let o = csv_io::import(&t.store, csv.as_bytes(), ImportMode::AllOrNothing).unwrap();
+    assert_eq!((o.created, o.updated), (0, 4));
+    assert_eq!(count(&t.store, "SELECT count(*) FROM users WHERE updated_at <> 'mark'"), 0);
+}
+
+#[test]
 fn reimporting_an_unchanged_file_counts_every_row_and_writes_no_account() {
     let t = store_with_exchange_on();
     let csv = rows(3000, 0);

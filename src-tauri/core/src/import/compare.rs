@@ -1,8 +1,10 @@
 //! What depends on more than one row, derived with SQL over indexes instead of Rust maps.
 //!
 //! - A duplicate in the input: a staged row whose address an earlier staged row already has (the
-//!   first one stays, the later ones are refused naming it), found by one pass over the index
-//!   `(address, line)`.
+//!   first one stays, the later ones are refused naming it). One streaming pass over the covering
+//!   index `(address, line)` finds the addresses that appear more than once (usually none), and
+//!   only their later rows are visited and marked; a window over every row (`min(line) OVER
+//!   (PARTITION BY address)`) cost three times as much at a million rows, for the same result.
 //! - The comparison with the store: each remaining row's account by address (the store's UNIQUE
 //!   NOCASE index) → create, update, unchanged, or refused when the address belongs to another
 //!   user. [`with_store`] can run again (it does, inside the apply's transaction).
@@ -17,10 +19,8 @@ pub(super) fn duplicates_in_input(conn: &Connection) -> Result<(), UiError> {
     conn.execute_batch(
         "CREATE INDEX temp.import_rows_address ON import_rows (address, line);
          UPDATE temp.import_rows SET duplicate_of = d.first
-         FROM (SELECT line, first
-               FROM (SELECT line, min(line) OVER (PARTITION BY address) AS first FROM temp.import_rows)
-               WHERE first < line) AS d
-         WHERE import_rows.line = d.line;",
+         FROM (SELECT address, min(line) AS first FROM temp.import_rows GROUP BY address HAVING count(*) > 1) AS d
+         WHERE import_rows.address = d.address AND import_rows.line > d.first;",
     )
     .map_err(sql)
 }

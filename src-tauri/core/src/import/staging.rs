@@ -44,9 +44,8 @@ CREATE TEMP TABLE import_errors (
     detail  TEXT NOT NULL
 );";
 
-/// `import_rows.action` values (NULL is create).
+/// `import_rows.action` of an update (the values are listed in the table above).
 pub(super) const UPDATE: i64 = 1;
-pub(super) const UNCHANGED: i64 = 2;
 
 /// An import being read: rows and row errors go in as the source finds them.
 pub struct Staging<'c> {

@@ -8,6 +8,10 @@
 //!    imported again unchanged; time and peak RSS (VmHWM, reset between phases through
 //!    `/proc/self/clear_refs`) of each, and the raw rusqlite insert of the same file as the
 //!    baseline. Target at 1,000,000 rows: each under 10 s with a peak under 200 MB.
+//! 3. Step 2's account list on that store, as the wizard pages it: the first and the last page,
+//!    a search that matches one account and one that matches none (every row looked at), median
+//!    of 5 each. Target: each under 200 ms (a click answered without a wait the user notices; the
+//!    first page, what opening step 2 shows, well under 100 ms).
 //!
 //! `cargo run --release -p exo-setup-core --example bench_import`
 
@@ -15,9 +19,8 @@ use std::io::{BufRead, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use exo_setup_core::csv_io;
-use exo_setup_core::model::ImportMode;
-use exo_setup_core::Store;
+use exo_setup_core::model::{AccountQuery, ImportMode};
+use exo_setup_core::{accounts, csv_io, Store};
 
 const ROWS: usize = 10_000;
 const RUNS: usize = 7;
@@ -131,6 +134,7 @@ fn scale(rows: usize) {
         let o = csv_io::import_from(&store, open(&file), ImportMode::AllOrNothing).unwrap();
         assert_eq!((o.created, o.unchanged as usize), (0, rows));
     });
+    list_times(&store, rows);
     drop(store);
     let (base, base_peak) = phase("raw rusqlite insert", || {
         raw(std::io::BufReader::new(open(&file)).lines().map(Result::unwrap));
@@ -139,6 +143,40 @@ fn scale(rows: usize) {
         "scale  import {:.2}x  re-import {:.2}x of raw rusqlite; peaks {first_peak:.0} / {again_peak:.0} MB (raw {base_peak:.0} MB)  [target at 1,000,000 rows: < 10 s, < 200 MB each]",
         first.as_secs_f64() / base.as_secs_f64(),
         again.as_secs_f64() / base.as_secs_f64(),
+    );
+}
+
+/// The wizard's page size (`ui/src/lib/accounts/pager.svelte.ts`).
+const PAGE: u32 = 200;
+
+fn list_times(store: &Store, rows: usize) {
+    let conn = store.conn();
+    let time = |search: &str, offset: u32, want: usize| {
+        let q = AccountQuery { search: search.to_owned(), status: None, offset, limit: PAGE };
+        median(
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    let page = accounts::list(&conn, &q).unwrap();
+                    let d = t.elapsed();
+                    assert_eq!(page.rows.len(), want, "{search:?} at {offset}");
+                    d
+                })
+                .collect(),
+        )
+    };
+    let last = (rows as u32).saturating_sub(PAGE);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let first = time("", 0, PAGE as usize);
+    let end = time("", last, PAGE as usize);
+    let one = time(&format!("user{:07}@", rows / 2), 0, 1);
+    let none = time("nobody-at-all", 0, 0);
+    println!(
+        "list   at {rows} accounts: first page {:.1} ms, last page {:.1} ms, search (1 match) {:.1} ms, search (none) {:.1} ms  [target: each < 200 ms]",
+        ms(first),
+        ms(end),
+        ms(one),
+        ms(none)
     );
 }
 

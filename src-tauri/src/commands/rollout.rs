@@ -140,7 +140,7 @@ pub async fn send_invitations<R: Runtime>(
     sends.set_running(None);
     sends.finish();
     // A step 2 drawn after the run began did not start it: the event tells it the run ended.
-    let updated = RolloutUpdated { retried: r.as_ref().ok().cloned(), read: None };
+    let updated = RolloutUpdated { retried: r.as_ref().ok().cloned(), ..RolloutUpdated::default() };
     trace_ipc(ROLLOUT_UPDATED, &updated);
     let _ = app.emit(ROLLOUT_UPDATED, &updated);
     traced("send_invitations", r)

@@ -50,11 +50,22 @@ pub struct RolloutUpdated {
     pub retried: Option<SendSummary>,
     /// The receipts read (the time of the last read changes even when none came back).
     pub read: Option<ReadSummary>,
+    /// What stopped the round when the administrator must act (the sender refused, SMTP AUTH
+    /// off, the sign-in expired): shown in step 2 rather than only logged. Passing trouble (the
+    /// network) is only logged; the next round tries again.
+    pub problem: Option<UiError>,
 }
 
 impl RolloutUpdated {
     pub fn changed(&self) -> bool {
-        self.retried.is_some() || self.read.is_some()
+        self.retried.is_some() || self.read.is_some() || self.problem.is_some()
+    }
+
+    /// Keeps `e` when the administrator must act on it.
+    fn note(&mut self, e: UiError) {
+        if e.actor == crate::error::Actor::Admin && self.problem.is_none() {
+            self.problem = Some(e);
+        }
     }
 }
 
@@ -83,7 +94,10 @@ pub async fn round(
         let opts = SendOptions { scope: SendScope::DueDeferred, ..opts.clone() };
         match send::send_queue(auth, &opts, cancel, progress).await {
             Ok(s) => updated.retried = Some(s),
-            Err(e) => tracing::info!(kind = %e.kind, "deferred rollout mails not retried; next round tries again"),
+            Err(e) => {
+                tracing::info!(kind = %e.kind, "deferred rollout mails not retried; next round tries again");
+                updated.note(e);
+            }
         }
     }
     // A retry may have sent the first invitation: ask again.
@@ -91,7 +105,10 @@ pub async fn round(
     if read {
         match inbox::read_receipts(auth, &opts.check).await {
             Ok(s) => updated.read = Some(s),
-            Err(e) => tracing::info!(kind = %e.kind, "rollout receipts not read; next round tries again"),
+            Err(e) => {
+                tracing::info!(kind = %e.kind, "rollout receipts not read; next round tries again");
+                updated.note(e);
+            }
         }
     }
     updated
@@ -136,5 +153,17 @@ mod tests {
         assert_eq!(plan(&c, 1_000).unwrap(), RoundPlan { read_receipts: false, due_deferred: 1 });
         assert_eq!(plan(&c, 2_000).unwrap().due_deferred, 2);
         assert_eq!(plan(&c, 0).unwrap().due_deferred, 0, "queued mails wait for the administrator");
+    }
+
+    #[test]
+    fn only_what_the_administrator_must_act_on_is_shown() {
+        use crate::error::{Actor, ErrorKind};
+        let mut u = RolloutUpdated::default();
+        u.note(UiError::new(ErrorKind::Unexpected, Actor::Support, "the network went away"));
+        assert!(u.problem.is_none() && !u.changed(), "passing trouble is only logged");
+        u.note(UiError::new(ErrorKind::RolloutSenderRefused, Actor::Admin, "550 5.7.60"));
+        u.note(UiError::new(ErrorKind::RolloutSenderNotSet, Actor::Admin, "later"));
+        assert_eq!(u.problem.as_ref().map(|e| e.kind), Some(ErrorKind::RolloutSenderRefused), "the first one is kept");
+        assert!(u.changed());
     }
 }

@@ -294,8 +294,22 @@ describe('a send run begun before step 2 was drawn again', () => {
     expect((within(section()).getByTestId('rollout-send') as HTMLButtonElement).disabled).toBe(true);
     // Rust's run ends: the panel gives way to its summary.
     const summary: SendSummary = { sent: 10, deferred: 0, failed: 0, remaining: 0, interrupted: 0, cancelled: false };
-    await emit('exo://rollout-updated', { retried: summary, read: null });
+    await emit('exo://rollout-updated', { retried: summary, read: null, problem: null });
     await waitFor(() => expect(within(section()).queryByTestId('rollout-progress')).toBeNull());
     expect(within(section()).getByTestId('rollout-summary')).toBeTruthy();
+  });
+});
+
+describe("the timer's round", () => {
+  it('shows what the administrator must act on', async () => {
+    await setLang('en');
+    await openStep2();
+    const problem = uiError('rollout_sender_refused', 'admin', {
+      address: 'admin@contoso.com',
+      reply: '550 5.7.60 SMTP; Client does not have permissions to send as this sender',
+    });
+    await emit('exo://rollout-updated', { retried: null, read: null, problem });
+    const alert = await within(section()).findByText(/refused to send from admin@contoso.com/);
+    expect(alert.textContent).toContain('5.7.60');
   });
 });

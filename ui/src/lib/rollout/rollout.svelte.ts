@@ -56,6 +56,8 @@ export class RolloutController {
             this.cancelling = false;
             this.summary = updated.retried;
           }
+          // The timer's round needs the administrator (e.g. Exchange refused the sender).
+          if (updated.problem && this.phase === 'idle') this.error = updated.problem;
           void this.reload();
         }),
       ]);

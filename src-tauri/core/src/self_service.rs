@@ -28,8 +28,8 @@ use ts_rs::TS;
 use crate::accounts::{self, ValidAccount};
 use crate::error::{Actor, ErrorKind, UiError};
 use crate::invite::{self, Invitation, ReceiptRequest};
-use crate::model::{ReceiveProtocol, ServerEndpoints};
-use crate::org::{self, sql, EXCHANGE_ONLINE_ID};
+use crate::model::ReceiveProtocol;
+use crate::org::{sql, EXCHANGE_ONLINE_ID};
 use crate::policy::Policy;
 use crate::store::{audit, now};
 use crate::{validate, DetailKey};
@@ -141,31 +141,10 @@ pub fn organization_invitation(
     if !state(conn, policy)?.enabled {
         return Err(not_allowed(Actor::Admin, "Turn on self-service in step 1 first: the organization invitation lets anyone who has it set up their own mailbox."));
     }
-    let org = org::org_settings(conn).map_err(sql)?.ok_or_else(|| {
-        UiError::new(
-            ErrorKind::OrgNotConfigured,
-            Actor::Admin,
-            "Invitations carry the organization's settings: complete step 1 (tenant and application ID) first.",
-        )
-    })?;
-    let server = org::server(conn, EXCHANGE_ONLINE_ID)?;
-    let endpoints = ServerEndpoints { imap: server.imap, pop3: server.pop3, smtp: server.smtp };
+    let org = crate::invite::org_required(conn)?;
     let code = code(conn)?;
     let receipts = crate::rollout::settings::get(conn)?.map(|s| ReceiptRequest { to: s.sender, code });
-    let inv = Invitation {
-        organization_name: org.organization_name.clone(),
-        authority: org.authority.clone(),
-        tenant: org.tenant.clone(),
-        tenant_id: org.tenant_id.clone(),
-        client_id: org.client_id.clone(),
-        redirect_mode: org.redirect_mode,
-        address: String::new(),
-        login_name: String::new(),
-        display_name: String::new(),
-        receive_protocol: ReceiveProtocol::Imap,
-        endpoints: (endpoints != org::exchange_online_endpoints()).then_some(endpoints),
-        receipts,
-    };
+    let inv = Invitation { receipts, ..crate::invite::organization_invitation(conn, &org, EXCHANGE_ONLINE_ID)? };
     let out = OrganizationInvitation {
         link: invite::link(&inv),
         file_name: format!("organization.{}", invite::FILE_EXTENSION),

@@ -14,7 +14,7 @@ use crate::org::{self, sql};
 
 use super::{file_contents, link, Invitation, FILE_EXTENSION};
 
-fn org_required(conn: &Connection) -> Result<OrgSettings, UiError> {
+pub(crate) fn org_required(conn: &Connection) -> Result<OrgSettings, UiError> {
     org::org_settings(conn).map_err(sql)?.ok_or_else(|| {
         UiError::new(
             ErrorKind::OrgNotConfigured,
@@ -33,26 +33,42 @@ fn file_name(address: &str) -> String {
     format!("{safe}.{FILE_EXTENSION}")
 }
 
-fn invitation(
+/// The organization's part of an invitation, with no mailbox: the organization invitation as it
+/// is, and the start of a mailbox's. Endpoints only when the server's differ from Exchange Online's.
+pub(crate) fn organization_invitation(
     conn: &Connection,
     org: &OrgSettings,
-    account: AccountRow,
-) -> Result<(InvitationLink, Invitation), UiError> {
-    let server = org::server(conn, account.server_id)?;
+    server_id: i64,
+) -> Result<Invitation, UiError> {
+    let server = org::server(conn, server_id)?;
     let endpoints = ServerEndpoints { imap: server.imap, pop3: server.pop3, smtp: server.smtp };
-    let inv = Invitation {
+    Ok(Invitation {
         organization_name: org.organization_name.clone(),
         authority: org.authority.clone(),
         tenant: org.tenant.clone(),
         tenant_id: org.tenant_id.clone(),
         client_id: org.client_id.clone(),
         redirect_mode: org.redirect_mode,
+        address: String::new(),
+        login_name: String::new(),
+        display_name: String::new(),
+        receive_protocol: crate::model::ReceiveProtocol::Imap,
+        endpoints: (endpoints != org::exchange_online_endpoints()).then_some(endpoints),
+        receipts: None,
+    })
+}
+
+fn invitation(
+    conn: &Connection,
+    org: &OrgSettings,
+    account: AccountRow,
+) -> Result<(InvitationLink, Invitation), UiError> {
+    let inv = Invitation {
         address: account.address.clone(),
         login_name: account.login_name.clone(),
         display_name: account.display_name.clone(),
         receive_protocol: account.receive_protocol,
-        endpoints: (endpoints != org::exchange_online_endpoints()).then_some(endpoints),
-        receipts: None,
+        ..organization_invitation(conn, org, account.server_id)?
     };
     let l = InvitationLink {
         account_id: account.id,

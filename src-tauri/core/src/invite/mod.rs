@@ -28,6 +28,7 @@ pub use format::{
     file_contents, is_invitation_url, link, parse, read_file, Invitation, ReceiptRequest, INVITATION_VERSION,
 };
 pub use make::{for_account, for_accounts, write_csv, write_csv_file, write_files};
+pub(crate) use make::{org_required, organization_invitation};
 pub use open::{open, Opened, Source};
 pub use pending::PendingInvitations;
 

@@ -171,6 +171,30 @@ fn decide(conn: &Connection, policy: &Policy, incoming: Incoming) -> Result<Acti
     })
 }
 
+/// A receipt saying the mailbox was verified (an older one never overwrites a newer one).
+fn record_verified(tx: &Connection, account_id: i64, receipt: &Receipt, at_now: &str) -> Result<(), UiError> {
+    let at = normalized_at(&receipt.at, at_now);
+    tx.execute(
+        "UPDATE rollout SET verified_at = ?2, protocols = ?3, app_version = ?4, os_family = ?5
+         WHERE account_id = ?1 AND (verified_at IS NULL OR verified_at <= ?2)",
+        params![account_id, at, receipt.protocols_text(), receipt.app_version, receipt.os_family],
+    )
+    .map(drop)
+    .map_err(sql)
+}
+
+/// A receipt saying the user signed out (an older one never overwrites a newer one).
+fn record_signed_out(tx: &Connection, account_id: i64, at: &str, at_now: &str) -> Result<(), UiError> {
+    let at = normalized_at(at, at_now);
+    tx.execute(
+        "UPDATE rollout SET signed_out_at = ?2
+         WHERE account_id = ?1 AND (signed_out_at IS NULL OR signed_out_at <= ?2)",
+        params![account_id, at],
+    )
+    .map(drop)
+    .map_err(sql)
+}
+
 /// Writes a read's outcome in one transaction: the accounts, the unmatched count, the time of
 /// the read and an audit entry.
 fn record(conn: &mut Connection, sender: &str, actions: &[Action]) -> Result<ReadSummary, UiError> {
@@ -180,41 +204,19 @@ fn record(conn: &mut Connection, sender: &str, actions: &[Action]) -> Result<Rea
     for action in actions {
         match action {
             Action::Verified { account_id, receipt } => {
-                let at = normalized_at(&receipt.at, &at_now);
-                tx.execute(
-                    "UPDATE rollout SET verified_at = ?2, protocols = ?3, app_version = ?4, os_family = ?5
-                     WHERE account_id = ?1 AND (verified_at IS NULL OR verified_at <= ?2)",
-                    params![account_id, at, receipt.protocols_text(), receipt.app_version, receipt.os_family],
-                )
-                .map_err(sql)?;
+                record_verified(&tx, *account_id, receipt, &at_now)?;
                 s.verified += 1;
             }
             Action::SelfRegistered { receipt } => {
                 let account_id = self_registered_account(&tx, receipt)?;
-                let at = normalized_at(&receipt.at, &at_now);
                 match receipt.event {
-                    ReceiptEvent::Verified => tx.execute(
-                        "UPDATE rollout SET verified_at = ?2, protocols = ?3, app_version = ?4, os_family = ?5
-                         WHERE account_id = ?1 AND (verified_at IS NULL OR verified_at <= ?2)",
-                        params![account_id, at, receipt.protocols_text(), receipt.app_version, receipt.os_family],
-                    ),
-                    ReceiptEvent::SignedOut => tx.execute(
-                        "UPDATE rollout SET signed_out_at = ?2
-                         WHERE account_id = ?1 AND (signed_out_at IS NULL OR signed_out_at <= ?2)",
-                        params![account_id, at],
-                    ),
+                    ReceiptEvent::Verified => record_verified(&tx, account_id, receipt, &at_now)?,
+                    ReceiptEvent::SignedOut => record_signed_out(&tx, account_id, &receipt.at, &at_now)?,
                 }
-                .map_err(sql)?;
                 s.self_registered += 1;
             }
             Action::SignedOut { account_id, at } => {
-                let at = normalized_at(at, &at_now);
-                tx.execute(
-                    "UPDATE rollout SET signed_out_at = ?2
-                     WHERE account_id = ?1 AND (signed_out_at IS NULL OR signed_out_at <= ?2)",
-                    params![account_id, at],
-                )
-                .map_err(sql)?;
+                record_signed_out(&tx, *account_id, at, &at_now)?;
                 s.signed_out += 1;
             }
             Action::Bounced { account_id, status } => {
